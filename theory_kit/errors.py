@@ -1,0 +1,80 @@
+"""The exceptions theory_kit raises: every public failure is a TheoryKitError subclass."""
+
+from __future__ import annotations
+
+__all__ = [
+    "TheoryKitError",
+    "InvalidProgram",
+    "UnsupportedProgram",
+    "EvaluationError",
+    "InvalidInput",
+    "CompilationMismatch",
+    "InvalidModelFile",
+    "InvalidClaim",
+    "BoundViolated",
+    "SolverFailed",
+]
+
+
+class TheoryKitError(Exception):
+    """Base class of every error theory_kit raises on purpose."""
+
+
+class InvalidProgram(TheoryKitError, TypeError):
+    """A RASP program is malformed: wrong child types, cycles, bad annotations."""
+
+
+class UnsupportedProgram(TheoryKitError):
+    """A well-formed program the compiler refuses; `.problems` lists every reason."""
+
+    def __init__(self, message: str, problems: tuple = ()):
+        super().__init__(message)
+        self.problems = tuple(problems)
+
+
+class EvaluationError(TheoryKitError):
+    """The reference interpreter could not evaluate a node (a Map raised, a bad value...)."""
+
+
+class InvalidInput(TheoryKitError, ValueError):
+    """An input sequence or argument is outside what the callee accepts."""
+
+
+class CompilationMismatch(TheoryKitError):
+    """A compiled model disagrees with the reference interpreter.
+
+    Attributes: `input` (the smallest failing input), `expected`, `got`, `layer` (the first
+    residual position that disagrees with the block-level reference, or None).
+    """
+
+    def __init__(self, message: str, *, input=None, expected=None, got=None, layer=None):
+        super().__init__(message)
+        self.input = input
+        self.expected = expected
+        self.got = got
+        self.layer = layer
+
+
+class InvalidModelFile(TheoryKitError):
+    """A saved model file is missing, corrupted, or from an incompatible version."""
+
+
+class InvalidClaim(TheoryKitError, ValueError):
+    """A Claim specification is malformed (unknown symbol, empty domain, bad bound...)."""
+
+
+class BoundViolated(TheoryKitError):
+    """A claimed bound was found to fail; `.verdict` holds the counterexample."""
+
+    def __init__(self, message: str, verdict=None):
+        super().__init__(message)
+        self.verdict = verdict
+
+
+class SolverFailed(TheoryKitError):
+    """A convex solve did not return an optimal solution; carries `.status` and `.solver`."""
+
+    def __init__(self, message: str, *, status=None, solver=None):
+        super().__init__(message)
+        self.status = status
+        self.solver = solver

@@ -1,0 +1,298 @@
+"""The reference interpreter: the oracle every compiled model is checked against.
+
+Semantics are Tracr's (`rasp.evaluate`), with two deliberate, documented differences:
+  * a numerical Aggregate averages floats too (Tracr raises on a float exemplar);
+  * a categorical Aggregate that selects several *different* values raises EvaluationError
+    (Tracr returns their mean, a value no categorical transformer can output).
+Causal mode masks every selector at the point it is consumed (Aggregate, SelectorWidth) to
+keys k <= query q, and `length` is the prefix length q + 1: position q then depends only on
+input[:q + 1], exactly what a decoder with a causal mask computes.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence as _SequenceABC
+from typing import Any, Callable, Iterable, Sequence
+
+from theory_kit.errors import EvaluationError, InvalidInput, InvalidProgram
+from theory_kit.rasp import nodes as n
+
+__all__ = ["evaluate", "evaluate_batch", "evaluate_all", "topological_order", "check_input"]
+
+
+def topological_order(program: n.RASPExpr) -> list[n.RASPExpr]:
+    """All nodes of `program`, children before parents, each once (iterative, no recursion).
+
+    Raises:
+        InvalidProgram: `program` is not a RASP expression, a child is not one, or the graph
+            has a cycle.
+    """
+    if not isinstance(program, n.RASPExpr):
+        raise InvalidProgram(f"expected a RASP expression, got {type(program).__name__} {program!r:.80}")
+    order: list[n.RASPExpr] = []
+    done: set[int] = set()
+    on_stack: set[int] = set()
+    stack: list[tuple[n.RASPExpr, bool]] = [(program, False)]
+    while stack:
+        node, expanded = stack.pop()
+        key = id(node)
+        if expanded:
+            on_stack.discard(key)
+            if key not in done:
+                done.add(key)
+                order.append(node)
+            continue
+        if key in done:
+            continue
+        if key in on_stack:
+            raise InvalidProgram(f"the program has a cycle through {node.label!r}")
+        on_stack.add(key)
+        stack.append((node, True))
+        for child in node.children:
+            if not isinstance(child, n.RASPExpr):
+                raise InvalidProgram(
+                    f"{node.label!r} has a child that is not a RASP expression: {child!r:.80}")
+            if id(child) in on_stack:
+                raise InvalidProgram(f"the program has a cycle through {child.label!r}")
+            stack.append((child, False))
+    return order
+
+
+def check_input(input_sequence: Any, *, where: str = "evaluate") -> list:
+    """Validate an input sequence and return it as a list.
+
+    Raises:
+        InvalidInput: not a sequence, or an element is unhashable, None, NaN or infinite.
+    """
+    if isinstance(input_sequence, (bytes, bytearray)) or not isinstance(
+            input_sequence, (_SequenceABC, range)):
+        raise InvalidInput(
+            f"{where}: the input must be a sequence (list, tuple or str) of tokens, got "
+            f"{type(input_sequence).__name__} {input_sequence!r:.80}")
+    xs = list(input_sequence)
+    for pos, x in enumerate(xs):
+        try:
+            hash(x)
+        except TypeError:
+            raise InvalidInput(
+                f"{where}: token {x!r:.60} at position {pos} is unhashable "
+                f"({type(x).__name__}); tokens must be hashable values") from None
+        if x is None:
+            raise InvalidInput(f"{where}: token at position {pos} is None; None means "
+                               "'no value' in RASP and cannot be an input token")
+        if isinstance(x, float) and not math.isfinite(x):
+            raise InvalidInput(f"{where}: token {x!r} at position {pos} is not finite")
+    return xs
+
+
+class _Evaluator:
+    """Evaluates one program on many inputs, caching f(value) per node (functions are pure)."""
+
+    def __init__(self, program: n.RASPExpr, causal: bool):
+        self.program = program
+        self.order = topological_order(program)
+        self.causal = causal
+        self.map_cache: dict[int, dict] = {}
+        self.dispatch: dict[type, Callable] = {
+            n.TokensType: self._tokens, n.IndicesType: self._indices, n.LengthType: self._length,
+            n.Map: self._map, n.SequenceMap: self._sequence_map,
+            n.LinearSequenceMap: self._sequence_map, n.Full: self._full,
+            n.ConstantSOp: self._constant_sop, n.SelectorWidth: self._selector_width,
+            n.Aggregate: self._aggregate, n.Select: self._select,
+            n.ConstantSelector: self._constant_selector, n.SelectorAnd: self._selector_and,
+            n.SelectorOr: self._selector_or, n.SelectorNot: self._selector_not,
+        }
+        for node in self.order:
+            if type(node) not in self.dispatch:
+                raise InvalidProgram(
+                    f"{node.label!r}: the interpreter has no rule for node class "
+                    f"{type(node).__name__}; subclass one of the RASP node classes' "
+                    "semantics is not supported")
+
+    def run_all(self, xs: list) -> dict[int, list]:
+        values: dict[int, list] = {}
+        for node in self.order:
+            values[id(node)] = self.dispatch[type(node)](node, xs, values)
+        return values
+
+    # -- helpers ----------------------------------------------------------------------------
+    def _cached(self, node, key, compute):
+        cache = self.map_cache.setdefault(id(node), {})
+        # Key on the types too: 1, 1.0 and True hash alike but a function may tell them apart.
+        key = (key, tuple(type(k) for k in key)) if isinstance(key, tuple) else (key, type(key))
+        try:
+            return cache[key]
+        except KeyError:
+            pass
+        except TypeError:  # unhashable intermediate value: no caching
+            return compute()
+        value = compute()
+        cache[key] = value
+        return value
+
+    def _call(self, node, f, args):
+        try:
+            out = f(*args)
+        except Exception as exc:  # the user's function failed: say where and on what
+            shown = args[0] if len(args) == 1 else args
+            raise EvaluationError(
+                f"{type(node).__name__} {node.label!r}: its function raised "
+                f"{type(exc).__name__}({exc}) on value {shown!r:.80}") from exc
+        if isinstance(out, float) and not math.isfinite(out):
+            raise EvaluationError(
+                f"{type(node).__name__} {node.label!r}: its function returned {out!r} on value "
+                f"{(args[0] if len(args) == 1 else args)!r:.80}; values must be finite")
+        return out
+
+    def _mask(self, rows: list[list[bool]]) -> list[list[bool]]:
+        if not self.causal:
+            return rows
+        return [[s and k <= q for k, s in enumerate(row)] for q, row in enumerate(rows)]
+
+    # -- rules ------------------------------------------------------------------------------
+    def _tokens(self, node, xs, values):
+        return list(xs)
+
+    def _indices(self, node, xs, values):
+        return list(range(len(xs)))
+
+    def _length(self, node, xs, values):
+        if self.causal:
+            return [q + 1 for q in range(len(xs))]
+        return [len(xs)] * len(xs)
+
+    def _map(self, node, xs, values):
+        f = node.f
+        return [None if x is None else self._cached(node, x, lambda x=x: self._call(node, f, (x,)))
+                for x in values[id(node.inner)]]
+
+    def _sequence_map(self, node, xs, values):
+        f = node.f
+        return [None if x is None or y is None
+                else self._cached(node, (x, y), lambda x=x, y=y: self._call(node, f, (x, y)))
+                for x, y in zip(values[id(node.fst)], values[id(node.snd)])]
+
+    def _full(self, node, xs, values):
+        return [node.fill] * len(xs)
+
+    def _constant_sop(self, node, xs, values):
+        if node.check_length and len(node.value) != len(xs):
+            raise InvalidInput(
+                f"ConstantSOp {node.label!r} has length {len(node.value)} but the input has "
+                f"length {len(xs)}")
+        return list(node.value)
+
+    def _constant_selector(self, node, xs, values):
+        if node.check_length and len(node.value) != len(xs):
+            raise InvalidInput(
+                f"ConstantSelector {node.label!r} has {len(node.value)} rows but the input has "
+                f"length {len(xs)}")
+        return [list(row) for row in node.value]
+
+    def _select(self, node, xs, values):
+        pred = node.predicate
+        keys, queries = values[id(node.keys)], values[id(node.queries)]
+
+        def check(k, q):
+            if k is None or q is None:
+                raise EvaluationError(
+                    f"Select {node.label!r}: a {'key' if k is None else 'query'} is None "
+                    f"(keys={keys!r:.80}, queries={queries!r:.80}); selectors need values "
+                    "everywhere")
+            return bool(self._call(node, pred, (k, q)))
+
+        return [[self._cached(node, (k, q), lambda k=k, q=q: check(k, q)) for k in keys]
+                for q in queries]
+
+    def _selector_and(self, node, xs, values):
+        a, b = values[id(node.fst)], values[id(node.snd)]
+        return [[x and y for x, y in zip(ra, rb)] for ra, rb in zip(a, b)]
+
+    def _selector_or(self, node, xs, values):
+        a, b = values[id(node.fst)], values[id(node.snd)]
+        return [[x or y for x, y in zip(ra, rb)] for ra, rb in zip(a, b)]
+
+    def _selector_not(self, node, xs, values):
+        return [[not x for x in row] for row in values[id(node.inner)]]
+
+    def _selector_width(self, node, xs, values):
+        return [sum(row) for row in self._mask(values[id(node.selector)])]
+
+    def _aggregate(self, node, xs, values):
+        rows = self._mask(values[id(node.selector)])
+        vals = values[id(node.sop)]
+        numeric = n.is_numerical(node)
+        out = []
+        for q, row in enumerate(rows):
+            selected = [v for s, v in zip(row, vals) if s]
+            out.append(self._aggregate_row(node, q, selected, numeric))
+        return out
+
+    def _aggregate_row(self, node, q, selected, numeric):
+        if not selected:
+            return node.default
+        if any(v is None for v in selected):
+            return None
+        if numeric:
+            if not all(isinstance(v, (int, float)) for v in selected):
+                raise EvaluationError(
+                    f"numerical Aggregate {node.label!r} at position {q}: selected "
+                    f"non-numeric values {selected!r:.80}")
+            return sum(selected) / len(selected)
+        first = selected[0]
+        if all(v == first for v in selected[1:]):
+            return first
+        raise EvaluationError(
+            f"categorical Aggregate {node.label!r} at position {q} selected several different "
+            f"values {selected!r:.80}; a categorical aggregate must select one value (make the "
+            "selector pick one position, or annotate with rasp.numerical(...) to average)")
+
+
+def _as_output(program: n.RASPExpr, value: list) -> list:
+    return [list(row) for row in value] if isinstance(program, n.Selector) else list(value)
+
+
+def evaluate(program: n.RASPExpr, input_sequence: Sequence, *, causal: bool = False) -> list:
+    """Evaluate `program` on one input: the reference semantics of theory_kit.
+
+    Args:
+        program: an SOp (or Selector) built from `theory_kit.rasp`.
+        input_sequence: the tokens (no BOS), e.g. [1, 2, 3] or "abc".
+        causal: evaluate as a decoder would: selectors see only keys k <= query q.
+
+    Returns:
+        A list with one value per position (`None` where an aggregate selected nothing and
+        has default None); for a Selector, a list of boolean rows (row q = query q).
+
+    Raises:
+        InvalidProgram: malformed program. InvalidInput: malformed input.
+        EvaluationError: a node's function raised or produced an invalid value.
+    """
+    evaluator = _Evaluator(program, causal)
+    xs = check_input(input_sequence)
+    return _as_output(program, evaluator.run_all(xs)[id(program)])
+
+
+def evaluate_all(program: n.RASPExpr, input_sequence: Sequence, *,
+                 causal: bool = False) -> dict[int, list]:
+    """Every node's value on one input, keyed by `node.unique_id` (for layer-level oracles)."""
+    evaluator = _Evaluator(program, causal)
+    xs = check_input(input_sequence)
+    values = evaluator.run_all(xs)
+    return {node.unique_id: values[id(node)] for node in evaluator.order}
+
+
+def evaluate_batch(program: n.RASPExpr, inputs: Iterable[Sequence], *,
+                   causal: bool = False) -> list[list]:
+    """`evaluate` on many inputs, sharing one cache of function values (much faster).
+
+    Raises:
+        The same errors as `evaluate`, naming the index of the offending input.
+    """
+    evaluator = _Evaluator(program, causal)
+    results = []
+    for i, seq in enumerate(inputs):
+        xs = check_input(seq, where=f"evaluate_batch (input {i})")
+        results.append(_as_output(program, evaluator.run_all(xs)[id(program)]))
+    return results
