@@ -1,0 +1,6 @@
+"""The RASP-to-weights compiler: pure stages between frozen IRs (see compile.py)."""
+
+from theory_kit.compiler.compile import compile
+from theory_kit.compiler.config import CompileConfig
+
+__all__ = ["compile", "CompileConfig"]

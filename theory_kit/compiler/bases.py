@@ -1,0 +1,240 @@
+"""Stage 2: ProgramGraph -> BasisAssignment (value sets, encodings, fused Maps).
+
+Value sets over-approximate what each SOp can hold on inputs up to max_seq_len, as Tracr's
+basis inference does; they fix the one-hot directions of categorical SOps and the thresholds
+of discretising MLPs. A categorical-input Map all of whose readers can apply it inside their
+own linear maps (Select keys/queries, Aggregate values, SequenceMap lookups) is *fused*: it
+gets no directions and no MLP, which saves a layer and residual width.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Any, Optional
+
+from theory_kit.compiler.config import CompileConfig
+from theory_kit.compiler.ir import BasisAssignment, NodeBasis, ProgramGraph
+from theory_kit.craft.bases import value_sort_key
+from theory_kit.errors import UnsupportedProgram
+from theory_kit.rasp import nodes as rn
+from theory_kit.rasp.validate import Problem
+
+__all__ = ["infer_bases", "MAX_NUMERICAL_VALUES"]
+
+#: Above this many possible values a numerical SOp's value set is treated as unknown.
+MAX_NUMERICAL_VALUES = 20_000
+
+
+def _sorted(values) -> tuple:
+    return tuple(sorted(set(values), key=value_sort_key))
+
+
+def _is_number(v: Any) -> bool:
+    return isinstance(v, (int, float)) and not (isinstance(v, float) and not math.isfinite(v))
+
+
+def _means(values: tuple, max_len: int) -> Optional[tuple]:
+    """All averages of 1..max_len values drawn (with repetition) from `values`, or None."""
+    nums = sorted({float(v) for v in values})
+    if not nums:
+        return ()
+    sums = {0.0}
+    out = set()
+    for m in range(1, max_len + 1):
+        sums = {round(s + v, 12) for s in sums for v in nums}
+        if len(sums) > MAX_NUMERICAL_VALUES:
+            return None
+        out.update(round(s / m, 12) for s in sums)
+        if len(out) > MAX_NUMERICAL_VALUES:
+            return None
+    return _sorted(out)
+
+
+class _Inference:
+    def __init__(self, graph: ProgramGraph, config: CompileConfig):
+        self.graph = graph
+        self.config = config
+        self.problems: list[Problem] = []
+        self.bases: dict[int, NodeBasis] = {}
+
+    def fail(self, label: str, reason: str, fix: Optional[str] = None) -> None:
+        self.problems.append(Problem(label, reason, fix))
+
+    def apply(self, label: str, f, args_list) -> dict:
+        """f on every argument tuple; problems for raising or non-finite results."""
+        out = {}
+        for args in args_list:
+            try:
+                value = f(*args)
+            except Exception as exc:
+                shown = args[0] if len(args) == 1 else args
+                self.fail(label, f"its function raises {type(exc).__name__}({exc}) on the "
+                          f"reachable value {shown!r:.60}",
+                          "make the function total on the value set, or restrict the inputs")
+                return {}
+            if isinstance(value, float) and not math.isfinite(value):
+                self.fail(label, f"its function returns {value!r} on {args!r:.60}")
+                return {}
+            try:
+                hash(value)
+            except TypeError:
+                self.fail(label, f"its function returns the unhashable {value!r:.60}")
+                return {}
+            out[args] = value
+        return out
+
+    # -- per-node value sets ----------------------------------------------------------------
+    def values_of(self, node_id: int) -> Optional[tuple]:
+        return self.bases[node_id].values
+
+    def run(self) -> None:
+        for node_id in self.graph.order:
+            gnode = self.graph.node(node_id)
+            expr = gnode.expr
+            if isinstance(expr, rn.Selector):
+                self.bases[node_id] = NodeBasis(node_id, gnode.label, None, None)
+                continue
+            values = self.infer(gnode)
+            encoding = "numerical" if rn.is_numerical(expr) else "categorical"
+            bounds = None
+            if encoding == "numerical":
+                if values is not None:
+                    bad = [v for v in values if not _is_number(v)]
+                    if bad:
+                        self.fail(gnode.label, f"is numerical but can hold the non-numbers "
+                                  f"{bad[:5]!r:.60}", "annotate it rasp.categorical(...)")
+                        values = ()
+                    values = _sorted(float(v) for v in values)
+                    bounds = (min(values), max(values)) if values else (0.0, 0.0)
+                else:
+                    bounds = self.numeric_bounds(gnode)
+            self.bases[node_id] = NodeBasis(node_id, gnode.label, encoding, values, bounds)
+        self.fuse_maps()
+
+    def numeric_bounds(self, gnode) -> tuple[float, float]:
+        expr = gnode.expr
+        if isinstance(expr, rn.Aggregate):
+            inner = self.bases[expr.sop.unique_id]
+            lo, hi = inner.bounds if inner.bounds else (min(map(float, inner.values)),
+                                                        max(map(float, inner.values)))
+            if expr.default is not None:
+                lo, hi = min(lo, float(expr.default)), max(hi, float(expr.default))
+            return (lo, hi)
+        if isinstance(expr, rn.LinearSequenceMap):
+            a = self.bases[expr.fst.unique_id].bounds
+            b = self.bases[expr.snd.unique_id].bounds
+            ends = [expr.fst_fac * x + expr.snd_fac * y for x in a for y in b]
+            return (min(ends), max(ends))
+        return (0.0, 0.0)
+
+    def infer(self, gnode) -> Optional[tuple]:
+        expr = gnode.expr
+        cfg = self.config
+        n = cfg.max_seq_len
+        if isinstance(expr, rn.TokensType):
+            return _sorted(cfg.vocab)
+        if isinstance(expr, rn.IndicesType):
+            return tuple(range(n))
+        if isinstance(expr, rn.LengthType):
+            return tuple(range(1, n + 1))
+        if isinstance(expr, rn.Full):
+            return (expr.fill,)
+        if isinstance(expr, rn.Map):
+            inner = self.values_of(expr.inner.unique_id)
+            if inner is None:
+                self.fail(gnode.label, f"Map of {expr.inner.label!r}, whose set of values is "
+                          f"too large to enumerate (> {MAX_NUMERICAL_VALUES})",
+                          "reduce max_seq_len or the value range")
+                return ()
+            out = self.apply(gnode.label, expr.f, [(v,) for v in inner])
+            return _sorted(v for v in out.values() if v is not None)
+        if isinstance(expr, rn.SequenceMap):
+            xs = self.values_of(expr.fst.unique_id)
+            ys = self.values_of(expr.snd.unique_id)
+            if isinstance(expr, rn.LinearSequenceMap) and rn.is_numerical(expr):
+                if xs is None or ys is None or len(xs) * len(ys) > MAX_NUMERICAL_VALUES:
+                    return None
+            if xs is None or ys is None:
+                return ()  # validate() already rejects numerical inputs to SequenceMap
+            if expr.fst is expr.snd:
+                pairs = [(x, x) for x in xs]
+            else:
+                pairs = [(x, y) for x in xs for y in ys]
+            out = self.apply(gnode.label, expr.f, pairs)
+            return _sorted(v for v in out.values() if v is not None)
+        if isinstance(expr, rn.SelectorWidth):
+            lo, hi = 0, n
+            sel = expr.selector
+            if isinstance(sel, rn.Select) and sel.keys is sel.queries:
+                own = self.values_of(sel.keys.unique_id) or ()
+                diag = self.apply(gnode.label, sel.predicate, [(v, v) for v in own])
+                if diag and all(diag.values()):
+                    lo = 1  # every query selects itself
+                if diag and not any(diag.values()):
+                    hi = n - 1  # no query selects itself
+            return tuple(range(lo, hi + 1))
+        if isinstance(expr, rn.Aggregate):
+            inner = self.values_of(expr.sop.unique_id)
+            if rn.is_numerical(expr):
+                if inner is None:
+                    return None
+                means = _means(inner, n)
+                if means is None:
+                    return None
+                if expr.default is not None:
+                    means = _sorted(means + (float(expr.default),))
+                return means
+            extra = () if expr.default is None else (expr.default,)
+            return _sorted((inner or ()) + extra)
+        return ()
+
+    # -- fusion -----------------------------------------------------------------------------
+    def fuse_maps(self) -> None:
+        graph = self.graph
+        for node_id in graph.order:
+            gnode = graph.node(node_id)
+            expr = gnode.expr
+            if not isinstance(expr, rn.Map) or node_id == graph.output:
+                continue
+            inner_basis = self.bases[expr.inner.unique_id]
+            if inner_basis.encoding != "categorical" or not gnode.consumers:
+                continue
+            me = self.bases[node_id]
+            if all(self._can_absorb(graph.node(c).expr, expr, me) for c in gnode.consumers):
+                base_id = inner_basis.base if inner_basis.virtual else inner_basis.id
+                inner_fn = inner_basis.fn if inner_basis.virtual else None
+                f = expr.f
+                fn = (lambda v, f=f, g=inner_fn: None if (w := g(v)) is None else f(w)) \
+                    if inner_fn else f
+                self.bases[node_id] = NodeBasis(me.id, me.label, me.encoding, me.values,
+                                                me.bounds, base=base_id, fn=fn)
+
+    @staticmethod
+    def _can_absorb(consumer, expr, me: NodeBasis) -> bool:
+        if isinstance(consumer, rn.Select):
+            return me.encoding == "categorical"
+        if isinstance(consumer, rn.Aggregate):
+            return consumer.sop is expr and not (
+                rn.is_categorical(consumer) and me.encoding == "numerical")
+        if isinstance(consumer, rn.SequenceMap):
+            if isinstance(consumer, rn.LinearSequenceMap) and rn.is_numerical(consumer):
+                return False
+            return me.encoding == "categorical"
+        if isinstance(consumer, rn.Map):
+            return me.encoding == "categorical"
+        return False
+
+
+def infer_bases(graph: ProgramGraph, config: CompileConfig) -> BasisAssignment:
+    """Value sets and encodings of every SOp; fused Maps marked virtual.
+
+    Raises:
+        UnsupportedProgram: listing every node whose values cannot be inferred or encoded.
+    """
+    inference = _Inference(graph, config)
+    inference.run()
+    if inference.problems:
+        raise UnsupportedProgram(
+            "cannot compile: " + "; ".join(str(p) for p in inference.problems),
+            inference.problems)
+    return BasisAssignment(graph=graph, nodes=inference.bases)

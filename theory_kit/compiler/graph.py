@@ -1,0 +1,135 @@
+"""Stage 1: program -> ProgramGraph, after rewriting what has no direct transformer form.
+
+Rewrites (each a pure program -> program map that keeps the interpreter's outputs):
+  * non-causal `length` -> SelectorWidth(Select(tokens, tokens, TRUE)) (Tracr's make_length);
+    causal `length` is the prefix length q + 1, which the position embedding provides;
+  * a composite selector (SelectorAnd/Or/Not over Selects) -> one Select whose keys and
+    queries are tuples of the leaf keys/queries, with the boolean combination as predicate.
+    One attention head then computes it exactly; Tracr refuses these (its issue #4).
+"""
+
+from __future__ import annotations
+
+from typing import Callable
+
+from theory_kit.compiler.config import CompileConfig
+from theory_kit.compiler.ir import GraphNode, ProgramGraph
+from theory_kit.rasp import nodes as rn
+from theory_kit.rasp.interpreter import topological_order
+
+__all__ = ["program_to_graph", "rewrite", "CHILD_FIELDS"]
+
+#: The attribute names holding each node class's children, in `children` order.
+CHILD_FIELDS = {
+    rn.Map: ("inner",), rn.SequenceMap: ("fst", "snd"), rn.LinearSequenceMap: ("fst", "snd"),
+    rn.Select: ("keys", "queries"), rn.Aggregate: ("selector", "sop"),
+    rn.SelectorWidth: ("selector",), rn.SelectorAnd: ("fst", "snd"),
+    rn.SelectorOr: ("fst", "snd"), rn.SelectorNot: ("inner",),
+}
+
+
+def _with_children(node: rn.RASPExpr, children: tuple) -> rn.RASPExpr:
+    """A copy of `node` with new children (same class, function and annotations)."""
+    if all(a is b for a, b in zip(children, node.children)):
+        return node
+    new = object.__new__(type(node))
+    for key, value in node.__dict__.items():
+        object.__setattr__(new, key, value)
+    for name, child in zip(CHILD_FIELDS[type(node)], children):
+        object.__setattr__(new, name, child)
+    return new
+
+
+def _flatten_selector(sel: rn.Selector, leaves: list) -> Callable:
+    """Return f(leaf_values) -> bool for a composite selector; appends its Select leaves."""
+    if isinstance(sel, rn.Select):
+        i = len(leaves)
+        leaves.append(sel)
+        return lambda vals: vals[i]
+    if isinstance(sel, rn.SelectorNot):
+        inner = _flatten_selector(sel.inner, leaves)
+        return lambda vals: not inner(vals)
+    if isinstance(sel, (rn.SelectorAnd, rn.SelectorOr)):
+        a = _flatten_selector(sel.fst, leaves)
+        b = _flatten_selector(sel.snd, leaves)
+        if isinstance(sel, rn.SelectorAnd):
+            return lambda vals: a(vals) and b(vals)
+        return lambda vals: a(vals) or b(vals)
+    raise TypeError(type(sel).__name__)  # validate() rejects ConstantSelector earlier
+
+
+def _tuple_sop(sops: list, label: str) -> tuple[rn.SOp, bool]:
+    """One SOp carrying all of `sops` (the SOp itself when there is only one)."""
+    if len(sops) == 1:
+        return sops[0], False
+    acc = rn.SequenceMap(lambda x, y: (x, y), sops[0], sops[1])
+    for sop in sops[2:]:
+        acc = rn.SequenceMap(lambda x, y: (*x, y), acc, sop)
+    return rn.categorical(acc).named(label), True
+
+
+def _fuse_selector(sel: rn.Selector) -> rn.Select:
+    leaves: list[rn.Select] = []
+    combine = _flatten_selector(sel, leaves)
+    key_sops, query_sops = [], []
+    key_pos, query_pos = [], []
+    for leaf in leaves:
+        for sops, pos, sop in ((key_sops, key_pos, leaf.keys), (query_sops, query_pos, leaf.queries)):
+            idx = next((i for i, s in enumerate(sops) if s is sop), None)
+            if idx is None:
+                idx = len(sops)
+                sops.append(sop)
+            pos.append(idx)
+    keys, k_tuple = _tuple_sop(key_sops, f"{sel.label}.keys")
+    queries, q_tuple = _tuple_sop(query_sops, f"{sel.label}.queries")
+    preds = [leaf.predicate for leaf in leaves]
+
+    def predicate(key, query):
+        ks = key if k_tuple else (key,)
+        qs = query if q_tuple else (query,)
+        return combine([p(ks[i], qs[j]) for p, i, j in zip(preds, key_pos, query_pos)])
+
+    return rn.Select(keys, queries, predicate).named(sel.label)
+
+
+def rewrite(program: rn.SOp, config: CompileConfig) -> rn.SOp:
+    """Apply the rewrites above; returns `program` itself when nothing changes."""
+    new: dict[int, rn.RASPExpr] = {}
+    length_sop = None
+    for node in topological_order(program):
+        if isinstance(node, rn.LengthType) and not config.causal:
+            if length_sop is None:
+                all_true = rn.Select(rn.tokens, rn.tokens, rn.Comparison.TRUE).named("length.select")
+                length_sop = rn.SelectorWidth(all_true).named("length")
+            new[id(node)] = length_sop
+            continue
+        children = tuple(new[id(c)] for c in node.children)
+        rebuilt = _with_children(node, children) if children else node
+        if isinstance(rebuilt, (rn.SelectorAnd, rn.SelectorOr, rn.SelectorNot)):
+            rebuilt = _fuse_selector(rebuilt)
+        new[id(node)] = rebuilt
+    return new[id(program)]
+
+
+def program_to_graph(program: rn.SOp, config: CompileConfig) -> ProgramGraph:
+    """Rewrite `program` and index it as a DAG with unique labels (`x`, `x#2`, ...)."""
+    rewritten = rewrite(program, config)
+    order = topological_order(rewritten)
+    consumers: dict[int, list[int]] = {id(n): [] for n in order}
+    for node in order:
+        for child in node.children:
+            if node.unique_id not in consumers[id(child)]:
+                consumers[id(child)].append(node.unique_id)
+    used: dict[str, int] = {}
+    nodes = {}
+    for node in order:
+        label = node.label
+        used[label] = used.get(label, 0) + 1
+        if used[label] > 1:
+            label = f"{label}#{used[label]}"
+        nodes[node.unique_id] = GraphNode(
+            id=node.unique_id, label=label, expr=node,
+            children=tuple(c.unique_id for c in node.children),
+            consumers=tuple(consumers[id(node)]))
+    return ProgramGraph(nodes=nodes, order=tuple(n.unique_id for n in order),
+                        output=rewritten.unique_id, program=rewritten, source=program)

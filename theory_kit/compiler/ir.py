@@ -1,0 +1,162 @@
+"""Typed, frozen intermediate representations passed between compiler stages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Optional, Union
+
+import numpy as np
+
+from theory_kit.craft.bases import BasisDirection
+from theory_kit.craft.blocks import MLP, AttentionHead, Embedding
+from theory_kit.rasp import nodes as rn
+
+__all__ = ["GraphNode", "ProgramGraph", "NodeBasis", "BasisAssignment", "Block", "BlockGraph",
+           "Layer", "LayeredModel"]
+
+
+def _freeze(mapping: Mapping) -> Mapping:
+    return MappingProxyType(dict(mapping))
+
+
+@dataclass(frozen=True)
+class GraphNode:
+    """A RASP node in the graph: `id` is its unique_id, `label` unique within the program."""
+
+    id: int
+    label: str
+    expr: rn.RASPExpr
+    children: tuple[int, ...]
+    consumers: tuple[int, ...]
+
+
+@dataclass(frozen=True)
+class ProgramGraph:
+    """The (rewritten) program as a DAG; `source` is the program the user passed."""
+
+    nodes: Mapping[int, GraphNode]
+    order: tuple[int, ...]
+    output: int
+    program: rn.SOp
+    source: rn.SOp
+
+    def __post_init__(self):
+        object.__setattr__(self, "nodes", _freeze(self.nodes))
+        missing = [i for i in self.order if i not in self.nodes]
+        if missing or self.output not in self.nodes:
+            raise ValueError(f"ProgramGraph: order/output name unknown node ids {missing}")
+
+    def node(self, node_id: int) -> GraphNode:
+        return self.nodes[node_id]
+
+
+@dataclass(frozen=True)
+class NodeBasis:
+    """How one SOp lives in the residual stream.
+
+    `values` is the sorted tuple of values it can take (None when unknown, numerical only);
+    `bounds` the (lo, hi) range of a numerical SOp. A fused Map is `virtual`: it owns no
+    directions, and readers apply `fn` to the values of its materialised `base` SOp.
+    """
+
+    id: int
+    label: str
+    encoding: Optional[str]  # "categorical" | "numerical" | None for selectors
+    values: Optional[tuple]
+    bounds: Optional[tuple[float, float]] = None
+    base: Optional[int] = None
+    fn: Optional[Callable[[Any], Any]] = None
+
+    @property
+    def virtual(self) -> bool:
+        return self.base is not None
+
+    @property
+    def directions(self) -> tuple[BasisDirection, ...]:
+        if self.encoding == "categorical" and not self.virtual:
+            return tuple(BasisDirection(self.label, v) for v in self.values)
+        if self.encoding == "numerical" and not self.virtual:
+            return (BasisDirection(self.label),)
+        return ()
+
+
+@dataclass(frozen=True)
+class BasisAssignment:
+    graph: ProgramGraph
+    nodes: Mapping[int, NodeBasis]
+
+    def __post_init__(self):
+        object.__setattr__(self, "nodes", _freeze(self.nodes))
+
+
+Payload = Union[AttentionHead, MLP, Embedding]
+
+
+@dataclass(frozen=True)
+class Block:
+    """One lowered piece: `kind` is "embed", "attn" or "mlp"; `deps` are producer block ids."""
+
+    id: int
+    node: int
+    kind: str
+    payload: Payload
+    deps: tuple[int, ...]
+
+    def __post_init__(self):
+        if self.kind not in ("embed", "attn", "mlp"):
+            raise ValueError(f"Block kind must be embed/attn/mlp, got {self.kind!r}")
+
+
+@dataclass(frozen=True)
+class BlockGraph:
+    """All blocks, the constants chosen while lowering, and each direction's value at BOS."""
+
+    assignment: BasisAssignment
+    blocks: tuple[Block, ...]
+    output_directions: tuple[BasisDirection, ...]
+    bos_values: Mapping[BasisDirection, float]
+    constants: Mapping[str, Any]
+
+    def __post_init__(self):
+        object.__setattr__(self, "bos_values", _freeze(self.bos_values))
+        object.__setattr__(self, "constants", _freeze(self.constants))
+
+
+@dataclass(frozen=True)
+class Layer:
+    """One transformer layer: attention heads then one MLP (possibly with cleaning units)."""
+
+    heads: tuple[AttentionHead, ...]
+    mlps: tuple[MLP, ...]
+
+
+@dataclass(frozen=True)
+class LayeredModel:
+    """Blocks placed in layers, with the residual layout (direction -> dimension).
+
+    `slots[d]` lists every direction that occupies dimension d over the forward pass (a
+    dimension is reused after its SOp's last reader cleans it). `live[s]` lists the directions
+    live after sublayer s (s = -1 is the embedding; 2l is layer l's attention, 2l+1 its MLP).
+    """
+
+    blocks: BlockGraph
+    embedding: Embedding
+    layers: tuple[Layer, ...]
+    layout: Mapping[BasisDirection, int]
+    slots: tuple[tuple[BasisDirection, ...], ...]
+    live: Mapping[int, tuple[BasisDirection, ...]]
+    sublayer_of_block: Mapping[int, int]
+
+    def __post_init__(self):
+        object.__setattr__(self, "layout", _freeze(self.layout))
+        object.__setattr__(self, "live", _freeze(self.live))
+        object.__setattr__(self, "sublayer_of_block", _freeze(self.sublayer_of_block))
+        width = len(self.slots)
+        bad = [str(d) for d, i in self.layout.items() if not 0 <= i < width]
+        if bad:
+            raise ValueError(f"LayeredModel: directions laid out outside the residual: {bad}")
+
+    @property
+    def residual_width(self) -> int:
+        return len(self.slots)

@@ -1,0 +1,139 @@
+"""Fail closed: check a compiled model against the reference interpreter before returning it."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Optional
+
+import numpy as np
+
+from theory_kit.compiler.config import CompileConfig
+from theory_kit.craft.bases import value_sort_key
+from theory_kit.errors import CompilationMismatch, EvaluationError, UnsupportedProgram
+from theory_kit.rasp.interpreter import evaluate_all, evaluate_batch
+from theory_kit.rasp.validate import Problem
+
+__all__ = ["input_space_size", "enumerate_inputs", "sample_inputs", "outputs_match",
+           "verification_inputs", "verify_model", "NUMERIC_ATOL"]
+
+#: Absolute tolerance (relative above 1) for numerical outputs, per dtype.
+NUMERIC_ATOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
+
+
+def input_space_size(vocab_size: int, max_seq_len: int, min_len: int = 1) -> int:
+    return sum(vocab_size ** n for n in range(min_len, max_seq_len + 1))
+
+
+def enumerate_inputs(vocab, max_seq_len: int, min_len: int = 1):
+    """Every sequence of length min_len..max_seq_len, shortest first, in a fixed order."""
+    toks = sorted(vocab, key=value_sort_key)
+    for n in range(min_len, max_seq_len + 1):
+        for seq in itertools.product(toks, repeat=n):
+            yield list(seq)
+
+
+def sample_inputs(vocab, max_seq_len: int, count: int, seed: int) -> list[list]:
+    """A seeded sample: lengths uniform in 1..max_seq_len, plus the edge cases (length 1,
+    full length, every token repeated)."""
+    toks = sorted(vocab, key=value_sort_key)
+    rng = np.random.default_rng(seed)
+    out = [[t] * max_seq_len for t in toks] + [[t] for t in toks]
+    while len(out) < count:
+        n = int(rng.integers(1, max_seq_len + 1))
+        out.append([toks[i] for i in rng.integers(0, len(toks), size=n)])
+    return out[:max(count, 1)]
+
+
+def verification_inputs(config: CompileConfig, mode: Optional[str] = None) -> list[list]:
+    mode = mode or config.verify
+    size = input_space_size(len(config.vocab), config.max_seq_len)
+    if mode == "exhaustive" or (mode == "auto" and size <= config.exhaustive_limit):
+        return list(enumerate_inputs(config.vocab, config.max_seq_len))
+    return sample_inputs(config.vocab, config.max_seq_len, config.sample_size, config.seed)
+
+
+def _value_match(e: Any, g: Any, atol: float) -> bool:
+    if e is None or g is None:
+        return e is None and g is None
+    if isinstance(e, (int, float)) and isinstance(g, (int, float)) and not (
+            isinstance(e, bool) and not isinstance(g, (int, float))):
+        return math.isclose(float(e), float(g), rel_tol=atol, abs_tol=atol)
+    return e == g
+
+
+def outputs_match(expected: list, got: list, atol: float = 1e-6) -> bool:
+    """Decoded outputs agree: None only with None, numbers within atol, others by ==."""
+    return len(expected) == len(got) and all(_value_match(e, g, atol) for e, g in zip(expected, got))
+
+
+def diagnose(model, program, xs: list) -> str:
+    """Where the failing input first goes wrong: layout (weights vs blocks) or lowering."""
+    from theory_kit.compiler.reference import first_divergence, node_values_from_reference
+
+    layered, config = model._layered, model._config
+    if layered is None:
+        return "no block-level reference available"
+    reference = model.block_reference(xs)
+    ids, mask = model.encode([xs])
+    trace = model.forward(ids, mask)
+    atol = 1e-6 if model.dtype == np.float64 else 1e-3
+    div = first_divergence(layered, reference, trace.residuals, atol)
+    if div is not None:
+        return (f"the weights diverge from the block-level reference first at {div['where']} "
+                f"(direction {div['direction']}, |diff| = {div['max_abs_diff']:.3g})")
+    graph = layered.blocks.assignment.graph
+    truth = evaluate_all(graph.program, xs, causal=config.causal)
+    decoded = node_values_from_reference(layered, reference)
+    for node_id in graph.order:
+        if node_id in decoded and node_id in truth:
+            if not outputs_match(truth[node_id], decoded[node_id], NUMERIC_ATOL[model.dtype]):
+                label = graph.node(node_id).label
+                return (f"weights match the block-level reference; the block for {label!r} "
+                        f"computes {decoded[node_id]!r:.80} where the interpreter gives "
+                        f"{truth[node_id]!r:.80}")
+    return "weights match the block-level reference; the output decoding differs"
+
+
+def verify_model(model, program, config: CompileConfig, mode: Optional[str] = None) -> int:
+    """Compare `model.run_batch` with `evaluate_batch` on the verification inputs.
+
+    Returns:
+        The number of inputs checked.
+
+    Raises:
+        UnsupportedProgram: the interpreter itself fails on some input (the program is not
+            defined everywhere, so no model can match it).
+        CompilationMismatch: with the smallest failing input and the first diverging layer.
+    """
+    inputs = verification_inputs(config, mode)
+    try:
+        expected = evaluate_batch(program, inputs, causal=config.causal)
+    except EvaluationError as exc:
+        bad = _first_failing(program, inputs, config.causal)
+        raise UnsupportedProgram(
+            f"the interpreter fails on the input {bad!r}: {exc}; the program is not defined on "
+            "every input up to max_seq_len", (Problem(getattr(program, "label", "program"),
+                                                      f"interpreter fails on {bad!r}: {exc}"),)
+        ) from exc
+    got = model.run_batch(inputs)
+    atol = NUMERIC_ATOL[config.dtype]
+    failing = [i for i, (e, g) in enumerate(zip(expected, got)) if not outputs_match(e, g, atol)]
+    if failing:
+        i = min(failing, key=lambda j: (len(inputs[j]), j))
+        xs = inputs[i]
+        where = diagnose(model, program, xs)
+        raise CompilationMismatch(
+            f"compiled model disagrees with the interpreter on {len(failing)} of {len(inputs)} "
+            f"inputs; smallest: {xs!r} -> expected {expected[i]!r}, got {got[i]!r}; {where}",
+            input=xs, expected=expected[i], got=got[i], layer=where)
+    return len(inputs)
+
+
+def _first_failing(program, inputs, causal):
+    for xs in inputs:
+        try:
+            evaluate_batch(program, [xs], causal=causal)
+        except EvaluationError:
+            return xs
+    return None

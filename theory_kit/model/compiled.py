@@ -1,0 +1,305 @@
+"""CompiledModel: run, inspect, save and load a compiled transformer."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import tempfile
+import zipfile
+from typing import Any, Iterable, Optional, Sequence
+
+import numpy as np
+
+from theory_kit.errors import InvalidInput, InvalidModelFile
+from theory_kit.model.forward import Trace, forward
+from theory_kit.model.weights import LayerWeights, Weights
+
+__all__ = ["CompiledModel", "load", "FORMAT_VERSION"]
+
+FORMAT_VERSION = 1
+_CHUNK = 4096
+
+
+def _encode_value(v: Any) -> Any:
+    if isinstance(v, bool):
+        return {"bool": v}
+    if isinstance(v, int):
+        return {"int": v}
+    if isinstance(v, float):
+        return {"float": v}
+    if isinstance(v, str):
+        return {"str": v}
+    if isinstance(v, tuple):
+        return {"tuple": [_encode_value(x) for x in v]}
+    if v is None:
+        return {"none": None}
+    raise InvalidInput(f"cannot save the value {v!r:.60} ({type(v).__name__}) in a model file")
+
+
+def _decode_value(obj: Any) -> Any:
+    if not isinstance(obj, dict) or len(obj) != 1:
+        raise InvalidModelFile(f"malformed value {obj!r:.60} in model metadata")
+    (kind, v), = obj.items()
+    casts = {"bool": bool, "int": int, "float": float, "str": str}
+    if kind in casts and isinstance(v, (bool, int, float, str)):
+        return casts[kind](v)
+    if kind == "tuple" and isinstance(v, list):
+        return tuple(_decode_value(x) for x in v)
+    if kind == "none":
+        return None
+    raise InvalidModelFile(f"malformed value {obj!r:.60} in model metadata")
+
+
+class CompiledModel:
+    """A compiled RASP program: `run` decodes exactly like `rasp.evaluate`.
+
+    Attributes:
+        weights: plain numpy arrays (see `theory_kit.model.Weights`).
+        residual_labels: the name of every residual dimension.
+        constants: the chosen β, ε, MLP slopes, and the formulas behind them.
+        program: the source RASP program (None for a loaded model).
+    """
+
+    def __init__(self, weights: Weights, *, vocab: frozenset, max_seq_len: int, bos: Any,
+                 constants: dict, output_value_set: Optional[tuple], program=None,
+                 layered=None, config=None):
+        self.weights = weights
+        self.vocab = frozenset(vocab)
+        self.max_seq_len = int(max_seq_len)
+        self.bos = bos
+        self.causal = weights.causal
+        self.constants = dict(constants)
+        self.output_value_set = output_value_set
+        self.program = program
+        self._layered = layered
+        self._config = config
+        self._token_id = {t: i for i, t in enumerate(weights.tokens)}
+        if output_value_set:
+            vals = np.array(sorted(float(v) for v in output_value_set))
+            gaps = np.diff(vals)
+            self._snap_values = vals
+            self._snap_tol = float(gaps.min()) / 4 if len(gaps) else 0.5
+        else:
+            self._snap_values = None
+            self._snap_tol = 0.0
+
+    # -- properties -------------------------------------------------------------------------
+    @property
+    def residual_labels(self) -> tuple[str, ...]:
+        return self.weights.residual_labels
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.weights.dtype
+
+    def __repr__(self) -> str:
+        s = self.summary()
+        return (f"CompiledModel(layers={s['layers']}, heads={s['heads']}, "
+                f"residual_width={s['residual_width']}, params={s['params']})")
+
+    def summary(self) -> dict:
+        """Sizes: layers, heads and mlp_hidden per layer, residual_width, params (dense and
+        non-zero), max_abs_weight."""
+        arrays = list(self.weights.arrays().values())
+        return {
+            "layers": len(self.weights.layers),
+            "heads": [lw.n_heads for lw in self.weights.layers],
+            "mlp_hidden": [lw.mlp_hidden for lw in self.weights.layers],
+            "residual_width": self.weights.residual_width,
+            "params": int(sum(a.size for a in arrays)),
+            "params_nonzero": int(sum(np.count_nonzero(a) for a in arrays)),
+            "max_abs_weight": float(max((np.abs(a).max() for a in arrays if a.size), default=0.0)),
+        }
+
+    # -- encoding and decoding ----------------------------------------------------------------
+    def _check(self, seq: Any, where: str) -> list:
+        from theory_kit.rasp.interpreter import check_input
+
+        xs = check_input(seq, where=where)
+        if len(xs) > self.max_seq_len:
+            raise InvalidInput(f"{where}: input of length {len(xs)} is longer than max_seq_len "
+                               f"{self.max_seq_len}")
+        for pos, x in enumerate(xs):
+            if x not in self.vocab or (x == self.bos and type(x) is type(self.bos)):
+                raise InvalidInput(
+                    f"{where}: token {x!r} at position {pos} is not in the vocabulary "
+                    f"{sorted(map(repr, self.vocab))}")
+        return xs
+
+    def encode(self, seqs: Sequence[Sequence]) -> tuple[np.ndarray, np.ndarray]:
+        """Token ids [B, T] (BOS prepended, padded with BOS) and key mask [B, T]."""
+        rows = [self._check(s, f"input {i}") for i, s in enumerate(seqs)]
+        t = 1 + max((len(r) for r in rows), default=0)
+        ids = np.zeros((len(rows), t), dtype=np.int64)
+        mask = np.zeros((len(rows), t), dtype=bool)
+        mask[:, 0] = True
+        for i, r in enumerate(rows):
+            ids[i, 1:len(r) + 1] = [self._token_id[x] for x in r]
+            mask[i, :len(r) + 1] = True
+        return ids, mask
+
+    def decode(self, final: np.ndarray, lengths: Sequence[int]) -> list[list]:
+        """Decode final residuals [B, T, D] into output lists (positions 1..len)."""
+        scores = final @ self.weights.unembed
+        out = []
+        if self.weights.output_encoding == "categorical":
+            values = self.weights.output_values
+            best = scores.argmax(axis=-1) if scores.shape[-1] else None
+            top = scores.max(axis=-1) if scores.shape[-1] else None
+            for i, n in enumerate(lengths):
+                row = []
+                for p in range(1, n + 1):
+                    if best is None or top[i, p] < 0.5:
+                        row.append(None)
+                    else:
+                        row.append(values[best[i, p]])
+                out.append(row)
+            return out
+        for i, n in enumerate(lengths):
+            out.append([self._snap(float(v)) for v in scores[i, 1:n + 1, 0]])
+        return out
+
+    def _snap(self, x: float) -> Any:
+        if self._snap_values is None:
+            return x
+        j = int(np.abs(self._snap_values - x).argmin())
+        near = float(self._snap_values[j])
+        return near if abs(near - x) <= self._snap_tol else x
+
+    # -- running ------------------------------------------------------------------------------
+    def forward(self, token_ids: Any, key_mask: Optional[np.ndarray] = None) -> Trace:
+        """Residual stream after every sublayer and attention patterns, for token ids [B, T]
+        or [T] (column 0 is BOS, id 0; ids index `weights.tokens`)."""
+        ids = np.asarray(token_ids)
+        if ids.ndim == 1:
+            ids = ids[None]
+        if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
+            raise InvalidInput(f"forward: token_ids must be an int array [B, T], got dtype "
+                               f"{ids.dtype} shape {ids.shape}")
+        if ids.size and (ids.min() < 0 or ids.max() >= len(self.weights.tokens)):
+            raise InvalidInput(f"forward: token id out of range 0..{len(self.weights.tokens) - 1}")
+        if ids.shape[1] > self.max_seq_len + 1:
+            raise InvalidInput(f"forward: {ids.shape[1]} positions exceed max_seq_len + 1 = "
+                               f"{self.max_seq_len + 1}")
+        return forward(self.weights, ids, key_mask)
+
+    def run(self, seq: Sequence) -> list:
+        """Decoded output for one input (no BOS in input or output), like `rasp.evaluate`.
+
+        Raises:
+            InvalidInput: a token outside the vocabulary, or an input longer than max_seq_len.
+        """
+        return self.run_batch([seq])[0]
+
+    def run_batch(self, seqs: Iterable[Sequence]) -> list[list]:
+        """`run` for many inputs of mixed lengths (padded and masked, in chunks)."""
+        seqs = list(seqs)
+        out: list[list] = []
+        for start in range(0, len(seqs), _CHUNK):
+            chunk = seqs[start:start + _CHUNK]
+            ids, mask = self.encode(chunk)
+            trace = forward(self.weights, ids, mask, record=False)
+            out.extend(self.decode(trace.output, [int(m.sum()) - 1 for m in mask]))
+        return out
+
+    def block_reference(self, seq: Sequence):
+        """The block-level oracle on one input: named residual after each sublayer.
+
+        Returns a list of dicts {direction: array over positions}, index s+1 for sublayer s.
+        Only for models compiled in this session (a loaded model has no blocks).
+        """
+        if self._layered is None:
+            raise InvalidInput("block_reference needs the compiled blocks; a loaded model has "
+                               "only weights")
+        from theory_kit.compiler.reference import block_apply
+
+        return block_apply(self._layered, self._config, self._check(seq, "block_reference"))
+
+    # -- persistence ----------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write the model to one .npz file (arrays + a `meta.json` member; no pickle).
+
+        The file is written to a temporary name and renamed, so it is never half-written.
+        """
+        w = self.weights
+        meta = {
+            "format": "theory_kit.CompiledModel", "format_version": FORMAT_VERSION,
+            "vocab": [_encode_value(v) for v in sorted(self.vocab, key=repr)],
+            "bos": _encode_value(self.bos), "max_seq_len": self.max_seq_len,
+            "causal": self.causal, "dtype": str(w.dtype),
+            "tokens": [_encode_value(t) for t in w.tokens],
+            "residual_labels": list(w.residual_labels),
+            "output_values": [_encode_value(v) for v in w.output_values],
+            "output_encoding": w.output_encoding,
+            "output_value_set": None if self.output_value_set is None
+            else [_encode_value(v) for v in self.output_value_set],
+            "n_layers": len(w.layers),
+            "constants": json.loads(json.dumps(self.constants, default=str)),
+        }
+        path = os.fspath(path)
+        folder = os.path.dirname(os.path.abspath(path))
+        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as fh:
+                np.savez(fh, **w.arrays())
+            with zipfile.ZipFile(tmp, "a") as zf:
+                zf.writestr("meta.json", json.dumps(meta, indent=1, sort_keys=True))
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+
+def load(path: str | os.PathLike) -> CompiledModel:
+    """Load a model written by `CompiledModel.save`.
+
+    Raises:
+        InvalidModelFile: the file is missing, not a model file, truncated or inconsistent.
+    """
+    path = os.fspath(path)
+    if not os.path.isfile(path):
+        raise InvalidModelFile(f"no model file at {path!r}")
+    try:
+        with zipfile.ZipFile(path) as zf:
+            meta = json.loads(zf.read("meta.json").decode("utf-8"))
+        with np.load(path, allow_pickle=False) as data:
+            arrays = {k: data[k] for k in data.files}
+    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
+        raise InvalidModelFile(f"{path!r} is not a readable theory_kit model file "
+                               f"({type(exc).__name__}: {exc})") from exc
+    if not isinstance(meta, dict) or meta.get("format") != "theory_kit.CompiledModel":
+        raise InvalidModelFile(f"{path!r} is not a theory_kit model file (format "
+                               f"{meta.get('format') if isinstance(meta, dict) else meta!r})")
+    if meta.get("format_version") != FORMAT_VERSION:
+        raise InvalidModelFile(f"{path!r} has format version {meta.get('format_version')!r}; "
+                               f"this theory_kit reads version {FORMAT_VERSION}")
+    try:
+        n_layers = int(meta["n_layers"])
+        layers = tuple(LayerWeights(*(arrays[f"layer{i}.{n}"] for n in LayerWeights.ARRAYS))
+                       for i in range(n_layers))
+        weights = Weights(
+            token_embed=arrays["token_embed"], pos_embed=arrays["pos_embed"], layers=layers,
+            unembed=arrays["unembed"], tokens=tuple(_decode_value(t) for t in meta["tokens"]),
+            residual_labels=tuple(meta["residual_labels"]),
+            output_values=tuple(_decode_value(v) for v in meta["output_values"]),
+            output_encoding=meta["output_encoding"], causal=bool(meta["causal"]))
+        if str(weights.dtype) != meta["dtype"]:
+            raise ValueError(f"arrays are {weights.dtype}, metadata says {meta['dtype']}")
+        if weights.max_seq_len != meta["max_seq_len"]:
+            raise ValueError("max_seq_len disagrees with the position embedding")
+        for name, a in weights.arrays().items():
+            if not np.all(np.isfinite(a)):
+                raise ValueError(f"array {name} has non-finite entries")
+        vset = meta["output_value_set"]
+        return CompiledModel(
+            weights, vocab=frozenset(_decode_value(v) for v in meta["vocab"]),
+            max_seq_len=int(meta["max_seq_len"]), bos=_decode_value(meta["bos"]),
+            constants=meta.get("constants", {}),
+            output_value_set=None if vset is None else tuple(_decode_value(v) for v in vset))
+    except InvalidModelFile:
+        raise
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise InvalidModelFile(f"{path!r} is an inconsistent model file ({type(exc).__name__}: "
+                               f"{exc})") from exc
