@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import dataclasses
 import math
+
+import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, Block, BlockGraph
 from theory_kit.craft.bases import BOS, ONE
-from theory_kit.craft.blocks import Embedding
+from theory_kit.craft.blocks import MLP, Embedding
 from theory_kit.craft.lowering import LoweringContext, derive_beta, lower_node
 
 __all__ = ["graph_to_blocks", "choose_epsilon"]
@@ -25,16 +28,36 @@ def choose_epsilon(assignment: BasisAssignment, config: CompileConfig) -> float:
     return min(config.tolerance, 1.0 / (8.0 * (n + 1) ** 2 * vmax))
 
 
+def _restrict(payload, keep: set):
+    """The same block writing only the directions in `keep` (unused outputs cost nothing)."""
+    cols = [i for i, d in enumerate(payload.writes) if d in keep]
+    if len(cols) == len(payload.writes):
+        return payload
+    writes = tuple(payload.writes[i] for i in cols)
+    if isinstance(payload, MLP):
+        w_out = payload.w_out[:, cols]
+        units = np.flatnonzero(np.abs(w_out).sum(axis=1) > 0)
+        return dataclasses.replace(payload, writes=writes, w_in=payload.w_in[:, units],
+                                   b_in=payload.b_in[units], w_out=w_out[units])
+    w_o = payload.w_o[:, cols]
+    rows = np.flatnonzero(np.abs(w_o).sum(axis=1) > 0)
+    return dataclasses.replace(payload, writes=writes, w_v=payload.w_v[:, rows], w_o=w_o[rows])
+
+
 def _prune(blocks: list[Block], needed: set) -> list[Block]:
-    """Drop blocks none of whose outputs are read (e.g. SOps used only by constant selectors)."""
+    """Drop outputs nobody reads, then blocks left with no outputs (e.g. SOps used only by
+    constant selectors, or one-hot values a query-independent selector never looks at)."""
     keep = list(blocks)
     while True:
         reads = set(needed)
         for b in keep:
             if b.kind != "embed":
                 reads.update(b.payload.reads)
-        alive = [b for b in keep if b.kind == "embed" or set(b.payload.writes) & reads]
-        if len(alive) == len(keep):
+        alive = [dataclasses.replace(b, payload=_restrict(b.payload, reads)) if b.kind != "embed"
+                 else b for b in keep]
+        alive = [b for b in alive if b.kind == "embed" or b.payload.writes]
+        if len(alive) == len(keep) and all(
+                a.payload is b.payload for a, b in zip(alive, keep)):
             return keep
         keep = alive
 

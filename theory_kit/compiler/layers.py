@@ -91,10 +91,13 @@ def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
         last_read[d] = _INF
 
     def clean_time(d):
+        # The cleaning MLP must see the value: strictly after the write, no earlier than
+        # the last read.
         r = last_read[d]
         if r == _INF:
             return _INF
-        return r if r % 2 == 1 else r + 1
+        c = max(r, write_at[d] + 1)
+        return c if c % 2 == 1 else c + 1
 
     signed = {d for d in order if d.value is None and d not in (BOS, ONE)
               and d not in self_cleaned}

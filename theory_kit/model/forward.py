@@ -36,19 +36,21 @@ class Trace:
 
 
 def _attention(x, lw, mask):
-    b, t, _ = x.shape
+    b, t, d = x.shape
     h, _, e = lw.W_Q.shape
     f = lw.W_V.shape[2]
-    q = (x @ lw.W_Q.transpose(1, 0, 2).reshape(x.shape[2], h * e)).reshape(b, t, h, e)
-    k = (x @ lw.W_K.transpose(1, 0, 2).reshape(x.shape[2], h * e)).reshape(b, t, h, e)
-    v = (x @ lw.W_V.transpose(1, 0, 2).reshape(x.shape[2], h * f)).reshape(b, t, h, f)
-    logits = np.einsum("bqhe,bkhe->bhqk", q, k)
+    # One 2-D matmul for all heads (BLAS), then split heads: [B*T, D] @ [D, H*E].
+    x2 = x.reshape(b * t, d)
+    q = (x2 @ lw.W_Q.transpose(1, 0, 2).reshape(d, h * e)).reshape(b, t, h, e)
+    k = (x2 @ lw.W_K.transpose(1, 0, 2).reshape(d, h * e)).reshape(b, t, h, e)
+    v = (x2 @ lw.W_V.transpose(1, 0, 2).reshape(d, h * f)).reshape(b, t, h, f)
+    logits = np.matmul(q.transpose(0, 2, 1, 3), k.transpose(0, 2, 3, 1))
     logits = np.where(mask, logits, -np.inf)
     logits -= logits.max(axis=-1, keepdims=True)
     np.exp(logits, out=logits)
     logits /= logits.sum(axis=-1, keepdims=True)
-    mixed = np.einsum("bhqk,bkhf->bqhf", logits, v).reshape(b, t, h * f)
-    return mixed @ lw.W_O.reshape(h * f, -1), logits
+    mixed = np.matmul(logits, v.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3).reshape(b * t, h * f)
+    return (mixed @ lw.W_O.reshape(h * f, d)).reshape(b, t, d), logits
 
 
 def forward(weights: Weights, token_ids: np.ndarray, key_mask: Optional[np.ndarray] = None,
@@ -81,7 +83,9 @@ def forward(weights: Weights, token_ids: np.ndarray, key_mask: Optional[np.ndarr
         if record:
             residuals.append(x)
         if lw.mlp_hidden:
-            x = x + np.maximum(x @ lw.W_in + lw.b_in, 0) @ lw.W_out + lw.b_out
+            x2 = x.reshape(b * t, -1)
+            hidden = np.maximum(x2 @ lw.W_in + lw.b_in, 0)
+            x = x + (hidden @ lw.W_out + lw.b_out).reshape(b, t, -1)
         if record:
             residuals.append(x)
     if not record:
