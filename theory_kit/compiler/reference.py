@@ -14,7 +14,6 @@ import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import LayeredModel
-from theory_kit.compiler.weights import token_order
 from theory_kit.craft.bases import VectorSpace
 
 __all__ = ["block_apply", "first_divergence", "node_values_from_reference"]
@@ -80,8 +79,8 @@ def node_values_from_reference(layered: LayeredModel, reference: list[dict]) -> 
     out: dict[int, list] = {}
     for node_id, basis in assignment.nodes.items():
         dirs = basis.directions
-        if not dirs:
-            continue
+        if not dirs or any(d not in layered.layout for d in dirs):
+            continue  # fused, or some values pruned because no reader looks at them
         s = written_at.get(node_id, -1)
         res = reference[s + 1]
         if basis.encoding == "numerical":

@@ -86,6 +86,13 @@ def check_input(input_sequence: Any, *, where: str = "evaluate") -> list:
     return xs
 
 
+def _type_signature(value: Any):
+    """The types of `value` and, for tuples, of every element at every depth."""
+    if isinstance(value, tuple):
+        return tuple([_type_signature(v) if isinstance(v, tuple) else type(v) for v in value])
+    return type(value)
+
+
 class _Evaluator:
     """Evaluates one program on many inputs, caching f(value) per node (functions are pure)."""
 
@@ -119,8 +126,9 @@ class _Evaluator:
     # -- helpers ----------------------------------------------------------------------------
     def _cached(self, node, key, compute):
         cache = self.map_cache.setdefault(id(node), {})
-        # Key on the types too: 1, 1.0 and True hash alike but a function may tell them apart.
-        key = (key, tuple(type(k) for k in key)) if isinstance(key, tuple) else (key, type(key))
+        # Key on the types too, recursively: 1, 1.0 and True hash alike (also inside nested
+        # tuples such as (True, 0) vs (1, 0)) but a function may tell them apart.
+        key = (key, _type_signature(key))
         try:
             return cache[key]
         except KeyError:

@@ -79,10 +79,7 @@ class RASPExpr:
     @property
     def annotations(self) -> Mapping[str, Any]:
         """Read-only annotations, with lazily computed defaults for `name` and `encoding`."""
-        missing = {k: f(self) for k, f in DEFAULT_ANNOTATORS.items() if k not in self._annotations}
-        if not missing:
-            return self._annotations
-        return MappingProxyType({**missing, **self._annotations})
+        return _LazyAnnotations(self)
 
     @property
     def name(self) -> str:
@@ -117,6 +114,32 @@ class RASPExpr:
         raise InvalidProgram(
             f"RASP programs hold Python functions and are not pickled; got {self.label!r}. "
             "Save a compiled model with CompiledModel.save instead")
+
+
+class _LazyAnnotations(Mapping):
+    """A node's annotations; a missing key's default is computed only when that key is read.
+
+    Per-key laziness (as Tracr) lets a DEFAULT_ANNOTATORS entry read other annotations, e.g.
+    `expr.name`, without recursing into itself.
+    """
+
+    def __init__(self, expr: "RASPExpr"):
+        self._expr = expr
+
+    def __getitem__(self, key: str) -> Any:
+        explicit = self._expr._annotations
+        if key in explicit:
+            return explicit[key]
+        if key in DEFAULT_ANNOTATORS:
+            return DEFAULT_ANNOTATORS[key](self._expr)
+        raise KeyError(key)
+
+    def __iter__(self):
+        explicit = self._expr._annotations
+        return iter([*explicit, *(k for k in DEFAULT_ANNOTATORS if k not in explicit)])
+
+    def __len__(self) -> int:
+        return len(set(self._expr._annotations) | set(DEFAULT_ANNOTATORS))
 
 
 def _check_child(owner: str, role: str, value: Any, cls: type) -> None:
@@ -295,8 +318,9 @@ class Map(SOp):
         _check_callable("Map", "f", f)
         _check_child("Map", "inner", inner, SOp)
         if simplify and isinstance(inner, Map):
-            inner_f = inner.f
-            fused = lambda x: f(inner_f(x))  # noqa: E731
+            # Bind both functions by value: `f` is rebound below, so a closure over it recursed.
+            outer_f, inner_f = f, inner.f
+            fused = lambda x: outer_f(inner_f(x))  # noqa: E731
             f, inner = fused, inner.inner
         self._set(f=f, inner=inner)
 

@@ -1,0 +1,37 @@
+"""Claims about transformer constructions, their registry, and a verifier that tries to break them.
+
+A Claim pairs a measured quantity (a Python callable) with a sympy bound over a box of parameters;
+`verify` searches the box adversarially (corners, Sobol points, local optimisation of the
+violation) and returns a Verdict. Built-in claims live in the registry (`names`, `get`,
+`registry`); other modules add theirs with `register` or `register_factory`.
+"""
+
+from __future__ import annotations
+
+from theory_kit.claims.claim import KINDS, RELATIONS, Claim, ParamSpec, parse_domain
+from theory_kit.claims.quantities import HashBreakpoints, layer_norm_hash_breakpoints
+from theory_kit.claims.registry import get, names, register, register_factory, register_module, registry, unregister
+from theory_kit.claims.verify import DEFAULT_BUDGET, Evaluation, Verdict, assert_holds, ratio_from_margin, verify
+
+__all__ = [
+    "Claim",
+    "ParamSpec",
+    "RELATIONS",
+    "KINDS",
+    "parse_domain",
+    "verify",
+    "assert_holds",
+    "Verdict",
+    "Evaluation",
+    "ratio_from_margin",
+    "DEFAULT_BUDGET",
+    "register",
+    "register_factory",
+    "register_module",
+    "unregister",
+    "registry",
+    "get",
+    "names",
+    "layer_norm_hash_breakpoints",
+    "HashBreakpoints",
+]

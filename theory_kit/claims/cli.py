@@ -1,0 +1,218 @@
+"""The `claims` and `verify` subcommands of the theory-kit command line.
+
+`theory_kit.cli` calls `register_commands(subparsers)`; `main(argv)` runs them standalone (tests,
+`python -m theory_kit.claims.cli`). Exit codes of verify: 0 the claim held, 1 a counterexample was
+found (printed in full), 2 bad usage (unknown claim, malformed domain or bound, a quantity that
+cannot be imported or fails) — with the reason on stderr.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import json
+import os
+import sys
+
+import sympy as sp
+from sympy.parsing.sympy_parser import parse_expr, standard_transformations
+
+from theory_kit.claims.claim import RELATIONS, Claim, parse_domain
+from theory_kit.claims.registry import get, names
+from theory_kit.claims.verify import DEFAULT_BUDGET, Verdict, verify
+from theory_kit.errors import TheoryKitError
+
+__all__ = ["register_commands", "main", "load_quantity", "parse_bound", "format_verdict"]
+
+EXIT_HELD, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
+
+
+class UsageError(TheoryKitError):
+    """Internal: a command-line problem to report on stderr with exit code 2."""
+
+
+def register_commands(subparsers) -> None:
+    """Add the `claims` and `verify` subcommands to an argparse subparsers object.
+
+    Args:
+        subparsers: the object returned by ArgumentParser.add_subparsers().
+    """
+    p = subparsers.add_parser("claims", help="list the registered claims (name, relation, source)",
+                              description="List the registered claims, one per line: name, relation, source.")
+    p.add_argument("--json", action="store_true", help="print a JSON list instead")
+    p.set_defaults(func=cmd_claims)
+
+    v = subparsers.add_parser(
+        "verify", help="try hard to break a claim",
+        description="Search a claim's domain adversarially for a violation. Give a registered claim NAME, or "
+                    "your own claim with --quantity, --bound and --domain. Exit 0 if it held, 1 if a "
+                    "counterexample was found, 2 on bad usage.")
+    v.add_argument("name", nargs="?", help="a registered claim (see `theory-kit claims`)")
+    v.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help=f"maximum quantity evaluations (default {DEFAULT_BUDGET})")
+    v.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
+    v.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    v.add_argument("--progress", action="store_true", help="report progress on stderr")
+    g = v.add_argument_group("your own claim")
+    g.add_argument("--quantity", metavar="MODULE:FUNCTION", help="callable taking the parameters as keyword arguments")
+    g.add_argument("--bound", metavar="EXPR", help='sympy expression, e.g. "1/(1+(n-1)*exp(-beta))"')
+    g.add_argument("--domain", metavar="SPEC", help='e.g. "n=2..1024:int,beta=0.1..50:log" (kinds: int, real, log, logint)')
+    g.add_argument("--relation", default="<=", help=f"one of {', '.join(RELATIONS)} (default <=)")
+    g.add_argument("--rtol", type=float, default=0.0, help="relative slack for non-strict relations (default 0)")
+    g.add_argument("--atol", type=float, default=0.0, help="absolute slack for non-strict relations (default 0)")
+    g.add_argument("--claim-name", default="user_claim", help="name shown in the verdict (default user_claim)")
+    v.set_defaults(func=cmd_verify)
+
+
+def cmd_claims(args) -> int:
+    """List claims; returns 0."""
+    claims = [get(n) for n in names()]
+    if args.json:
+        print(json.dumps([{"name": c.name, "relation": c.relation, "bound": str(c.bound), "source": c.source,
+                           "description": c.description, "domain": {s.name: [s.lo, s.hi, s.kind] for s in c.params}}
+                          for c in claims], indent=2))
+        return EXIT_HELD
+    width = max((len(c.name) for c in claims), default=4)
+    for c in claims:
+        print(f"{c.name:<{width}}  {c.relation:<2}  {c.source}")
+    return EXIT_HELD
+
+
+def load_quantity(spec: str):
+    """Import MODULE:FUNCTION (the current directory is importable) and return the callable.
+
+    Raises:
+        UsageError: for a malformed spec, a module that does not import, or a missing attribute.
+    """
+    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
+        raise UsageError(f"--quantity must be MODULE:FUNCTION, got {spec!r}")
+    mod_name, attr = spec.split(":")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        obj = importlib.import_module(mod_name)
+    except Exception as exc:  # any import-time failure of user code is a usage problem
+        raise UsageError(f"--quantity {spec!r}: cannot import module {mod_name!r}: {type(exc).__name__}: {exc}") from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise UsageError(f"--quantity {spec!r}: {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not callable(obj):
+        raise UsageError(f"--quantity {spec!r}: {attr!r} is a {type(obj).__name__}, not a callable")
+    return obj
+
+
+def parse_bound(text: str, names_: list[str]) -> sp.Expr:
+    """Parse a bound expression with every domain name read as a plain symbol.
+
+    Names such as beta, gamma, E, I, N, S would otherwise mean sympy functions or constants.
+
+    Raises:
+        UsageError: if the text does not parse to a sympy expression.
+    """
+    local = {n: sp.Symbol(n) for n in names_}
+    try:
+        expr = parse_expr(text, local_dict=local, transformations=standard_transformations)
+    except Exception as exc:  # sympy's parser raises many types (SyntaxError, TokenError, TypeError...)
+        raise UsageError(f"--bound {text!r} does not parse: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(expr, sp.Expr):
+        raise UsageError(f"--bound {text!r} is a {type(expr).__name__}, not an expression (write the relation with --relation)")
+    return expr
+
+
+def _user_claim(args) -> Claim:
+    missing = [flag for flag, val in (("--quantity", args.quantity), ("--bound", args.bound), ("--domain", args.domain)) if val is None]
+    if missing:
+        raise UsageError(f"a claim of your own needs --quantity, --bound and --domain; missing {', '.join(missing)}")
+    domain = parse_domain(args.domain)
+    quantity = load_quantity(args.quantity)
+    bound = parse_bound(args.bound, list(domain))
+    return Claim(args.claim_name, quantity, bound, domain, relation=args.relation,
+                 source=f"user: {args.quantity} vs {args.bound}", rtol=args.rtol, atol=args.atol)
+
+
+def _fmt(x) -> str:
+    return format(x, ".6g") if isinstance(x, float) else str(x)
+
+
+def format_verdict(claim: Claim, verdict: Verdict) -> str:
+    """The human-readable verdict table (full-precision counterexample when the claim failed)."""
+    rows = [
+        ("claim", claim.name),
+        ("asserts", f"quantity {claim.relation} {claim.bound}"),
+        ("verdict", "HOLDS" if verdict.holds else "COUNTEREXAMPLE FOUND"),
+        ("worst ratio", _fmt(verdict.worst_ratio)),
+        ("where", ", ".join(f"{k}={_fmt(v)}" for k, v in verdict.worst_params.items())),
+        ("quantity", _fmt(verdict.worst_quantity)),
+        ("bound", _fmt(verdict.worst_bound)),
+        ("evaluated", f"{verdict.n_evaluated} of budget {verdict.budget} (seed {verdict.seed})"
+                      + (", exhaustive" if verdict.exhaustive else "")),
+    ]
+    if not verdict.holds:
+        rows.append(("violations", f"{verdict.n_violations}, first at evaluation {verdict.first_violation_at}"))
+    width = max(len(k) for k, _ in rows)
+    lines = [f"{k:<{width}}  {v}" for k, v in rows]
+    if not verdict.holds:
+        lines.append("counterexample (full precision):")
+        lines += [f"  {k} = {v!r}" for k, v in verdict.counterexample.items()]
+        lines.append(f"  quantity = {verdict.worst_quantity!r}")
+        lines.append(f"  bound    = {verdict.worst_bound!r}")
+    return "\n".join(lines)
+
+
+def cmd_verify(args) -> int:
+    """Run the verifier on a registered or user-defined claim; returns the exit code."""
+    try:
+        own = any(v is not None for v in (args.quantity, args.bound, args.domain))
+        if own and args.name is not None:
+            raise UsageError(f"give either a claim name ({args.name!r}) or --quantity/--bound/--domain, not both")
+        if not own and args.name is None:
+            raise UsageError("name a claim (see `theory-kit claims`) or give --quantity, --bound and --domain")
+        claim = _user_claim(args) if own else get(args.name)
+        progress = _progress_printer() if args.progress else None
+        verdict = verify(claim, budget=args.budget, seed=args.seed, progress=progress)
+    except TheoryKitError as exc:
+        print(f"theory-kit verify: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    if args.json:
+        out = verdict.summary()
+        out["bound_expr"] = str(claim.bound)
+        print(json.dumps(out, indent=2, sort_keys=True))
+    else:
+        print(format_verdict(claim, verdict))
+    return EXIT_HELD if verdict.holds else EXIT_VIOLATED
+
+
+def _progress_printer():
+    def progress(done: int, budget: int, phase: str) -> None:
+        print(f"[verify] {done}/{budget} {phase}", file=sys.stderr)
+
+    return progress
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """A standalone parser with the claims subcommands (what theory_kit.cli adds to its own)."""
+    parser = argparse.ArgumentParser(prog="theory-kit", description="Check claims about transformer constructions.")
+    sub = parser.add_subparsers(dest="command", required=True)
+    register_commands(sub)
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run `claims` or `verify` from argv; returns the exit code (argparse errors give 2).
+
+    Args:
+        argv: arguments without the program name (default sys.argv[1:]).
+
+    Returns:
+        The exit code.
+    """
+    parser = build_parser()
+    try:
+        args = parser.parse_args(argv)
+    except SystemExit as exc:  # argparse reports usage errors itself and exits 2 (0 for --help)
+        return int(exc.code or 0)
+    return args.func(args)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,665 @@
+"""The adversarial verifier: search a claim's domain for the point where the bound is worst.
+
+Glossary: d = number of parameters; u in [0, 1]^d is a point of the unit box, mapped to parameter
+values per kind (linear for "real"/"int", logarithmic for "log"/"logint"; integers by flooring
+into N equal cells, or rounding on the log scale).
+
+Search, in order, all within `budget` evaluations of the quantity (repeated points are cached and
+cost nothing):
+  1. exhaustive — if the domain is finite (integer parameters only) and fits in the budget,
+     every point is evaluated and the verdict is a proof over the domain;
+  2. corners — every corner of the box (a seeded random subset if there are too many) and the
+     centre;
+  3. sobol — 2^m scrambled Sobol points (seeded), 2^m <= budget/2;
+  4. local — from the worst points so far, Nelder–Mead in the unit box (integers rounded), then
+     a mixed pattern search (relative steps for reals, integer steps down to ±1 for integers)
+     and a full ±1 integer-neighbourhood check, always minimising the normalised margin;
+  5. explore — further Sobol points when the local searches have converged, feeding new starts.
+
+Normalised margin (the objective): with d = quantity - bound for "<=", "<", d = bound - quantity
+for ">=", ">" and d = |quantity - bound| for "==" (d > 0 points the violating way), the claim's
+slack tol = atol + rtol * max(|quantity|, |bound|) (0 for strict relations), and
+scale = max(|quantity|, |bound|),
+    margin = (tol - d) / (scale + tol)        (0 when scale + tol = 0),
+a scale-free number in [-2, 2]; a point violates the claim when d > tol (d >= 0 for strict
+relations), which for non-strict relations is exactly margin < 0. With zero tolerance,
+margin = (bound - quantity) / max(|quantity|, |bound|) for "<=".
+
+Worst ratio: ratio = 1 - margin if margin >= 0, 1/(1 + margin) if -1 < margin < 0, +inf if
+margin <= -1. With zero tolerance and both sides positive this is exactly quantity/bound for
+"<=", "<" and bound/quantity for ">=", ">" (max of the two for "=="); with a tolerance it is
+quantity/(bound + tol) where the claim holds. It is <= 1 where the claim holds and > 1 where it
+fails, and stays defined when the bound is <= 0 or the signs differ (+inf marks a total
+violation, e.g. a positive quantity against a bound <= 0). Both sides zero counts as tight
+(ratio 1), since the relation then holds with equality.
+
+Bounds are evaluated with numpy (lambdify, floating-point errors raised); on overflow, underflow,
+division by zero or a non-finite result they are re-evaluated with mpmath at 50 digits and the
+comparison is done in mpmath.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import numbers
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Callable, Mapping
+
+import mpmath
+import numpy as np
+import sympy as sp
+from scipy import optimize
+from scipy.stats import qmc
+
+from theory_kit.claims.claim import Claim, ParamSpec
+from theory_kit.errors import BoundViolated, InvalidClaim, InvalidInput
+
+__all__ = ["Evaluation", "Verdict", "verify", "assert_holds", "ratio_from_margin", "DEFAULT_BUDGET"]
+
+DEFAULT_BUDGET = 2000
+#: Working precision (decimal digits) of the mpmath fallback for bounds.
+MP_DPS = 50
+_EXPLORE_CHUNK = 64
+_MAX_STARTS_PER_ROUND = 8
+_START_SEPARATION = 0.02  # in the unit box, max-norm: closer starts are the same basin
+_REAL_STEP0, _REAL_STEP_MIN = 0.05, 1e-9
+
+
+@dataclass(frozen=True)
+class Evaluation:
+    """One evaluated point: its parameters, both sides of the relation, and the margin.
+
+    Attributes:
+        index: 1-based order of evaluation.
+        phase: search phase that proposed it ("exhaustive", "corners", "sobol", "local", "explore").
+        params: read-only mapping parameter name -> value (int for integer kinds, else float).
+        quantity: the measured value.
+        bound: the bound's value as a float (may be 0.0 or inf if only mpmath could represent it).
+        margin: the normalised margin (module docstring); negative means the relation fails
+            beyond the claim's tolerance (non-strict relations).
+        violated: True if the relation fails beyond the claim's tolerance.
+    """
+
+    index: int
+    phase: str
+    params: Mapping[str, float]
+    quantity: float
+    bound: float
+    margin: float
+    violated: bool
+
+
+def ratio_from_margin(margin: float) -> float:
+    """The worst-ratio scale from a normalised margin (module docstring).
+
+    Args:
+        margin: a normalised margin in [-2, 2].
+
+    Returns:
+        1 - margin for margin >= 0, 1/(1 + margin) for -1 < margin < 0, +inf for margin <= -1.
+    """
+    if margin >= 0:
+        return 1.0 - margin
+    if margin > -1:
+        return 1.0 / (1.0 + margin)
+    return math.inf
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of `verify`.
+
+    Attributes:
+        claim: the claim's name.
+        relation: the claim's relation.
+        holds: True if no evaluated point violates the relation (beyond the claim's tolerance).
+        counterexample: parameters of the most violated point, or None if the claim held.
+        worst_params: parameters where the claim is tightest (the counterexample if it failed).
+        worst_quantity, worst_bound: both sides at worst_params.
+        worst_margin: normalised margin at worst_params (module docstring).
+        worst_ratio: ratio_from_margin(worst_margin): quantity/bound at the tightest point for
+            "<=" with positive sides (bound/quantity for ">="); <= 1 held, > 1 violated.
+        n_evaluated: number of quantity evaluations made (<= budget).
+        budget, seed: the search settings.
+        exhaustive: True if every point of a finite domain was evaluated.
+        first_violation_at: index of the first violating evaluation, or None.
+        n_violations: number of violating evaluations.
+        log: every evaluation, in order.
+    """
+
+    claim: str
+    relation: str
+    holds: bool
+    counterexample: Mapping[str, float] | None
+    worst_params: Mapping[str, float]
+    worst_quantity: float
+    worst_bound: float
+    worst_margin: float
+    worst_ratio: float
+    n_evaluated: int
+    budget: int
+    seed: int
+    exhaustive: bool
+    first_violation_at: int | None
+    n_violations: int
+    log: tuple
+
+    def summary(self) -> dict:
+        """A JSON-ready dict of everything but the log (non-finite floats as strings)."""
+
+        def clean(x):
+            if isinstance(x, float) and not math.isfinite(x):
+                return repr(x)
+            return x
+
+        return {
+            "claim": self.claim,
+            "relation": self.relation,
+            "holds": self.holds,
+            "counterexample": None if self.counterexample is None else {k: clean(v) for k, v in self.counterexample.items()},
+            "worst_params": {k: clean(v) for k, v in self.worst_params.items()},
+            "worst_quantity": clean(self.worst_quantity),
+            "worst_bound": clean(self.worst_bound),
+            "worst_margin": clean(self.worst_margin),
+            "worst_ratio": clean(self.worst_ratio),
+            "n_evaluated": self.n_evaluated,
+            "budget": self.budget,
+            "seed": self.seed,
+            "exhaustive": self.exhaustive,
+            "first_violation_at": self.first_violation_at,
+            "n_violations": self.n_violations,
+        }
+
+
+class _Exhausted(Exception):
+    """Internal: the evaluation budget is used up (or a violation ends the search early)."""
+
+
+def _fmt_params(params: Mapping) -> str:
+    return ", ".join(f"{k}={v!r}" for k, v in params.items())
+
+
+class _BoundEvaluator:
+    """Evaluates claim.bound at a parameter point: numpy first, mpmath when floats fail."""
+
+    def __init__(self, claim: Claim):
+        by_name = {str(s): s for s in claim.bound.free_symbols}
+        args = [by_name.get(spec.name, sp.Symbol(spec.name)) for spec in claim.params]
+        self._np = sp.lambdify(args, claim.bound, modules="numpy")
+        self._mp = sp.lambdify(args, claim.bound, modules="mpmath")
+        self._claim = claim
+
+    def __call__(self, values: tuple, params: Mapping):
+        try:
+            with np.errstate(all="raise"):
+                v = self._np(*values)
+            if isinstance(v, (complex, np.complexfloating)):
+                raise ValueError("complex")
+            v = float(v)
+            if math.isfinite(v):
+                return v, None
+        except (FloatingPointError, OverflowError, ZeroDivisionError, ValueError, TypeError):
+            pass
+        with mpmath.workdps(MP_DPS):
+            try:
+                v = self._mp(*[mpmath.mpf(x) for x in values])
+            except (ZeroDivisionError, ValueError, OverflowError, TypeError) as exc:
+                raise InvalidClaim(f"claim {self._claim.name!r}: bound {self._claim.bound} cannot be evaluated at {_fmt_params(params)}: {type(exc).__name__}: {exc}") from exc
+            if isinstance(v, mpmath.mpc):
+                if abs(v.imag) > mpmath.mpf(10) ** (-MP_DPS + 10) * max(1, abs(v.real)):
+                    raise InvalidClaim(f"claim {self._claim.name!r}: bound {self._claim.bound} is not real at {_fmt_params(params)} (value {v})")
+                v = v.real
+            v = mpmath.mpf(v)
+            if not mpmath.isfinite(v):
+                raise InvalidClaim(f"claim {self._claim.name!r}: bound {self._claim.bound} is {v} at {_fmt_params(params)}")
+            return float(v), v
+
+
+def _slack_and_violation(claim: Claim, q: float, b: float, b_mp) -> tuple[float, bool]:
+    """The normalised margin (tolerance folded in) and whether the point violates the claim."""
+    rel = claim.relation
+    if b_mp is None:
+        scale = max(abs(q), abs(b))
+        tol = 0.0 if rel in ("<", ">") else claim.atol + claim.rtol * scale
+        if rel in ("<=", "<"):
+            diff = q - b  # > 0 points the violating way
+        elif rel in (">=", ">"):
+            diff = b - q
+        else:
+            diff = abs(q - b)
+        violated = diff >= 0 if rel in ("<", ">") else diff > tol
+        denom = scale + tol
+        if denom == 0:
+            return 0.0, bool(violated)
+        if math.isfinite(diff):
+            m = (tol - diff) / denom
+        else:  # q - b overflowed: redo the subtraction on scaled values
+            qs, bs = q / denom, b / denom
+            d = qs - bs if rel in ("<=", "<") else (bs - qs if rel in (">=", ">") else abs(qs - bs))
+            m = tol / denom - d
+        return float(max(-2.0, min(2.0, m))), bool(violated)
+    with mpmath.workdps(MP_DPS):
+        qm = mpmath.mpf(q)
+        scale = max(abs(qm), abs(b_mp))
+        tol = mpmath.mpf(0) if rel in ("<", ">") else claim.atol + claim.rtol * scale
+        if rel in ("<=", "<"):
+            diff = qm - b_mp
+        elif rel in (">=", ">"):
+            diff = b_mp - qm
+        else:
+            diff = abs(qm - b_mp)
+        violated = diff >= 0 if rel in ("<", ">") else diff > tol
+        denom = scale + tol
+        m = (tol - diff) / denom if denom else mpmath.mpf(0)
+        return float(m), bool(violated)
+
+
+def _decode(spec: ParamSpec, u: float):
+    u = min(1.0, max(0.0, float(u)))
+    lo, hi = spec.lo, spec.hi
+    if spec.kind == "real":
+        return float(min(hi, max(lo, lo + u * (hi - lo))))
+    if spec.kind == "log":
+        if u == 0.0 or lo == hi:
+            return float(lo)
+        if u == 1.0:
+            return float(hi)
+        return float(min(hi, max(lo, math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))))))
+    if spec.kind == "int":
+        n = hi - lo + 1
+        return int(lo + min(n - 1, int(math.floor(u * n))))
+    # logint
+    if lo == hi:
+        return int(lo)
+    v = round(math.exp(math.log(lo) + u * (math.log(hi) - math.log(lo))))
+    return int(min(hi, max(lo, v)))
+
+
+def _encode(spec: ParamSpec, v) -> float:
+    lo, hi = spec.lo, spec.hi
+    if lo == hi:
+        return 0.5
+    if spec.kind == "real":
+        return (v - lo) / (hi - lo)
+    if spec.kind == "log":
+        return (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))
+    if spec.kind == "int":
+        return (v - lo + 0.5) / (hi - lo + 1)
+    return min(1.0, max(0.0, (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))))
+
+
+class _Search:
+    def __init__(self, claim: Claim, budget: int, seed: int, progress, stop_on_violation: bool):
+        self.claim = claim
+        self.specs = claim.params
+        self.dim = len(self.specs)
+        self.budget = budget
+        self.seed = seed
+        self.rng = np.random.default_rng(seed)
+        self.bound = _BoundEvaluator(claim)
+        self.cache: dict[tuple, Evaluation] = {}
+        self.log: list[Evaluation] = []
+        self.units: list[np.ndarray] = []  # unit-box coordinates of each logged point
+        self.phase = ""
+        self.progress = progress
+        self.stop_on_violation = stop_on_violation
+        self.best: Evaluation | None = None
+        self.worst_violation: Evaluation | None = None
+        self.exhaustive = False
+        self._progress_every = max(1, budget // 50)
+        # dims the local search moves along (degenerate ranges are fixed)
+        self.free = [j for j, s in enumerate(self.specs) if s.lo != s.hi]
+
+    # -- evaluation -------------------------------------------------------------------------
+    def set_phase(self, phase: str):
+        self.phase = phase
+        if self.progress is not None:
+            self.progress(len(self.log), self.budget, phase)
+
+    def evaluate(self, values: tuple) -> Evaluation:
+        hit = self.cache.get(values)
+        if hit is not None:
+            return hit
+        if len(self.log) >= self.budget:
+            raise _Exhausted
+        params = MappingProxyType({s.name: v for s, v in zip(self.specs, values)})
+        q = self._quantity(params)
+        b, b_mp = self.bound(values, params)
+        m, violated = _slack_and_violation(self.claim, q, b, b_mp)
+        ev = Evaluation(len(self.log) + 1, self.phase, params, q, b, m, violated)
+        self.log.append(ev)
+        self.units.append(self.unit_of(values))
+        self.cache[values] = ev
+        if self.best is None or m < self.best.margin:
+            self.best = ev
+        if violated and (self.worst_violation is None or m < self.worst_violation.margin):
+            self.worst_violation = ev
+        if self.progress is not None and len(self.log) % self._progress_every == 0:
+            self.progress(len(self.log), self.budget, self.phase)
+        if violated and self.stop_on_violation:
+            raise _Exhausted
+        return ev
+
+    def _quantity(self, params: Mapping) -> float:
+        name = self.claim.name
+        try:
+            q = self.claim.quantity(**params)
+        except Exception as exc:  # the quantity is user code: any failure is reported with context
+            raise InvalidClaim(f"claim {name!r}: quantity raised {type(exc).__name__}: {exc} at {_fmt_params(params)}") from exc
+        if isinstance(q, np.ndarray) and q.shape == ():
+            q = q[()]
+        if isinstance(q, (bool, np.bool_)) or not isinstance(q, (numbers.Real, mpmath.mpf)):
+            raise InvalidClaim(f"claim {name!r}: quantity returned {type(q).__name__} {q!r} at {_fmt_params(params)}; expected a real number")
+        qf = float(q)
+        if not math.isfinite(qf):
+            raise InvalidClaim(f"claim {name!r}: quantity returned {qf!r} at {_fmt_params(params)}; it must be finite everywhere on the domain")
+        return qf
+
+    def values_of(self, u) -> tuple:
+        return tuple(_decode(s, x) for s, x in zip(self.specs, u))
+
+    def unit_of(self, values) -> np.ndarray:
+        return np.array([_encode(s, v) for s, v in zip(self.specs, values)], dtype=float)
+
+    def margin_at_u(self, u) -> float:
+        return self.evaluate(self.values_of(u)).margin
+
+    @property
+    def remaining(self) -> int:
+        return self.budget - len(self.log)
+
+    # -- phases -------------------------------------------------------------------------------
+    def run(self):
+        try:
+            if self._try_exhaustive():
+                return
+            self._corners()
+            sobol = self._sobol()
+            self._local_and_explore(sobol)
+        except _Exhausted:
+            pass
+
+    def _try_exhaustive(self) -> bool:
+        sizes = [s.n_values for s in self.specs]
+        if any(math.isinf(x) for x in sizes) or math.prod(sizes) > self.budget:
+            return False
+        self.set_phase("exhaustive")
+        ranges = [range(int(s.lo), int(s.hi) + 1) if s.is_int else [s.lo] for s in self.specs]
+        for values in itertools.product(*ranges):
+            self.evaluate(tuple(values))
+        self.exhaustive = True
+        return True
+
+    def _corners(self):
+        self.set_phase("corners")
+        k = len(self.free)
+        cap = max(16, self.budget // 8)
+        if 2**k <= cap:
+            patterns = itertools.product((0.0, 1.0), repeat=k)
+        else:
+            patterns = (tuple(row) for row in self.rng.integers(0, 2, size=(cap, k)).astype(float))
+        for pat in patterns:
+            u = np.full(self.dim, 0.5)
+            u[self.free] = pat
+            self.evaluate(self.values_of(u))
+        self.evaluate(self.values_of(np.full(self.dim, 0.5)))
+
+    def _sobol(self):
+        self.set_phase("sobol")
+        sobol = qmc.Sobol(self.dim, scramble=True, rng=np.random.default_rng([self.seed, 1]))
+        m = max(0, int(math.floor(math.log2(max(1, self.budget // 2)))))
+        for u in sobol.random_base2(m):
+            self.evaluate(self.values_of(u))
+        return sobol
+
+    def _local_and_explore(self, sobol):
+        used: list[np.ndarray] = []
+        idle_rounds = 0
+        while self.remaining > 0:
+            starts = self._pick_starts(used)
+            if starts:
+                idle_rounds = 0
+                for ev in starts:
+                    if self.remaining <= 0:
+                        return
+                    u0 = self.unit_of(tuple(ev.params.values()))
+                    used.append(u0)
+                    self.set_phase("local")
+                    share = max(40, self.remaining // max(1, len(starts)))
+                    end = self._local(u0, share)
+                    used.append(end)
+                continue
+            self.set_phase("explore")
+            before = len(self.log)
+            for u in sobol.random(_EXPLORE_CHUNK):
+                self.evaluate(self.values_of(u))
+            idle_rounds = idle_rounds + 1 if len(self.log) == before else 0
+            if idle_rounds >= 3:  # the sampler only revisits cached points: the domain is saturated
+                return
+
+    def _pick_starts(self, used: list[np.ndarray]) -> list[Evaluation]:
+        order = sorted(range(len(self.log)), key=lambda k: (self.log[k].margin, k))
+        units = np.array([self.units[k] for k in order])
+        if used:
+            dist = np.abs(units[:, None, :] - np.array(used)[None, :, :]).max(axis=2).min(axis=1)
+            fresh = dist > _START_SEPARATION
+        else:
+            fresh = np.ones(len(order), dtype=bool)
+        chosen: list[Evaluation] = []
+        taken: list[np.ndarray] = []
+        for pos in np.flatnonzero(fresh):
+            u = units[pos]
+            if any(np.abs(u - t).max() <= _START_SEPARATION for t in taken):
+                continue
+            chosen.append(self.log[order[pos]])
+            taken.append(u)
+            if len(chosen) >= _MAX_STARTS_PER_ROUND:
+                break
+        return chosen
+
+    def _local(self, u0: np.ndarray, share: int) -> np.ndarray:
+        stop_at = min(self.budget, len(self.log) + share)
+        best_vals = self.values_of(u0)
+        if self.free:
+            best_vals = self._nelder_mead(u0, stop_at)
+        best_vals = self._pattern(best_vals, stop_at)
+        return self.unit_of(best_vals)
+
+    def _nelder_mead(self, u0: np.ndarray, stop_at: int) -> tuple:
+        free = self.free
+        nm_stop = len(self.log) + max(10, (stop_at - len(self.log)) // 2)
+        base = u0.copy()
+        best = [self.evaluate(self.values_of(u0))]
+
+        def f(x):
+            if len(self.log) >= nm_stop:
+                raise _NMStop
+            u = base.copy()
+            u[free] = np.clip(x, 0.0, 1.0)
+            ev = self.evaluate(self.values_of(u))
+            if ev.margin < best[0].margin:
+                best[0] = ev
+            return ev.margin
+
+        x0 = base[free]
+        simplex = [x0]
+        for j in range(len(free)):
+            x = x0.copy()
+            x[j] = x[j] + 0.1 if x[j] + 0.1 <= 1.0 else x[j] - 0.1
+            simplex.append(x)
+        try:
+            optimize.minimize(
+                f, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(free),
+                options={"initial_simplex": np.array(simplex), "xatol": 1e-10, "fatol": 1e-15,
+                         "maxfev": 20 * (stop_at - len(self.log)) + 100, "adaptive": len(free) > 3},
+            )
+        except _NMStop:
+            pass
+        return tuple(best[0].params.values())
+
+    def _moves(self, values: tuple, j: int, step) -> list:
+        s = self.specs[j]
+        v = values[j]
+        out = []
+        for sign in (1, -1):
+            if s.kind == "real":
+                w = min(s.hi, max(s.lo, v + sign * step * (s.hi - s.lo)))
+            elif s.kind == "log":
+                w = min(s.hi, max(s.lo, v * math.exp(sign * step * math.log(s.hi / s.lo))))
+            elif s.kind == "int":
+                w = min(s.hi, max(s.lo, v + sign * step))
+            else:
+                w = int(min(s.hi, max(s.lo, round(v * math.exp(sign * step * math.log(s.hi / s.lo))))))
+                if w == v:
+                    w = min(s.hi, max(s.lo, v + sign))
+            if w != v:
+                out.append(values[:j] + (w,) + values[j + 1:])
+        return out
+
+    def _pattern(self, start: tuple, stop_at: int) -> tuple:
+        steps = {}
+        for j in self.free:
+            s = self.specs[j]
+            steps[j] = max(1, int(round(0.05 * (s.hi - s.lo)))) if s.kind == "int" else _REAL_STEP0
+        best = self.evaluate(start)
+        neighbourhood_checked = None
+        while len(self.log) < stop_at:
+            improved = False
+            for j in self.free:
+                for cand in self._moves(tuple(best.params.values()), j, steps[j]):
+                    if len(self.log) >= stop_at:
+                        return tuple(best.params.values())
+                    ev = self.evaluate(cand)
+                    if ev.margin < best.margin:
+                        best, improved = ev, True
+                        break
+            if improved:
+                continue
+            at_min = all((steps[j] == 1) if self.specs[j].kind == "int" else (steps[j] <= _REAL_STEP_MIN) for j in self.free)
+            if not at_min:
+                for j in self.free:
+                    steps[j] = max(1, steps[j] // 2) if self.specs[j].kind == "int" else steps[j] / 2
+                continue
+            key = tuple(best.params.values())
+            if neighbourhood_checked == key:
+                break
+            neighbourhood_checked = key
+            nb = self._int_neighbourhood(key, stop_at)
+            if nb is not None and nb.margin < best.margin:
+                best = nb
+                for j in self.free:
+                    steps[j] = steps[j] if self.specs[j].kind == "int" else _REAL_STEP0 / 8
+                continue
+            break
+        return tuple(best.params.values())
+
+    def _int_neighbourhood(self, values: tuple, stop_at: int):
+        ints = [j for j in self.free if self.specs[j].is_int]
+        if not ints or len(ints) > 4:
+            return None
+        best = None
+        for offs in itertools.product((-1, 0, 1), repeat=len(ints)):
+            if not any(offs):
+                continue
+            v = list(values)
+            ok = True
+            for j, o in zip(ints, offs):
+                w = v[j] + o
+                if not (self.specs[j].lo <= w <= self.specs[j].hi):
+                    ok = False
+                    break
+                v[j] = w
+            if not ok:
+                continue
+            if len(self.log) >= stop_at and tuple(v) not in self.cache:
+                break
+            ev = self.evaluate(tuple(v))
+            if best is None or ev.margin < best.margin:
+                best = ev
+        return best
+
+
+class _NMStop(Exception):
+    """Internal: the Nelder–Mead stage used its share of the budget."""
+
+
+def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
+           progress: Callable[[int, int, str], None] | None = None,
+           stop_on_violation: bool = False) -> Verdict:
+    """Try hard to break a claim: adversarial search of its domain for a violation.
+
+    Args:
+        claim: the Claim to check.
+        budget: maximum number of quantity evaluations (repeated points are free).
+        seed: seeds the Sobol scrambling and any random corner subset; the verdict, including
+            its log, is a deterministic function of (claim, budget, seed).
+        progress: optional callback progress(n_evaluated, budget, phase), called at each phase
+            change and about every 2% of the budget.
+        stop_on_violation: stop at the first violation instead of searching for the worst one.
+
+    Returns:
+        A Verdict: holds, the counterexample (most violated point) or the tightest point, the
+        worst ratio and margin, how many points were evaluated, and the full evaluation log.
+
+    Raises:
+        InvalidInput: if claim is not a Claim, or budget/seed are not non-negative ints (value
+            quoted).
+        InvalidClaim: if the quantity raises or returns something that is not a finite real, or
+            the bound cannot be evaluated to a finite real, naming the claim and the parameters.
+    """
+    if not isinstance(claim, Claim):
+        raise InvalidInput(f"verify expects a Claim, got {type(claim).__name__} {claim!r}")
+    if isinstance(budget, bool) or not isinstance(budget, numbers.Integral) or budget < 1:
+        raise InvalidInput(f"budget must be an int >= 1, got {budget!r}")
+    if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
+        raise InvalidInput(f"seed must be an int >= 0, got {seed!r}")
+    search = _Search(claim, int(budget), int(seed), progress, stop_on_violation)
+    search.run()
+    if progress is not None:
+        progress(len(search.log), search.budget, "done")
+    violations = [e for e in search.log if e.violated]
+    worst = search.worst_violation if violations else search.best
+    return Verdict(
+        claim=claim.name,
+        relation=claim.relation,
+        holds=not violations,
+        counterexample=worst.params if violations else None,
+        worst_params=worst.params,
+        worst_quantity=worst.quantity,
+        worst_bound=worst.bound,
+        worst_margin=worst.margin,
+        worst_ratio=ratio_from_margin(worst.margin),
+        n_evaluated=len(search.log),
+        budget=int(budget),
+        seed=int(seed),
+        exhaustive=search.exhaustive,
+        first_violation_at=violations[0].index if violations else None,
+        n_violations=len(violations),
+        log=tuple(search.log),
+    )
+
+
+def assert_holds(claim: Claim, **kwargs) -> Verdict:
+    """Verify a claim and raise if a counterexample is found.
+
+    Args:
+        claim: the Claim to check.
+        **kwargs: passed to `verify` (budget, seed, progress).
+
+    Returns:
+        The Verdict when the claim held.
+
+    Raises:
+        BoundViolated: with the verdict attached, quoting the counterexample and both sides.
+    """
+    verdict = verify(claim, **kwargs)
+    if not verdict.holds:
+        raise BoundViolated(
+            f"claim {claim.name!r} fails at {_fmt_params(verdict.counterexample)}: quantity {verdict.worst_quantity!r} "
+            f"{claim.relation} bound {verdict.worst_bound!r} is false (worst ratio {verdict.worst_ratio:.6g}, "
+            f"found after {verdict.first_violation_at} of {verdict.n_evaluated} evaluations)",
+            verdict=verdict,
+        )
+    return verdict

@@ -1,0 +1,67 @@
+"""Absolute paths of the repository's artifact folders: the one place scripts get paths from.
+
+Scripts (figures/fig_*.py, figures/build.py, paper_appendix/*.py, proofs_numeric/*.py) never
+build paths from the working directory; they ask this module. Output folders can be redirected
+with environment variables so tests and CI can build into temporary directories:
+
+    THEORY_KIT_FIGURES_OUT      figures/out          (PDF, PNG and CSV of every figure)
+    THEORY_KIT_FIGURES_CACHE    figures/.cache       (build cache and staging area)
+    THEORY_KIT_APPENDIX_GENERATED  paper_appendix/generated  (generated \\newcommand files)
+    THEORY_KIT_APPENDIX_BUILD   paper_appendix/build (LaTeX build directory)
+
+All of these folders are git-ignored; nothing written there is ever committed.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+__all__ = [
+    "REPO_ROOT",
+    "PACKAGE_DIR",
+    "FIGURES_DIR",
+    "PROOFS_DIR",
+    "APPENDIX_DIR",
+    "figures_out_dir",
+    "figures_cache_dir",
+    "appendix_generated_dir",
+    "appendix_build_dir",
+    "figure_scripts",
+]
+
+PACKAGE_DIR: Path = Path(__file__).resolve().parent
+REPO_ROOT: Path = PACKAGE_DIR.parent
+FIGURES_DIR: Path = REPO_ROOT / "figures"
+PROOFS_DIR: Path = REPO_ROOT / "proofs_numeric"
+APPENDIX_DIR: Path = REPO_ROOT / "paper_appendix"
+
+
+def _from_env(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser().resolve() if value else default
+
+
+def figures_out_dir() -> Path:
+    """Where figure scripts write PDF/PNG/CSV (default figures/out; env THEORY_KIT_FIGURES_OUT)."""
+    return _from_env("THEORY_KIT_FIGURES_OUT", FIGURES_DIR / "out")
+
+
+def figures_cache_dir() -> Path:
+    """Build cache and staging area (default figures/.cache; env THEORY_KIT_FIGURES_CACHE)."""
+    return _from_env("THEORY_KIT_FIGURES_CACHE", FIGURES_DIR / ".cache")
+
+
+def appendix_generated_dir() -> Path:
+    """Generated macro/table files (default paper_appendix/generated)."""
+    return _from_env("THEORY_KIT_APPENDIX_GENERATED", APPENDIX_DIR / "generated")
+
+
+def appendix_build_dir() -> Path:
+    """LaTeX build directory (default paper_appendix/build)."""
+    return _from_env("THEORY_KIT_APPENDIX_BUILD", APPENDIX_DIR / "build")
+
+
+def figure_scripts() -> list[Path]:
+    """Every figures/fig_<name>.py, sorted by name."""
+    return sorted(FIGURES_DIR.glob("fig_*.py"))
