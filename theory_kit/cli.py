@@ -110,8 +110,55 @@ def _register_eval(subparsers) -> None:
     parser.set_defaults(func=_cmd_eval)
 
 
+# -- compile -------------------------------------------------------------------------------
+
+
+def _cmd_compile(args: argparse.Namespace) -> int:
+    import json
+
+    import numpy as np
+
+    from theory_kit.compiler.compile import compile as compile_program
+
+    spec = _lookup_program(args.program)
+    max_seq_len = args.max_seq_len or spec.max_seq_len
+    model = compile_program(spec(), vocab=set(spec.vocab), max_seq_len=max_seq_len,
+                            causal=args.causal,
+                            dtype=np.float32 if args.float32 else np.float64,
+                            verify=None if args.no_verify else "auto")
+    report = {"program": spec.name, "vocab": list(spec.vocab), "max_seq_len": max_seq_len,
+              "causal": args.causal, **model.summary(),
+              "beta": model.constants["beta"], "beta_formula": model.constants["beta_formula"],
+              "verified_inputs": model.constants.get("verified_inputs", 0)}
+    if args.json:
+        print(json.dumps(report, indent=1, default=str))
+    else:
+        for key, value in report.items():
+            print(f"{key:>16}: {value}")
+    if args.save:
+        model.save(args.save)
+        print(f"saved to {args.save}")
+    return EXIT_OK
+
+
+def _register_compile(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "compile", help="compile a library program and verify it against the interpreter",
+        description="Compile a library program (default arguments and vocabulary), verify it "
+                    "(exhaustively up to 100,000 inputs) and print its sizes and constants.")
+    parser.add_argument("program", help="a name from `theory-kit programs`")
+    parser.add_argument("--max-seq-len", type=int, default=None,
+                        help="longest input (default: the program's)")
+    parser.add_argument("--causal", action="store_true", help="compile a decoder")
+    parser.add_argument("--float32", action="store_true", help="float32 weights")
+    parser.add_argument("--no-verify", action="store_true", help="skip verification")
+    parser.add_argument("--json", action="store_true", help="print JSON")
+    parser.add_argument("--save", metavar="PATH", help="save the model (.npz)")
+    parser.set_defaults(func=_cmd_compile)
+
+
 #: Subcommand registrars, called in order when the parser is built. Append to add commands.
-REGISTRARS: List[Registrar] = [_register_programs, _register_eval]
+REGISTRARS: List[Registrar] = [_register_programs, _register_eval, _register_compile]
 
 
 def _optional_registrars() -> List[Registrar]:
