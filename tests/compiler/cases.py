@@ -15,6 +15,15 @@ def _composite_and():
     return rasp.SelectorWidth(rasp.SelectorAnd(lt, same)).named("earlier_same")
 
 
+def _conjunction_of_three():
+    # Three leaves over different keys/queries, one negated: one head sums their logits.
+    before = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LT)
+    same = rasp.Select(rasp.tokens, rasp.tokens, rasp.Comparison.EQ)
+    not_zero = rasp.SelectorNot(rasp.Select(rasp.tokens, rasp.indices, lambda k, q: k == 0))
+    sel = rasp.SelectorAnd(rasp.SelectorAnd(before, same), not_zero)
+    return rasp.SelectorWidth(sel).named("earlier_same_nonzero_count")
+
+
 def _composite_or_not():
     first = rasp.Select(rasp.indices, rasp.indices, lambda k, q: k == 0)
     big = rasp.Select(rasp.tokens, rasp.tokens, lambda k, q: k > q)
@@ -55,6 +64,7 @@ CASES = [
     ("frac_prevs_causal", lambda: lib.make_frac_prevs(rasp.tokens == "x"), {"x", "y"}, 5, True),
     ("composite_and", _composite_and, {0, 1, 2}, 4, False),
     ("composite_or_not", _composite_or_not, {0, 1, 2}, 4, False),
+    ("conjunction_of_three", _conjunction_of_three, {0, 1}, 5, True),
     ("empty_selection", _empty_selection, {0, 1, 2}, 4, True),
     ("numeric_mean", _numeric_mean, {0, 1, 2}, 4, False),
     ("full_and_linear", _full_and_linear, {0, 1, 2}, 4, False),

@@ -3,9 +3,11 @@
 Rewrites (each a pure program -> program map that keeps the interpreter's outputs):
   * non-causal `length` -> SelectorWidth(Select(tokens, tokens, TRUE)) (Tracr's make_length);
     causal `length` is the prefix length q + 1, which the position embedding provides;
-  * a composite selector (SelectorAnd/Or/Not over Selects) -> one Select whose keys and
-    queries are tuples of the leaf keys/queries, with the boolean combination as predicate.
-    One attention head then computes it exactly; Tracr refuses these (its issue #4).
+  * ~Select -> Select with the negated predicate; a conjunction of Selects is kept (one head
+    sums the leaves' logits);
+  * any other composite selector (SelectorOr, SelectorNot of a composite) -> one Select whose
+    keys and queries are tuples of the leaf keys/queries, with the boolean combination as
+    predicate. One attention head then computes it exactly; Tracr refuses these (its #4).
 """
 
 from __future__ import annotations
@@ -105,7 +107,14 @@ def rewrite(program: rn.SOp, config: CompileConfig) -> rn.SOp:
             continue
         children = tuple(new[id(c)] for c in node.children)
         rebuilt = _with_children(node, children) if children else node
-        if isinstance(rebuilt, (rn.SelectorAnd, rn.SelectorOr, rn.SelectorNot)):
+        if isinstance(rebuilt, rn.SelectorNot) and isinstance(rebuilt.inner, rn.Select):
+            inner = rebuilt.inner
+            rebuilt = rn.Select(inner.keys, inner.queries,
+                                lambda k, q, p=inner.predicate: not p(k, q)).named(rebuilt.label)
+        elif isinstance(rebuilt, rn.SelectorAnd) and all(
+                isinstance(c, (rn.Select, rn.SelectorAnd)) for c in rebuilt.children):
+            pass  # a conjunction of Selects: one head sums their logits (craft.lowering)
+        elif isinstance(rebuilt, (rn.SelectorAnd, rn.SelectorOr, rn.SelectorNot)):
             rebuilt = _fuse_selector(rebuilt)
         new[id(node)] = rebuilt
     return new[id(program)]

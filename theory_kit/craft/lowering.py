@@ -347,13 +347,37 @@ def _group(rows: np.ndarray) -> list[list[int]]:
     return list(groups.values())
 
 
-def _qk_codes(ctx, sel: rn.Select, bos_key_logit: float):
-    """W_q, W_k (rows: read directions) with logits β·P(k, q), c at the BOS key, β BOS-BOS."""
+def _conjuncts(sel: rn.Selector) -> list[rn.Select]:
+    """The Select leaves of a conjunction (graph.rewrite leaves only Selects and ANDs here)."""
+    if isinstance(sel, rn.SelectorAnd):
+        return _conjuncts(sel.fst) + _conjuncts(sel.snd)
+    return [sel]
+
+
+def _qk_codes(ctx, sel: rn.Selector, bos_offset: float):
+    """W_q, W_k (rows: read directions) for a Select or a conjunction of k Selects.
+
+    Logit(q, key) = β·Σ_i P_i(key, q), so a key selected by all k leaves scores kβ and any
+    other at most (k-1)β: the conjunction is the argmax set with gap β, one head and no
+    tuple SOps. The BOS key scores c = (k - bos_offset)·β (offset 1/2 for Aggregate, 0 for
+    SelectorWidth); a BOS query scores β on the BOS key and 0 elsewhere.
+    """
     beta = ctx.beta
-    qdirs, kdirs, P = _predicate_matrix(ctx, None, sel)
-    real = {ONE: 1.0, BOS: -1.0}  # 1 at every real position, 0 at BOS
+    leaves = _conjuncts(sel)
     q_cols: list[dict] = []  # each code coordinate as {direction: weight}
     k_cols: list[dict] = []
+    for leaf in leaves:
+        _leaf_codes(ctx, leaf, q_cols, k_cols)
+    bos_key_logit = (len(leaves) - bos_offset) * beta
+    real = {ONE: 1.0, BOS: -1.0}  # 1 at every real position, 0 at BOS
+    return _finish_codes(ctx, q_cols, k_cols, bos_key_logit, real)
+
+
+def _leaf_codes(ctx, sel: rn.Select, q_cols: list, k_cols: list) -> None:
+    """Append the code coordinates of one Select: Σ_coords q·k = β·P(key, query)."""
+    beta = ctx.beta
+    qdirs, kdirs, P = _predicate_matrix(ctx, None, sel)
+    real = {ONE: 1.0, BOS: -1.0}
     if P.size and P.all():
         q_cols.append(dict(real))
         k_cols.append(_scaled(real, beta))
@@ -374,6 +398,10 @@ def _qk_codes(ctx, sel: rn.Select, bos_key_logit: float):
             for g in col_groups:
                 k_cols.append({kdirs[j]: beta for j in g})
                 q_cols.append({qdirs[i]: 1.0 for i in np.flatnonzero(P[:, g[0]])})
+
+
+def _finish_codes(ctx, q_cols, k_cols, bos_key_logit, real):
+    beta = ctx.beta
     # BOS compensation: the query/key codes must vanish at BOS, whatever BOS holds there.
     for cols in (q_cols, k_cols):
         for col in cols:
@@ -400,7 +428,7 @@ def _qk_codes(ctx, sel: rn.Select, bos_key_logit: float):
 
 def lower_aggregate(ctx: LoweringContext, expr: rn.Aggregate, node: NodeBasis) -> None:
     sel = expr.selector
-    q_reads, k_reads, w_q, w_k = _qk_codes(ctx, sel, bos_key_logit=ctx.beta / 2)
+    q_reads, k_reads, w_q, w_k = _qk_codes(ctx, sel, bos_offset=0.5)
     writes = list(node.directions)
     if node.encoding == "categorical":
         vdirs, vvals = _categorical_read(ctx, expr.sop)
@@ -435,7 +463,7 @@ def lower_aggregate(ctx: LoweringContext, expr: rn.Aggregate, node: NodeBasis) -
 
 def lower_selector_width(ctx: LoweringContext, expr: rn.SelectorWidth, node: NodeBasis) -> None:
     scratch = BasisDirection(f"{node.label}.bos_weight")
-    q_reads, k_reads, w_q, w_k = _qk_codes(ctx, expr.selector, bos_key_logit=ctx.beta)
+    q_reads, k_reads, w_q, w_k = _qk_codes(ctx, expr.selector, bos_offset=0.0)
     head = AttentionHead(
         label=node.label, reads_q=q_reads, reads_k=k_reads, reads_v=(BOS,), writes=(scratch,),
         w_q=w_q, w_k=w_k, w_v=np.ones((1, 1)), w_o=np.ones((1, 1)),
