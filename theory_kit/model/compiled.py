@@ -193,7 +193,14 @@ class CompiledModel:
         return self.run_batch([seq])[0]
 
     def run_batch(self, seqs: Iterable[Sequence]) -> list[list]:
-        """`run` for many inputs of mixed lengths (padded and masked, in chunks)."""
+        """`run` for many inputs of mixed lengths (padded and masked, in chunks).
+
+        Raises:
+            InvalidInput: `seqs` is not an iterable of sequences, or any input is invalid.
+        """
+        if isinstance(seqs, (str, bytes)) or not isinstance(seqs, Iterable):
+            raise InvalidInput(f"run_batch: expected a list of input sequences, got "
+                               f"{type(seqs).__name__} {seqs!r:.60}")
         seqs = list(seqs)
         out: list[list] = []
         for start in range(0, len(seqs), _CHUNK):
@@ -258,7 +265,11 @@ def load(path: str | os.PathLike) -> CompiledModel:
     Raises:
         InvalidModelFile: the file is missing, not a model file, truncated or inconsistent.
     """
-    path = os.fspath(path)
+    try:
+        path = os.fspath(path)
+    except TypeError:
+        raise InvalidModelFile(f"load: expected a file path, got {type(path).__name__} "
+                               f"{path!r:.60}") from None
     if not os.path.isfile(path):
         raise InvalidModelFile(f"no model file at {path!r}")
     try:

@@ -1,0 +1,257 @@
+"""`assert_compiles_correctly`: the one call a user puts in their own test suite."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from typing import Any, Iterator, Optional, Sequence
+
+import numpy
+
+from theory_kit.errors import EvaluationError, InvalidInput
+from theory_kit.rasp import nodes as n
+from theory_kit.rasp.interpreter import evaluate_batch
+from theory_kit.testing.formatting import format_program
+from theory_kit.testing.functions import sorted_values
+
+__all__ = ["assert_compiles_correctly", "all_inputs", "input_space_size", "outputs_agree",
+           "NUMERICAL_RTOL", "numerical_atol"]
+
+#: Relative tolerance on decoded numerical outputs (plus `numerical_atol(dtype)` absolute).
+NUMERICAL_RTOL = 1e-6
+_NUMERICAL_ATOL = {numpy.dtype(numpy.float64): 1e-6, numpy.dtype(numpy.float32): 1e-3}
+_BATCH = 2048
+
+
+def numerical_atol(dtype: Any) -> float:
+    """Absolute tolerance on decoded numerical outputs for a model of `dtype` (the compiler's
+    own verification tolerance, `theory_kit.compiler.verify.NUMERIC_ATOL`, when it exists).
+
+    Softmax is not hardmax: every attention layer leaves an off-target mass the compiler keeps
+    below its TOLERANCE (1e-10 for float64, 1e-5 for float32); numerical values pass through
+    a few layers, so 1e-6 / 1e-3 leaves a wide margin while still catching any real mismatch
+    (generated numerical values differ by >= 1/(max_seq_len * (max_seq_len - 1))).
+    """
+    try:
+        from theory_kit.compiler.verify import NUMERIC_ATOL
+    except ImportError:
+        NUMERIC_ATOL = _NUMERICAL_ATOL
+    return NUMERIC_ATOL.get(numpy.dtype(dtype), 1e-3)
+
+
+def input_space_size(vocab_size: int, max_seq_len: int, min_len: int = 1) -> int:
+    """Number of sequences of length min_len..max_seq_len over `vocab_size` tokens."""
+    return sum(vocab_size ** length for length in range(min_len, max_seq_len + 1))
+
+
+def all_inputs(vocab: Any, max_seq_len: int, *, min_len: int = 1) -> Iterator[list]:
+    """Every input, shortest first, then lexicographic in the sorted vocabulary (so the first
+    failure found is the smallest)."""
+    tokens = sorted_values(vocab)
+    for length in range(min_len, max_seq_len + 1):
+        for combo in itertools.product(tokens, repeat=length):
+            yield list(combo)
+
+
+def _sampled_inputs(vocab: Any, max_seq_len: int, count: int, seed: int) -> list[list]:
+    """Exhaustive on the short lengths that fit, then seeded samples of the longer ones,
+    sorted smallest first."""
+    tokens = sorted_values(vocab)
+    rng = numpy.random.default_rng(seed)
+    out: list[list] = []
+    budget = count
+    for length in range(1, max_seq_len + 1):
+        size = len(tokens) ** length
+        remaining_lengths = max_seq_len - length + 1
+        if size <= budget // remaining_lengths:
+            out += [list(c) for c in itertools.product(tokens, repeat=length)]
+            budget -= size
+        else:
+            k = budget // remaining_lengths
+            seen = set()
+            while len(seen) < k:
+                seen.add(tuple(int(i) for i in rng.integers(0, len(tokens), size=length)))
+            out += [[tokens[i] for i in idx] for idx in sorted(seen)]
+            budget -= k
+    return out
+
+
+def _values_agree(expected: Any, got: Any, *, numerical: bool, atol: float) -> bool:
+    if expected is None or got is None:
+        return expected is None and got is None
+    if numerical:
+        try:
+            e, g = float(expected), float(got)
+        except (TypeError, ValueError):
+            return False
+        return math.isfinite(g) and abs(e - g) <= atol + NUMERICAL_RTOL * abs(e)
+    if isinstance(expected, float) or isinstance(got, float):
+        try:
+            return math.isclose(float(expected), float(got), rel_tol=1e-9, abs_tol=1e-9)
+        except (TypeError, ValueError):
+            return False
+    return expected == got
+
+
+def outputs_agree(expected: Sequence, got: Sequence, *, numerical: bool,
+                  atol: float = 1e-6) -> bool:
+    """Whether a decoded model output equals the interpreter's (numerical: within atol)."""
+    if got is None or len(expected) != len(got):
+        return False
+    return all(_values_agree(e, g, numerical=numerical, atol=atol) for e, g in zip(expected, got))
+
+
+def _check_args(program, vocab, max_seq_len, causal, dtype, max_inputs, seed) -> None:
+    where = "assert_compiles_correctly"
+    if not isinstance(program, n.SOp):
+        raise InvalidInput(f"{where}: program must be a RASP SOp, got {type(program).__name__} "
+                           f"{program!r:.60}")
+    for name, value, low in (("max_seq_len", max_seq_len, 1), ("max_inputs", max_inputs, 1),
+                             ("seed", seed, 0)):
+        if isinstance(value, bool) or not isinstance(value, (int, numpy.integer)) or value < low:
+            raise InvalidInput(f"{where}: {name} must be an int >= {low}, got {value!r:.60}")
+    if not isinstance(causal, bool):
+        raise InvalidInput(f"{where}: causal must be True or False, got {causal!r:.60}")
+    try:
+        ok = numpy.dtype(dtype) in (numpy.dtype(numpy.float64), numpy.dtype(numpy.float32))
+    except TypeError:
+        ok = False
+    if not ok:
+        raise InvalidInput(f"{where}: dtype must be numpy.float64 or numpy.float32, got {dtype!r:.60}")
+    if isinstance(vocab, (str, bytes)) or not hasattr(vocab, "__iter__"):
+        raise InvalidInput(f"{where}: vocab must be a set of tokens, got {vocab!r:.60}")
+
+
+def assert_compiles_correctly(program: n.SOp, *, vocab: Any, max_seq_len: int,
+                              causal: bool = False, dtype: Any = numpy.float64,
+                              max_inputs: int = 100_000, seed: int = 0) -> None:
+    """Compile `program` and check the model against the interpreter on every input.
+
+    Every input of length 1..max_seq_len is checked when there are at most `max_inputs` of
+    them; otherwise all short inputs that fit plus a seeded sample of longer ones (`max_inputs`
+    in total). The empty input must give [] as well. Numerical outputs are compared within
+    `numerical_atol(dtype)`.
+
+    Args:
+        program: the RASP SOp.
+        vocab: the input vocabulary.
+        max_seq_len: the longest input.
+        causal: compile with a causal mask and compare with the causal interpreter.
+        dtype: numpy.float64 or numpy.float32.
+        max_inputs: the most inputs to run.
+        seed: seed of the sample when the input space is larger than `max_inputs`.
+
+    Raises:
+        AssertionError: the model disagrees with the interpreter; the message shows the
+            smallest failing input, expected and got, the first diverging layer (when the
+            model can tell) and the program, one node per line.
+        UnsupportedProgram: the compiler refuses the program (raised by `theory_kit.compile`).
+        EvaluationError: the interpreter itself fails on an input (the program is partial).
+        InvalidInput: a bad argument.
+
+    Example:
+        >>> from theory_kit import rasp
+        >>> from theory_kit.testing import assert_compiles_correctly
+        >>> assert_compiles_correctly(rasp.Map(lambda x: x + 1, rasp.tokens),
+        ...                           vocab={1, 2}, max_seq_len=3)  # doctest: +SKIP
+    """
+    _check_args(program, vocab, max_seq_len, causal, dtype, max_inputs, seed)
+    import theory_kit
+
+    model = theory_kit.compile(program, vocab=vocab, max_seq_len=max_seq_len, causal=causal,
+                               dtype=dtype, verify=None)
+    check_model(model, program, vocab=vocab, max_seq_len=max_seq_len, causal=causal,
+                dtype=dtype, max_inputs=max_inputs, seed=seed)
+
+
+def check_model(model: Any, program: n.SOp, *, vocab: Any, max_seq_len: int,
+                causal: bool = False, dtype: Any = numpy.float64, max_inputs: int = 100_000,
+                seed: int = 0, inputs: Optional[list] = None,
+                expected: Optional[list] = None) -> int:
+    """The checking half of `assert_compiles_correctly` for an already compiled `model`.
+
+    `inputs`/`expected` may be passed to reuse an interpreter run. Returns the number of
+    inputs checked; raises AssertionError as `assert_compiles_correctly` does.
+    """
+    total = input_space_size(len(set(vocab)), max_seq_len)
+    exhaustive = total <= max_inputs
+    if inputs is None:
+        inputs = (list(all_inputs(vocab, max_seq_len)) if exhaustive
+                  else _sampled_inputs(vocab, max_seq_len, max_inputs, seed))
+    if expected is None:
+        try:
+            expected = evaluate_batch(program, inputs, causal=causal)
+        except EvaluationError as exc:
+            raise EvaluationError(f"assert_compiles_correctly: the interpreter fails, so there "
+                                  f"is nothing to compare with: {exc}\nprogram:\n"
+                                  f"{_indent(format_program(program))}") from exc
+    numerical = n.is_numerical(program)
+    atol = numerical_atol(dtype)
+
+    failures: list[tuple[list, Any, Any]] = []
+    empty = model.run([])
+    if empty != []:
+        failures.append(([], [], empty))
+    for start in range(0, len(inputs), _BATCH):
+        chunk = inputs[start:start + _BATCH]
+        got = model.run_batch(chunk)
+        for xs, e, g in zip(chunk, expected[start:start + _BATCH], got):
+            if not outputs_agree(e, g, numerical=numerical, atol=atol):
+                failures.append((xs, e, g))
+    if failures:
+        raise AssertionError(_failure_message(
+            model, program, failures, n_checked=len(inputs) + 1, exhaustive=exhaustive,
+            causal=causal, numerical=numerical, atol=atol))
+    return len(inputs) + 1
+
+
+def _indent(text: str) -> str:
+    return "\n".join("    " + line for line in text.splitlines())
+
+
+def _failure_message(model, program, failures, *, n_checked, exhaustive, causal, numerical,
+                     atol) -> str:
+    xs, expected, got = failures[0]
+    how = "every input" if exhaustive else "a seeded sample of inputs"
+    lines = [
+        f"the compiled model disagrees with the {'causal ' if causal else ''}interpreter on "
+        f"{len(failures)} of {n_checked} inputs ({how}, plus the empty input)",
+        f"smallest failing input: {xs!r}",
+        f"  expected (rasp.evaluate): {expected!r}",
+        f"  got (model.run):          {got!r}",
+    ]
+    if numerical:
+        lines.append(f"  (numerical output, compared within atol={atol:g})")
+    lines.append(f"first diverging layer: {_divergence_text(model, program, xs, causal)}")
+    lines.append(f"compiler diagnosis: {_diagnosis_text(model, program, xs)}")
+    if len(failures) > 1:
+        others = ", ".join(repr(f[0]) for f in failures[1:4])
+        lines.append(f"other failing inputs: {others}{' ...' if len(failures) > 4 else ''}")
+    lines += ["program:", _indent(format_program(program))]
+    return "\n".join(lines)
+
+
+def _divergence_text(model, program, xs, causal) -> str:
+    if not xs:
+        return "not applicable (empty input)"
+    from theory_kit.testing.divergence import first_divergence
+
+    try:
+        found = first_divergence(model, program, xs, causal=causal)
+    except Exception as exc:  # noqa: BLE001 - diagnostics must never hide the real failure
+        return f"unavailable ({type(exc).__name__}: {exc})"
+    return "none found in the residual stream" if found is None else str(found)
+
+
+def _diagnosis_text(model, program, xs) -> str:
+    """The compiler's own diagnosis (weights vs blocks, or which block) when it offers one."""
+    if not xs:
+        return "not applicable (empty input)"
+    try:
+        from theory_kit.compiler.verify import diagnose
+    except ImportError:
+        return "unavailable (theory_kit.compiler.verify.diagnose does not exist)"
+    try:
+        return diagnose(model, program, xs)
+    except Exception as exc:  # noqa: BLE001 - diagnostics must never hide the real failure
+        return f"unavailable ({type(exc).__name__}: {exc})"
