@@ -1,0 +1,88 @@
+"""LipSDP-Neuron: sampled lower bound ≤ certified LipSDP bound ≤ product of spectral norms."""
+
+import numpy as np
+import pytest
+
+from theory_kit.errors import InvalidInput
+from theory_kit.landscape import (build_lipsdp_problem, lipschitz_bounds, lipsdp_matrix, mlp_lipschitz,
+                                  naive_lipschitz_bound, sampled_lipschitz_lower_bound)
+
+FP_RTOL = 1e-9
+
+
+def _random_mlp(sizes, seed):
+    rng = np.random.default_rng(seed)
+    weights = [rng.standard_normal((a, b)) / np.sqrt(a) for a, b in zip(sizes[:-1], sizes[1:])]
+    biases = [0.3 * rng.standard_normal(b) for b in sizes[1:]]
+    return weights, biases
+
+
+def _forward(weights, biases, x):
+    h = x
+    for W, b in zip(weights[:-1], biases[:-1]):
+        h = np.maximum(h @ W + b, 0.0)
+    return h @ weights[-1] + biases[-1]
+
+
+@pytest.mark.parametrize("sizes,seed", [((3, 8, 1), 0), ((4, 10, 3), 1), ((5, 12, 12, 2), 2), ((2, 6, 6, 6, 1), 3)])
+def test_bounds_are_ordered_and_the_upper_bound_holds_on_pairs(sizes, seed):
+    weights, biases = _random_mlp(sizes, seed)
+    result = lipschitz_bounds(weights, biases, n_samples=2000, seed=seed)
+    assert result.sampled_lower_bound <= result.upper_bound * (1 + FP_RTOL)
+    assert result.upper_bound <= result.naive_bound * (1 + 1e-6)
+    assert result.layer_sizes == sizes
+    rng = np.random.default_rng(100 + seed)
+    x, z = rng.standard_normal((2, 5000, sizes[0]))
+    ratios = np.linalg.norm(_forward(weights, biases, x) - _forward(weights, biases, z), axis=1) / np.linalg.norm(
+        x - z, axis=1)
+    assert np.max(ratios) <= result.upper_bound * (1 + FP_RTOL)
+
+
+def test_single_neuron_is_exact():
+    w0, w1 = np.array([0.3, -1.2, 2.0]), -1.7
+    result = mlp_lipschitz(w0[:, None], np.zeros(1), np.array([[w1]]), np.zeros(1))
+    exact = abs(w1) * np.linalg.norm(w0)
+    assert result.upper_bound == pytest.approx(exact, rel=1e-6)
+    assert result.sampled_lower_bound == pytest.approx(exact, rel=1e-12)
+
+
+def test_identity_relu_layer_is_exact():
+    eye = np.eye(4)
+    result = mlp_lipschitz(eye, np.zeros(4), eye, np.zeros(4))
+    assert result.upper_bound == pytest.approx(1.0, rel=1e-6)
+    assert result.sampled_lower_bound == pytest.approx(1.0, rel=1e-12)
+
+
+def test_lipsdp_beats_the_naive_bound_on_a_cancelling_network():
+    # two neurons with opposite output weights on the same direction: naive bound 2, true constant 1
+    W_in = np.array([[1.0, 1.0]])
+    W_out = np.array([[1.0], [-1.0]])
+    result = mlp_lipschitz(W_in, np.array([0.0, -1.0]), W_out, np.zeros(1))
+    assert result.naive_bound == pytest.approx(2.0)
+    assert result.upper_bound < 1.5
+    assert result.sampled_lower_bound == pytest.approx(1.0)
+
+
+def test_certified_bound_satisfies_the_matrix_inequality():
+    weights, _ = _random_mlp((3, 7, 2), 5)
+    problem = build_lipsdp_problem(weights)
+    problem.solve(solver="CLARABEL")
+    t = np.maximum(problem.var_dict["t"].value, 0.0)
+    result = lipschitz_bounds(weights)
+    eigs = np.linalg.eigvalsh(lipsdp_matrix(weights, result.upper_bound ** 2, t))
+    assert eigs[-1] <= 1e-9 * result.upper_bound ** 2
+
+
+def test_naive_and_sampled_helpers_and_layout_errors():
+    weights, biases = _random_mlp((3, 5, 2), 0)
+    assert naive_lipschitz_bound(weights) == pytest.approx(
+        np.linalg.norm(weights[0], 2) * np.linalg.norm(weights[1], 2))
+    assert sampled_lipschitz_lower_bound(weights, biases, n_samples=50, seed=1) > 0
+    with pytest.raises(InvalidInput, match="x @ W"):
+        lipschitz_bounds([weights[0].T, weights[1]])
+    with pytest.raises(InvalidInput, match="at least 2"):
+        lipschitz_bounds([weights[0]])
+    with pytest.raises(InvalidInput, match=r"biases\[0\] must have shape \(5,\)"):
+        lipschitz_bounds(weights, [np.zeros(4), np.zeros(2)])
+    with pytest.raises(InvalidInput, match="both"):
+        mlp_lipschitz(weights[0], None, weights[1], np.zeros(2))

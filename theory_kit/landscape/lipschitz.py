@@ -1,0 +1,280 @@
+"""ℓ2 Lipschitz bounds for ReLU MLPs: LipSDP-Neuron (Fazlyab et al., NeurIPS 2019) against the naive
+product of spectral norms and a sampled lower bound.
+
+Weights are plain numpy arrays in the row-vector ("x @ W") layout used for residual-stream MLP
+blocks: h_1 = relu(x @ W_0 + b_0), …, h_L = relu(h_{L−1} @ W_{L−1} + b_{L−1}), f(x) = h_L @ W_L + b_L,
+so W_k has shape (n_k, n_{k+1}). (Pass transposes for the column "W x" layout.) Biases do not
+change the Lipschitz constant; they only move the sampled lower bound's activation regions.
+
+LipSDP-Neuron. Write W̃_k = W_kᵀ (column layout). ReLU is slope-restricted in [α, β] = [0, 1], so
+for every hidden neuron and any two inputs, (Δφ − αΔz)(βΔz − Δφ) ≥ 0, i.e. Δφ·Δz − Δφ² ≥ 0.
+Stacking hidden pre-activations, with T = diag(t), t ≥ 0, N = Σ hidden widths, and
+    A = [blkdiag(W̃_0, …, W̃_{L−1})  0_{N×n_L}],   B = [0_{N×n_0}  I_N],
+if there is ρ ≥ 0 with
+    M(ρ, T) = [A; B]ᵀ [[−2αβ T, (α+β) T], [(α+β) T, −2T]] [A; B] + blkdiag(−ρ I_{n_0}, 0, …, W̃_Lᵀ W̃_L) ⪯ 0,
+then ‖f(x) − f(y)‖ ≤ √ρ ‖x − y‖ (Fazlyab et al., Thm 2; diagonal T is their "LipSDP-Neuron"). We
+minimise ρ. Because a solver's (ρ, t) satisfies the LMI only to its tolerance, we do not report the
+solver's √ρ as the bound: we keep its t (clipped at 0) and find the smallest ρ for which
+λ_max(M(ρ, t)) ≤ 0 by bisection on numpy eigenvalues — that ρ is certified up to eigenvalue accuracy.
+
+Lower bound: at any x where f is differentiable, ‖J_f(x)‖₂ ≤ Lip(f), with
+J_f(x) = W̃_L D_L W̃_{L−1} ⋯ D_1 W̃_0 and D_k = diag(1[z_k > 0]); we take the max over seeded samples.
+
+Shape glossary: n_0 input width, n_1..n_L hidden widths, n_{L+1} output width, N total hidden,
+S samples.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import cvxpy as cp
+import numpy as np
+
+from theory_kit.errors import InvalidInput, SolverFailed
+from theory_kit.landscape._validate import Problems, check_int, check_seed, check_solver
+from theory_kit.landscape.results import LipschitzResult
+from theory_kit.landscape.solving import DEFAULT_SOLVER, solve
+
+__all__ = [
+    "build_lipsdp_problem",
+    "lipsdp_matrix",
+    "lipschitz_bounds",
+    "mlp_lipschitz",
+    "naive_lipschitz_bound",
+    "sampled_lipschitz_lower_bound",
+]
+
+# Margin asked of the solver: M ⪯ −margin·scale·I, so its answer is strictly feasible and the
+# eigenvalue certification below usually needs no increase of ρ.
+LMI_MARGIN = 1e-7
+_BISECTION_STEPS = 200
+
+
+def _validate_layers(problems: Problems, weights, biases):
+    """Return lists of float arrays (or None) after checking layouts agree layer to layer."""
+    if isinstance(weights, np.ndarray) or not isinstance(weights, Sequence) or len(weights) < 2:
+        problems.add("weights must be a sequence of at least 2 matrices (input->hidden, ..., hidden->output), "
+                     f"got {type(weights).__name__}")
+        return None, None
+    mats = []
+    for k, W in enumerate(weights):
+        try:
+            a = np.asarray(W, dtype=float)
+        except (TypeError, ValueError):
+            problems.add(f"weights[{k}] must be a numeric matrix")
+            return None, None
+        if a.ndim != 2 or 0 in a.shape:
+            problems.add(f"weights[{k}] must be a non-empty 2-D matrix, got shape {a.shape}")
+            return None, None
+        if not np.all(np.isfinite(a)):
+            problems.add(f"weights[{k}] must be finite, found {a[~np.isfinite(a)][0]!r}")
+        mats.append(a)
+    for k in range(len(mats) - 1):
+        if mats[k].shape[1] != mats[k + 1].shape[0]:
+            problems.add(f"weights[{k}] has {mats[k].shape[1]} outputs but weights[{k + 1}] expects "
+                         f"{mats[k + 1].shape[0]} inputs (layout is x @ W, W of shape (in, out))")
+    vecs = None
+    if biases is not None:
+        if isinstance(biases, np.ndarray) or not isinstance(biases, Sequence) or len(biases) != len(mats):
+            problems.add(f"biases must be None or a sequence of {len(mats)} vectors, one per weight matrix")
+        else:
+            vecs = []
+            for k, (b, W) in enumerate(zip(biases, mats)):
+                v = np.asarray(b, dtype=float)
+                if v.shape != (W.shape[1],):
+                    problems.add(f"biases[{k}] must have shape ({W.shape[1]},), got {v.shape}")
+                elif not np.all(np.isfinite(v)):
+                    problems.add(f"biases[{k}] must be finite")
+                vecs.append(v)
+    return mats, vecs
+
+
+def lipsdp_matrix(weights: Sequence[np.ndarray], rho, t) -> np.ndarray | cp.Expression:
+    """M(ρ, T) of LipSDP-Neuron (ReLU: α = 0, β = 1) for row-layout weights; numpy or cvxpy.
+
+    Args:
+        weights: [W_0, …, W_L] with W_k (n_k, n_{k+1}); rho: scalar; t: (N,) multipliers.
+
+    Returns:
+        The symmetric (n_0 + N) square matrix (numpy when rho, t are numbers, cvxpy otherwise).
+    """
+    cols = [np.asarray(W, dtype=float).T for W in weights]  # column layout W̃_k (n_{k+1}, n_k)
+    n0 = cols[0].shape[1]
+    hidden = [W.shape[0] for W in cols[:-1]]
+    total = sum(hidden)
+    size = n0 + total
+    A = np.zeros((total, size))
+    row, col = 0, 0
+    for W in cols[:-1]:
+        A[row: row + W.shape[0], col: col + W.shape[1]] = W
+        row += W.shape[0]
+        col += W.shape[1]
+    B = np.hstack([np.zeros((total, n0)), np.eye(total)])
+    last = cols[-1]
+    Q_out = np.zeros((size, size))
+    Q_out[size - last.shape[1]:, size - last.shape[1]:] = last.T @ last
+    E0 = np.zeros((size, size))
+    E0[:n0, :n0] = np.eye(n0)
+    numeric = not isinstance(rho, cp.Expression) and not isinstance(t, cp.Expression)
+    if numeric:
+        T = np.diag(np.asarray(t, dtype=float))
+        cross = A.T @ T @ B
+        return cross + cross.T - 2.0 * B.T @ T @ B - float(rho) * E0 + Q_out
+    T = cp.diag(t)
+    cross = A.T @ T @ B
+    return cross + cross.T - 2.0 * (B.T @ T @ B) - rho * E0 + Q_out
+
+
+def build_lipsdp_problem(weights: Sequence[np.ndarray]) -> cp.Problem:
+    """LipSDP-Neuron SDP (built, not solved): minimise ρ s.t. M(ρ, diag t) ⪯ −margin·I, t ≥ 0.
+
+    Variables "rho" (scalar) and "t" (N,). The margin LMI_MARGIN·(1 + ‖W_L‖²) makes the solver's
+    answer strictly feasible; the certified bound is recomputed by `lipschitz_bounds`.
+
+    Raises:
+        InvalidInput: weights not a chain of ≥ 2 finite matrices with matching shapes.
+    """
+    problems = Problems("build_lipsdp_problem")
+    mats, _ = _validate_layers(problems, weights, None)
+    problems.raise_if_any()
+    total = sum(W.shape[1] for W in mats[:-1])
+    rho = cp.Variable(name="rho", nonneg=True)
+    t = cp.Variable(total, name="t", nonneg=True)
+    M = lipsdp_matrix(mats, rho, t)
+    size = M.shape[0]
+    margin = LMI_MARGIN * (1.0 + np.linalg.norm(mats[-1], 2) ** 2)
+    symmetric = (M + M.T) / 2  # M is symmetric by construction; this makes it explicit to cvxpy
+    return cp.Problem(cp.Minimize(rho), [-symmetric - margin * np.eye(size) >> 0])
+
+
+def naive_lipschitz_bound(weights: Sequence[np.ndarray]) -> float:
+    """Π_k ‖W_k‖₂ (valid since ReLU is 1-Lipschitz).
+
+    Raises:
+        InvalidInput: bad weights.
+    """
+    problems = Problems("naive_lipschitz_bound")
+    mats, _ = _validate_layers(problems, weights, None)
+    problems.raise_if_any()
+    return float(np.prod([np.linalg.norm(W, 2) for W in mats]))
+
+
+def sampled_lipschitz_lower_bound(weights, biases=None, *, n_samples: int = 4096, seed: int = 0) -> float:
+    """max over seeded inputs x of ‖J_f(x)‖₂ (a valid lower bound on the Lipschitz constant).
+
+    Inputs are drawn as x = r·z with z ~ N(0, I) and r cycling over three scales (0.1, 1, 10)
+    times a scale at which the first pre-activations' biases matter, to visit many regions.
+
+    Raises:
+        InvalidInput: bad weights/biases, n_samples < 1, bad seed.
+    """
+    problems = Problems("sampled_lipschitz_lower_bound")
+    mats, vecs = _validate_layers(problems, weights, biases)
+    n_samples = check_int(problems, "n_samples", n_samples)
+    seed = check_seed(problems, seed)
+    problems.raise_if_any()
+    if vecs is None:
+        vecs = [np.zeros(W.shape[1]) for W in mats]
+    rng = np.random.default_rng(seed)
+    n0 = mats[0].shape[0]
+    base = 1.0 + float(np.max(np.abs(vecs[0]))) / max(float(np.linalg.norm(mats[0], 2)), np.finfo(float).tiny)
+    scales = base * np.array([0.1, 1.0, 10.0])[np.arange(n_samples) % 3]
+    x = rng.standard_normal((n_samples, n0)) * scales[:, None]
+    # Jacobians in row layout: J(x) = W_0 D_1 W_1 ⋯ D_L W_L (n_0, n_{L+1}); same singular values.
+    J = np.broadcast_to(np.eye(n0), (n_samples, n0, n0))
+    h = x
+    for W, b in zip(mats[:-1], vecs[:-1]):
+        z = h @ W + b
+        active = (z > 0).astype(float)
+        J = (J @ W) * active[:, None, :]
+        h = np.maximum(z, 0.0)
+    J = J @ mats[-1]
+    return float(np.max(np.linalg.norm(J, ord=2, axis=(1, 2))))
+
+
+def _max_eig(weights, rho, t) -> float:
+    return float(np.linalg.eigvalsh(lipsdp_matrix(weights, rho, t))[-1])
+
+
+def _certify_rho(weights, rho0: float, t: np.ndarray) -> float:
+    """Smallest ρ (to bisection precision) with λ_max(M(ρ, t)) ≤ 0; raises if none exists."""
+    hi = max(rho0, np.finfo(float).tiny)
+    for _ in range(200):
+        if _max_eig(weights, hi, t) <= 0.0:
+            break
+        hi *= 2.0
+    else:
+        raise SolverFailed("LipSDP: the solver's multipliers t admit no certifying rho "
+                           "(matrix inequality infeasible for every rho)", status="uncertified", solver=None)
+    lo = 0.0
+    for _ in range(_BISECTION_STEPS):
+        mid = 0.5 * (lo + hi)
+        if _max_eig(weights, mid, t) <= 0.0:
+            hi = mid
+        else:
+            lo = mid
+        if hi - lo <= 1e-14 * hi:
+            break
+    return hi
+
+
+def lipschitz_bounds(weights: Sequence[np.ndarray], biases: Sequence[np.ndarray] | None = None, *,
+                     solver: str = DEFAULT_SOLVER, n_samples: int = 4096, seed: int = 0,
+                     solver_options: Mapping[str, object] | None = None) -> LipschitzResult:
+    """Sampled lower bound ≤ Lipschitz constant ≤ LipSDP-Neuron bound ≤ product of spectral norms.
+
+    Args:
+        weights: [W_0, …, W_L] numpy matrices in x @ W layout (W_k of shape (n_k, n_{k+1})),
+            at least one hidden layer.
+        biases: optional [b_0, …, b_L] (b_k of shape (n_{k+1},)); used by the sampled bound only.
+        solver: cvxpy solver with SDP support ("CLARABEL", "SCS").
+        n_samples: inputs sampled for the lower bound; seed: their rng seed.
+        solver_options: extra options for cvxpy's solve.
+
+    Returns:
+        LipschitzResult with upper_bound (eigenvalue-certified LipSDP), sdp_value, naive_bound,
+        sampled_lower_bound.
+
+    Raises:
+        InvalidInput: bad weights/biases/solver/n_samples/seed (all listed, before solving).
+        SolverFailed: non-optimal SDP solve, or its multipliers cannot be certified.
+    """
+    problems = Problems("lipschitz_bounds")
+    mats, vecs = _validate_layers(problems, weights, biases)
+    solver = check_solver(problems, solver)
+    n_samples = check_int(problems, "n_samples", n_samples)
+    seed = check_seed(problems, seed)
+    if solver_options is not None and not isinstance(solver_options, Mapping):
+        problems.add(f"solver_options must be a mapping or None, got {solver_options!r}")
+    problems.raise_if_any()
+    solution = solve(build_lipsdp_problem(mats), solver=solver, solver_options=solver_options)
+    rho = float(solution.variables["rho"])
+    t = np.maximum(np.atleast_1d(solution.variables["t"]), 0.0)
+    try:
+        rho_cert = _certify_rho(mats, rho, t)
+    except SolverFailed as exc:
+        raise SolverFailed(str(exc), status=exc.status, solver=solution.solver) from exc
+    lower = sampled_lipschitz_lower_bound(mats, vecs, n_samples=n_samples, seed=seed)
+    sizes = (mats[0].shape[0],) + tuple(W.shape[1] for W in mats)
+    return LipschitzResult(upper_bound=float(np.sqrt(rho_cert)), sdp_value=float(np.sqrt(max(rho, 0.0))),
+                           naive_bound=naive_lipschitz_bound(mats), sampled_lower_bound=lower,
+                           status=solution.status, solver=solution.solver, solve_seconds=solution.solve_seconds,
+                           n_samples=n_samples, seed=seed, layer_sizes=sizes)
+
+
+def mlp_lipschitz(W_in, b_in, W_out, b_out, **kwargs) -> LipschitzResult:
+    """`lipschitz_bounds` for a one-hidden-layer MLP block: relu(x @ W_in + b_in) @ W_out + b_out.
+
+    Args:
+        W_in: (n_0, n_1); b_in: (n_1,); W_out: (n_1, n_2); b_out: (n_2,) — plain numpy arrays (e.g.
+            a compiled model's MLP block); kwargs: passed to `lipschitz_bounds`.
+
+    Raises:
+        InvalidInput / SolverFailed: as `lipschitz_bounds`.
+    """
+    if b_in is None and b_out is None:
+        return lipschitz_bounds([W_in, W_out], None, **kwargs)
+    if b_in is None or b_out is None:
+        raise InvalidInput("mlp_lipschitz: pass both b_in and b_out, or neither")
+    return lipschitz_bounds([W_in, W_out], [b_in, b_out], **kwargs)

@@ -1,0 +1,447 @@
+"""Exact convex programs for two-layer ReLU and gated-ReLU networks, with dual certificates.
+
+Non-convex problem (no bias, scalar output, weight decay β > 0):
+
+    p*(M) = min_{W ∈ R^{D×M}, α ∈ R^M}  ½‖relu(X W) α − y‖² + (β/2)(‖W‖_F² + ‖α‖²).
+
+Convex program (Pilanci & Ergen, ICML 2020, Thm 1), over the activation patterns D_i = diag(d_i):
+
+    min_{u_i, v_i}  ½‖Σ_i D_i X (u_i − v_i) − y‖² + β Σ_i (‖u_i‖ + ‖v_i‖)
+    s.t.            (2D_i − I) X u_i ≥ 0,  (2D_i − I) X v_i ≥ 0.
+
+Identities used (derivation next to construction):
+  * Rescaling w → t w, α → α/t leaves relu(Xw)α unchanged, and min_t (β/2)(t²‖w‖² + α²/t²)
+    = β‖w‖|α|, so weight decay equals the path norm β Σ_j ‖w_j‖|α_j| at the optimum.
+  * On the cone (2D − I) X u ≥ 0 we have relu(X u) = D X u, so a feasible (u_i, v_i) is the network
+    w = u/√‖u‖, α = √‖u‖ (and w = v/√‖v‖, α = −√‖v‖) with the same fit and
+    (β/2)(‖w‖² + α²) = β‖u‖: the recovered network's objective equals the program's value.
+  * With all patterns, any network splits into such blocks (Pilanci & Ergen), so the optimal
+    values coincide for every width M ≥ number of non-zero blocks.
+
+Dual certificate (valid for every width M, proved here by weak duality). For any λ ∈ R^N,
+½‖r − y‖² ≥ λᵀ(y − r) − ½‖λ‖² (Fenchel–Young for ½‖·‖²). With r = Σ_j relu(X w_j) α_j, ‖w_j‖ = 1
+after rescaling, the objective is ≥ λᵀy − ½‖λ‖² + Σ_j |α_j| (β − |λᵀ relu(X w_j)|). Hence
+
+    LB(λ) = λᵀy − ½‖λ‖²   is a lower bound whenever   c(λ) := max_{‖u‖≤1} |λᵀ relu(X u)| ≤ β.
+
+For any λ the scaled s·λ with s ∈ [0, β/c(λ)] is feasible (c is 1-homogeneous); we take the best
+such s for LB (s* = clip(λᵀy/‖λ‖², 0, β/c)). We use λ = y − ŷ from the convex solve (the KKT dual
+point, which makes the bound tight at optimality). Computing c(λ) is the crux:
+  * it is a maximum over activation patterns of max {aᵀu : ‖u‖ ≤ 1, (2D − I) X u ≥ 0} with
+    a = ±Xᵀ D λ, and for any μ ≥ 0 that inner maximum is ≤ ‖a + Xᵀ(2D − I) μ‖ (weak duality of
+    the SOCP; strong duality holds, so NNLS over μ makes this tight). Checking every pattern of X
+    ("all-patterns") therefore gives a rigorous, tight c. In rank 2 we instead evaluate the exact
+    maximum of the piecewise-sinusoidal θ ↦ λᵀ relu(X e(θ)) on every arc in closed form.
+  * when the patterns cannot be enumerated ("norm-bound"): c ≤ max_± min(Σ_i λ_i^± ‖x_i‖,
+    ½‖Xᵀλ^±‖ + ½ √(Σ_i λ_i^±) ‖diag(√λ^±) X‖₂), using relu(t) = (t + |t|)/2 and Cauchy–Schwarz.
+    Rigorous but loose: the bound is then honest but the gap does not close.
+A bound computed only over *sampled* patterns would not be a certificate, so we never report one.
+
+Gated ReLU (Mishkin, Sahiner & Pilanci, ICML 2022): with fixed gates g_i the model
+Σ_i diag(1[X g_i ≥ 0]) X w_i α_i has the convex program min ½‖Σ_i D_i X u_i − y‖² + β Σ_i ‖u_i‖
+(no cone constraints). Setting u_i = u_i^ReLU − v_i^ReLU maps every feasible ReLU point to a gated
+point with the same fit and no larger penalty, so gated value ≤ ReLU value on the same patterns.
+
+Shape glossary: N samples, D input dimension, P patterns, M width of the recovered network.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping
+
+import cvxpy as cp
+import numpy as np
+from scipy.optimize import nnls
+
+from theory_kit.errors import InvalidInput
+from theory_kit.landscape._validate import (Problems, check_int, check_matrix, check_patterns, check_positive,
+                                            check_seed, check_solver, check_vector)
+from theory_kit.landscape.patterns import (DEFAULT_MAX_PATTERNS, PatternSet, _row_space, activation_patterns,
+                                           enumerate_patterns)
+from theory_kit.landscape.results import DualCertificate, GatedReluResult, TwoLayerReluResult
+from theory_kit.landscape.solving import DEFAULT_SOLVER, check_certificate_consistent, solve
+
+__all__ = [
+    "build_two_layer_relu_problem",
+    "build_gated_relu_problem",
+    "two_layer_relu",
+    "gated_relu",
+    "two_layer_objective",
+    "gated_objective",
+    "relu_dual_certificate",
+    "relu_dual_constraint",
+]
+
+# Blocks with norm below this fraction of the largest block are solver noise, not neurons...
+PRUNE_RTOL = 1e-6
+# ...and so are blocks whose penalty β‖u‖ is below this fraction of the optimal value.
+PRUNE_VALUE_RTOL = 1e-10
+# Largest pattern count enumerated just to *check* a dual point when the program used samples.
+MAX_CHECK_PATTERNS = 20000
+
+
+def _validate_data(problems: Problems, X, y, beta):
+    X = check_matrix(problems, "X", X)
+    y = check_vector(problems, "y", y, length=None if X is None else X.shape[0])
+    beta = check_positive(problems, "beta", beta)
+    return X, y, beta
+
+
+def _check_pattern_set(problems: Problems, pattern_set, X) -> None:
+    if not isinstance(pattern_set, PatternSet):
+        problems.add(f"pattern_set must be a PatternSet (from enumerate_patterns/sample_patterns), "
+                     f"got {type(pattern_set).__name__}")
+    elif X is not None and pattern_set.masks.shape[0] != X.shape[0]:
+        problems.add(f"pattern_set has masks for {pattern_set.masks.shape[0]} samples but X has {X.shape[0]} rows")
+
+
+def build_two_layer_relu_problem(X, y, *, beta: float, pattern_set: PatternSet) -> cp.Problem:
+    """The Pilanci–Ergen convex program for a two-layer ReLU network (built, not solved).
+
+    Variables are named "U" and "V", both (D, P); column i holds u_i, v_i of pattern i.
+
+    Args:
+        X: (N, D) data; y: (N,) targets; beta: weight decay > 0.
+        pattern_set: the activation patterns D_i (from `enumerate_patterns` / `sample_patterns`).
+
+    Returns:
+        cvxpy.Problem minimising ½‖Σ_i D_i X (u_i − v_i) − y‖² + β Σ_i (‖u_i‖ + ‖v_i‖) subject to
+        (2D_i − I) X u_i ≥ 0 and (2D_i − I) X v_i ≥ 0.
+
+    Raises:
+        InvalidInput: non-finite or mis-shaped X/y, beta ≤ 0, pattern_set of the wrong type/size.
+    """
+    problems = Problems("build_two_layer_relu_problem")
+    X, y, beta = _validate_data(problems, X, y, beta)
+    _check_pattern_set(problems, pattern_set, X)
+    problems.raise_if_any()
+    masks = pattern_set.masks.astype(float)  # (N, P)
+    signs = 2.0 * masks - 1.0
+    d, p = X.shape[1], masks.shape[1]
+    U = cp.Variable((d, p), name="U")
+    V = cp.Variable((d, p), name="V")
+    prediction = cp.sum(cp.multiply(masks, X @ (U - V)), axis=1)
+    objective = 0.5 * cp.sum_squares(prediction - y) + beta * (cp.sum(cp.norm(U, 2, axis=0))
+                                                               + cp.sum(cp.norm(V, 2, axis=0)))
+    constraints = [cp.multiply(signs, X @ U) >= 0, cp.multiply(signs, X @ V) >= 0]
+    return cp.Problem(cp.Minimize(objective), constraints)
+
+
+def build_gated_relu_problem(X, y, *, beta: float, pattern_set: PatternSet) -> cp.Problem:
+    """The convex gated-ReLU program (Mishkin et al. 2022) on fixed gates (built, not solved).
+
+    One variable named "U" (D, P): min ½‖Σ_i D_i X u_i − y‖² + β Σ_i ‖u_i‖, no constraints.
+
+    Args:
+        X: (N, D) data; y: (N,) targets; beta: weight decay > 0; pattern_set: the gates' patterns.
+
+    Returns:
+        cvxpy.Problem.
+
+    Raises:
+        InvalidInput: as `build_two_layer_relu_problem`.
+    """
+    problems = Problems("build_gated_relu_problem")
+    X, y, beta = _validate_data(problems, X, y, beta)
+    _check_pattern_set(problems, pattern_set, X)
+    problems.raise_if_any()
+    masks = pattern_set.masks.astype(float)
+    U = cp.Variable((X.shape[1], masks.shape[1]), name="U")
+    prediction = cp.sum(cp.multiply(masks, X @ U), axis=1)
+    objective = 0.5 * cp.sum_squares(prediction - y) + beta * cp.sum(cp.norm(U, 2, axis=0))
+    return cp.Problem(cp.Minimize(objective))
+
+
+def two_layer_objective(X, y, W, alpha, *, beta: float) -> float:
+    """½‖relu(X W) α − y‖² + (β/2)(‖W‖_F² + ‖α‖²) for W (D, M), alpha (M,).
+
+    Raises:
+        InvalidInput: non-finite inputs, inconsistent shapes, or beta ≤ 0.
+    """
+    problems = Problems("two_layer_objective")
+    X, y, beta = _validate_data(problems, X, y, beta)
+    W = check_matrix(problems, "W", W, allow_empty=True)
+    alpha = check_vector(problems, "alpha", alpha, length=None, allow_empty=True)
+    if X is not None and W is not None and W.shape[0] != X.shape[1]:
+        problems.add(f"W must have {X.shape[1]} rows (columns of X), got shape {W.shape}")
+    if W is not None and alpha is not None and alpha.shape[0] != W.shape[1]:
+        problems.add(f"alpha must have length {W.shape[1]} (columns of W), got {alpha.shape}")
+    problems.raise_if_any()
+    residual = np.maximum(X @ W, 0.0) @ alpha - y
+    return float(0.5 * residual @ residual + 0.5 * beta * (np.sum(W * W) + alpha @ alpha))
+
+
+def gated_objective(X, y, W, alpha, gates, *, beta: float) -> float:
+    """½‖Σ_j (1[X g_j ≥ 0] ∘ X w_j) α_j − y‖² + (β/2)(‖W‖_F² + ‖α‖²), gates (D, M) like W.
+
+    Raises:
+        InvalidInput: non-finite inputs or inconsistent shapes.
+    """
+    problems = Problems("gated_objective")
+    X, y, beta = _validate_data(problems, X, y, beta)
+    W = check_matrix(problems, "W", W, allow_empty=True)
+    gates = check_matrix(problems, "gates", gates, allow_empty=True)
+    alpha = check_vector(problems, "alpha", alpha, length=None, allow_empty=True)
+    if W is not None and gates is not None and W.shape != gates.shape:
+        problems.add(f"gates must have the shape of W {W.shape}, got {gates.shape}")
+    if W is not None and alpha is not None and alpha.shape[0] != W.shape[1]:
+        problems.add(f"alpha must have length {W.shape[1]}, got {alpha.shape}")
+    if X is not None and W is not None and W.shape[0] != X.shape[1]:
+        problems.add(f"W must have {X.shape[1]} rows, got shape {W.shape}")
+    problems.raise_if_any()
+    residual = (((X @ gates) >= 0) * (X @ W)) @ alpha - y
+    return float(0.5 * residual @ residual + 0.5 * beta * (np.sum(W * W) + alpha @ alpha))
+
+
+# ---------------------------------------------------------------------------------------------
+# Dual certificate
+# ---------------------------------------------------------------------------------------------
+
+def _arc_max_rank2(Xr: np.ndarray, lam: np.ndarray) -> float:
+    """Exact max_{‖u‖≤1} |λᵀ relu(Xr u)| for Xr (N, 2), by the angular sweep in closed form.
+
+    On each arc [θ_a, θ_b] between consecutive breakpoints the pattern D is constant and
+    θ ↦ λᵀ D Xr e(θ) = aᵀe(θ) with a = Xrᵀ D λ; its maximum on the arc is ‖a‖ if angle(a) lies in
+    the arc, else the larger endpoint value. The same arcs with −a give the maximum of −λᵀ relu.
+    """
+    rows = np.linalg.norm(Xr, axis=1) > 0
+    phi = np.arctan2(Xr[rows, 1], Xr[rows, 0])
+    starts = np.unique(np.mod(np.concatenate([phi + np.pi / 2, phi - np.pi / 2]), 2 * np.pi))
+    ends = np.append(starts[1:], starts[0] + 2 * np.pi)
+    mids = (starts + ends) / 2
+    masks = (Xr @ np.stack([np.cos(mids), np.sin(mids)])) >= 0  # (N, arcs)
+    a = (Xr.T @ (masks * lam[:, None])).T  # (arcs, 2): a per arc
+    best = 0.0
+    for sign in (1.0, -1.0):
+        vec = sign * a
+        norms = np.linalg.norm(vec, axis=1)
+        angle = np.mod(np.arctan2(vec[:, 1], vec[:, 0]) - starts, 2 * np.pi)
+        inside = angle <= (ends - starts)
+        at_start = vec[:, 0] * np.cos(starts) + vec[:, 1] * np.sin(starts)
+        at_end = vec[:, 0] * np.cos(ends) + vec[:, 1] * np.sin(ends)
+        arc_max = np.where(inside, norms, np.maximum(at_start, at_end))
+        best = max(best, float(np.max(arc_max)))
+    return best
+
+
+def _nnls_max(X: np.ndarray, lam: np.ndarray, masks: np.ndarray) -> float:
+    """max over the patterns in `masks` and ± of an upper bound ‖a + Bᵀμ‖ (μ ≥ 0 from NNLS)."""
+    best = 0.0
+    for p in range(masks.shape[1]):
+        d = masks[:, p]
+        B = (2.0 * d - 1.0)[:, None] * X  # (N, D): cone rows
+        a = X.T @ (d * lam)
+        for sign in (1.0, -1.0):
+            mu, _ = nnls(B.T, -sign * a)
+            # Any μ ≥ 0 certifies max{±aᵀu : ‖u‖≤1, B u ≥ 0} ≤ ‖±a + Bᵀμ‖; recompute it ourselves.
+            bound = float(np.linalg.norm(sign * a + B.T @ np.maximum(mu, 0.0)))
+            best = max(best, bound)
+    return best
+
+
+def _norm_bound(X: np.ndarray, lam: np.ndarray) -> float:
+    """Rigorous closed-form upper bound on max_{‖u‖≤1} |λᵀ relu(X u)| (no patterns needed)."""
+    best = 0.0
+    row_norms = np.linalg.norm(X, axis=1)
+    for part in (np.maximum(lam, 0.0), np.maximum(-lam, 0.0)):
+        triangle = float(part @ row_norms)
+        half_sum = 0.5 * float(np.linalg.norm(X.T @ part)) + 0.5 * math.sqrt(float(part.sum())) * float(
+            np.linalg.norm(np.sqrt(part)[:, None] * X, 2))
+        best = max(best, min(triangle, half_sum))
+    return best
+
+
+def relu_dual_constraint(X, lam, *, pattern_set: PatternSet | None = None,
+                         max_check_patterns: int = MAX_CHECK_PATTERNS) -> tuple[float, str]:
+    """Upper bound c on max_{‖u‖≤1} |λᵀ relu(X u)| and how it was computed.
+
+    Args:
+        X: (N, D) data; lam: (N,) dual vector.
+        pattern_set: an *exact* PatternSet of X to reuse; otherwise patterns are enumerated here
+            when there are at most `max_check_patterns` of them.
+        max_check_patterns: enumeration budget for the check.
+
+    Returns:
+        (c, method) with method "all-patterns" (tight: rank-2 closed form or NNLS over every
+        pattern) or "norm-bound" (rigorous closed-form bound, used when enumeration is too big).
+
+    Raises:
+        InvalidInput: non-finite or mis-shaped X / lam.
+    """
+    problems = Problems("relu_dual_constraint")
+    X = check_matrix(problems, "X", X)
+    lam = check_vector(problems, "lam", lam, length=None if X is None else X.shape[0])
+    problems.raise_if_any()
+    basis = _row_space(X)
+    if basis.shape[1] == 0:
+        return 0.0, "all-patterns"
+    Xr = X @ basis  # patterns and norms are unchanged by projecting u onto the row space
+    if Xr.shape[1] == 2:
+        return _arc_max_rank2(Xr, lam), "all-patterns"
+    if pattern_set is None or not pattern_set.exact:
+        try:
+            pattern_set = enumerate_patterns(X, max_patterns=max_check_patterns)
+        except InvalidInput:
+            return _norm_bound(X, lam), "norm-bound"
+    return _nnls_max(Xr, lam, pattern_set.masks), "all-patterns"
+
+
+def _scaled_bound(lam: np.ndarray, y: np.ndarray, beta: float, c: float) -> tuple[float, float]:
+    """Best s ∈ [0, β/c] for LB(sλ) = s λᵀy − s²‖λ‖²/2, and that bound."""
+    lam_sq = float(lam @ lam)
+    if lam_sq == 0.0:
+        return 0.0, 0.0
+    s = max(float(lam @ y) / lam_sq, 0.0)
+    if c > 0:
+        s = min(s, beta / c)
+    return s * float(lam @ y) - 0.5 * s * s * lam_sq, s
+
+
+def relu_dual_certificate(X, y, lam, *, beta: float, pattern_set: PatternSet | None = None,
+                          max_check_patterns: int = MAX_CHECK_PATTERNS) -> DualCertificate:
+    """Lower bound on the two-layer ReLU objective, valid for every width, from a dual vector.
+
+    Args:
+        X: (N, D) data; y: (N,) targets; lam: (N,) any dual vector (e.g. y − ŷ); beta > 0.
+        pattern_set: optional exact patterns of X to reuse for the check.
+        max_check_patterns: enumeration budget before falling back to the norm bound.
+
+    Returns:
+        DualCertificate(lower_bound, dual, scale, constraint_value, method).
+
+    Raises:
+        InvalidInput: bad X, y, lam or beta.
+    """
+    problems = Problems("relu_dual_certificate")
+    X, y, beta = _validate_data(problems, X, y, beta)
+    lam = check_vector(problems, "lam", lam, length=None if X is None else X.shape[0])
+    problems.raise_if_any()
+    c, method = relu_dual_constraint(X, lam, pattern_set=pattern_set, max_check_patterns=max_check_patterns)
+    bound, s = _scaled_bound(lam, y, beta, c)
+    return DualCertificate(lower_bound=bound, dual=lam, scale=s, constraint_value=c, method=method)
+
+
+def _gated_certificate(X, y, lam, beta, masks) -> tuple[float, float]:
+    """Dual bound for the gated model on fixed gates: constraint max_i ‖Xᵀ D_i λ‖ ≤ β."""
+    c = float(np.max(np.linalg.norm(X.T @ (masks * lam[:, None]), axis=0)))
+    bound, s = _scaled_bound(lam, y, beta, c)
+    return bound, s
+
+
+# ---------------------------------------------------------------------------------------------
+# End-to-end solves
+# ---------------------------------------------------------------------------------------------
+
+def _validate_call(context, X, y, beta, patterns, solver, seed, max_patterns, solver_options):
+    problems = Problems(context)
+    X, y, beta = _validate_data(problems, X, y, beta)
+    patterns = check_patterns(problems, patterns)
+    solver = check_solver(problems, solver)
+    seed = check_seed(problems, seed)
+    max_patterns = check_int(problems, "max_patterns", max_patterns)
+    if solver_options is not None and not isinstance(solver_options, Mapping):
+        problems.add(f"solver_options must be a mapping or None, got {solver_options!r}")
+    problems.raise_if_any()
+    return X, y, beta, patterns, solver, seed, max_patterns
+
+
+def _kept(norms: np.ndarray, largest: float, beta: float, value: float) -> np.ndarray:
+    """Which blocks are neurons rather than solver noise (see PRUNE_RTOL, PRUNE_VALUE_RTOL)."""
+    return (norms > PRUNE_RTOL * largest) & (beta * norms > PRUNE_VALUE_RTOL * abs(value))
+
+
+def _blocks_to_network(blocks: np.ndarray, sign: float) -> tuple[np.ndarray, np.ndarray]:
+    norms = np.linalg.norm(blocks, axis=0)
+    return blocks / np.sqrt(norms), sign * np.sqrt(norms)
+
+
+def two_layer_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_SOLVER, seed: int = 0,
+                   max_patterns: int = DEFAULT_MAX_PATTERNS,
+                   solver_options: Mapping[str, object] | None = None) -> TwoLayerReluResult:
+    """Certified global optimum of ½‖relu(XW)α − y‖² + (β/2)(‖W‖² + ‖α‖²) (no bias).
+
+    Args:
+        X: (N, D) finite data; y: (N,) finite targets; beta: weight decay > 0.
+        patterns: "all" (exact enumeration: angular sweep in rank 2, hyperplane-arrangement
+            enumeration otherwise) or an int: number of seeded random gate vectors to sample.
+        solver: installed cvxpy solver name (default Clarabel).
+        seed: seed for sampled gates.
+        max_patterns: enumeration budget for patterns="all".
+        solver_options: extra keyword arguments for cvxpy's solve.
+
+    Returns:
+        TwoLayerReluResult. `value` is the convex optimum; with patterns="all" it is the global
+        minimum over all widths ≥ result.width; with sampled patterns it is only an upper bound
+        on that minimum (attained by the recovered network). `lower_bound` is a dual certificate valid for every
+        width: tight ("all-patterns") whenever the patterns of X can be enumerated — also when the
+        program itself used sampled patterns — and a loose but rigorous "norm-bound" otherwise.
+
+    Raises:
+        InvalidInput: bad inputs (all listed at once), before any solving; too many patterns.
+        SolverFailed: the solver did not return "optimal".
+    """
+    X, y, beta, patterns, solver, seed, max_patterns = _validate_call(
+        "two_layer_relu", X, y, beta, patterns, solver, seed, max_patterns, solver_options)
+    pattern_set = activation_patterns(X, patterns, seed=seed, max_patterns=max_patterns)
+    problem = build_two_layer_relu_problem(X, y, beta=beta, pattern_set=pattern_set)
+    solution = solve(problem, solver=solver, solver_options=solver_options)
+    U, V = solution.variables["U"], solution.variables["V"]
+    masks = pattern_set.masks
+    prediction = np.sum(masks * (X @ (U - V)), axis=1)
+    certificate = relu_dual_certificate(X, y, y - prediction, beta=beta,
+                                        pattern_set=pattern_set if pattern_set.exact else None)
+
+    value = solution.value
+    norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
+    largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
+    W_u, a_u = _blocks_to_network(U[:, _kept(norms_u, largest, beta, value)], 1.0)
+    W_v, a_v = _blocks_to_network(V[:, _kept(norms_v, largest, beta, value)], -1.0)
+    W = np.hstack([W_u, W_v])
+    alpha = np.concatenate([a_u, a_v])
+    lower = certificate.lower_bound
+    check_certificate_consistent(value, lower, solver=solution.solver, context="two_layer_relu")
+    return TwoLayerReluResult(
+        value=value, lower_bound=lower, gap=value - lower, status=solution.status,
+        solver=solution.solver, solve_seconds=solution.solve_seconds, n_patterns=pattern_set.n_patterns,
+        patterns_exact=pattern_set.exact, certificate=certificate.method, W=W, alpha=alpha,
+        network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=certificate.dual,
+        dual_scale=certificate.scale, beta=beta)
+
+
+def gated_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_SOLVER, seed: int = 0,
+               max_patterns: int = DEFAULT_MAX_PATTERNS,
+               solver_options: Mapping[str, object] | None = None) -> GatedReluResult:
+    """Global optimum of the gated-ReLU network on the gates of `patterns` (Mishkin et al. 2022).
+
+    Args:
+        Same as `two_layer_relu`; the gates are the patterns' witness gate vectors.
+
+    Returns:
+        GatedReluResult; its value is ≤ two_layer_relu(...).value on the same patterns (the gated
+        program relaxes the cone constraints). Its lower bound certifies the gated model on
+        these gates (dual constraint max_i ‖Xᵀ D_i λ‖ ≤ β, checked exactly).
+
+    Raises:
+        InvalidInput: bad inputs, before any solving. SolverFailed: non-optimal solve.
+    """
+    X, y, beta, patterns, solver, seed, max_patterns = _validate_call(
+        "gated_relu", X, y, beta, patterns, solver, seed, max_patterns, solver_options)
+    pattern_set = activation_patterns(X, patterns, seed=seed, max_patterns=max_patterns)
+    problem = build_gated_relu_problem(X, y, beta=beta, pattern_set=pattern_set)
+    solution = solve(problem, solver=solver, solver_options=solver_options)
+    U = solution.variables["U"]
+    masks = pattern_set.masks
+    prediction = np.sum(masks * (X @ U), axis=1)
+    lower, _ = _gated_certificate(X, y, y - prediction, beta, masks)
+    value = solution.value
+    norms = np.linalg.norm(U, axis=0)
+    keep = _kept(norms, float(np.max(norms)), beta, value)
+    W, alpha = _blocks_to_network(U[:, keep], 1.0)
+    gates = pattern_set.gates[:, keep]
+    check_certificate_consistent(value, lower, solver=solution.solver, context="gated_relu")
+    return GatedReluResult(
+        value=value, lower_bound=lower, gap=value - lower, status=solution.status, solver=solution.solver,
+        solve_seconds=solution.solve_seconds, n_patterns=pattern_set.n_patterns,
+        patterns_exact=pattern_set.exact, W=W, alpha=alpha, gates=gates,
+        network_objective=gated_objective(X, y, W, alpha, gates, beta=beta), beta=beta)
