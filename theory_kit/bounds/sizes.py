@@ -15,7 +15,17 @@ Shared facts of the constructions used below:
     (token/position embeddings incl. BOS rows, unembedding; W_Q, W_K, W_V, W_O, W_in, b_in,
     W_out, b_out). `_params` builds this sum.
 
+  * Residual reuse (compiler/layers.py) is deterministic: a direction written at sublayer s takes
+    the lowest-numbered dimension whose previous occupant was cleaned strictly before s, and a
+    reused dimension costs one cleaning unit (two if signed numerical; none for a self-cleaned
+    SelectorWidth scratch). When how many dimensions are free depends on which of two counts is
+    larger, the formula uses sympy Min/Max (piecewise polynomials), derived in the docstring.
+  * Programs on a fixed vocabulary (FIXED_VOCAB: shuffle_dyck, shuffle_dyck2, prefix_sum, add)
+    have formulas in N only; their token embedding has len(FIXED_VOCAB[name]) + 1 rows.
+
 Quantities: "layers", "heads" (total), "mlp_hidden" (total), "residual_width", "params".
+Since every layer has the same width d, params depend on the per-layer MLP sizes only through
+their sum; per-layer (h, e, f) use the largest code/value width among the layer's heads.
 A program's dict omits a quantity that has no clean closed form (said in its docstring).
 """
 
@@ -25,7 +35,7 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["V", "N", "SIZE_PROGRAMS", "SIZE_MIN", "size_formulas", "QUANTITIES"]
+__all__ = ["V", "N", "SIZE_PROGRAMS", "SIZE_MIN", "FIXED_VOCAB", "size_formulas", "QUANTITIES"]
 
 V = sp.Symbol("V", positive=True, integer=True)
 N = sp.Symbol("N", positive=True, integer=True)
@@ -33,9 +43,10 @@ N = sp.Symbol("N", positive=True, integer=True)
 QUANTITIES = ("layers", "heads", "mlp_hidden", "residual_width", "params")
 
 
-def _params(d, out, layers) -> sp.Expr:
-    """Dense parameter count for residual width d, output width out, layers [(h, e, f, m)]."""
-    total = d * (V + 1) + d * (N + 1) + d * out
+def _params(d, out, layers, vocab_size=V) -> sp.Expr:
+    """Dense parameter count for residual width d, output width out, layers [(h, e, f, m)]
+    (vocab_size: the number of tokens, V unless the program's vocabulary is fixed)."""
+    total = d * (vocab_size + 1) + d * (N + 1) + d * out
     for h, e, f, m in layers:
         total += 2 * h * d * e + 2 * h * d * f + m * (2 * d + 1) + d
     return sp.expand(total)
@@ -111,23 +122,288 @@ def make_sort_unique() -> dict:
 
 
 def make_reverse() -> dict:
-    """make_reverse(tokens): length (SelectorWidth), opp_idx = length - indices - 1 (MLP), Aggregate.
+    """make_reverse(tokens): length (SelectorWidth), opp_idx = length - indices (MLP), Aggregate.
 
-    3 layers (attention, MLP-only, attention) and 2 heads. The MLP hidden size and residual
-    width depend on which dead directions the liveness allocator reuses and cleans (min/max of
-    V and N pieces), so they and params are omitted: no single clean closed form.
+    L0: length head (code 3), MLP 2N (widths 1..N). L1: opp_idx SequenceMap; only opp_idx 1..N
+    is read (opp_idx - 1 is fused into the query), leaving the units (l, i) with i < l: N(N+1)/2.
+    L2: reverse head, Select(indices, opp_idx-1, EQ): N key column groups -> code N + 2, value V.
+    Residual by liveness: one, bos, V tokens, N indices, scratch, N length; opp_idx 1..N reuses the
+    scratch (self-cleaned) plus N - 1 new; reverse (written after length's last read) reuses
+    min(V, N) length dimensions (one cleaning unit each) and adds max(0, V - N):
+    d = 2 + 2N + V + max(V, N); mlp_hidden = 2N + N(N+1)/2 + min(V, N).
     """
-    return {"layers": sp.Integer(3), "heads": sp.Integer(2)}
+    d = 2 + 2 * N + V + sp.Max(V, N)
+    tri = N * (N + 1) / 2
+    m1 = tri + sp.Min(V, N)
+    return {"layers": sp.Integer(3), "heads": sp.Integer(2), "mlp_hidden": 2 * N + m1,
+            "residual_width": d,
+            "params": _params(d, V, [(1, 3, 1, 2 * N), (0, 0, 0, m1), (1, N + 2, V, 0)])}
 
 
 def make_count_less_freq() -> dict:
     """make_count_less_freq(2): hist, then SelectorWidth of Select(hist, hist, k <= 2); N >= 3.
 
-    2 layers, 2 heads (for N = 2 the selector is constant-true and both heads share 1 layer).
-    MLP sizes depend on which hist values the second selector distinguishes and on residual
-    reuse, so mlp_hidden, residual_width and params are omitted (no clean closed form).
+    L0: hist head (code V + 2); the second selector ignores the query and reads only hist:1, hist:2,
+    so hist's MLP keeps 1 + 2·2 + 1 = 6 units. L1: head code 3, widths 0..N -> MLP 2(N+1).
+    Residual: one, bos, V tokens, hist scratch, hist:1, hist:2; tokens die after L0's head, so the
+    new scratch and the N + 1 widths reuse the V token dimensions and hist's self-cleaned scratch:
+    d = 5 + max(V, N + 1). The reused token dimensions are cleaned: min(V, N + 2) units in L0.
+    (For N = 2 the selector is constant-true and both heads share one layer: excluded.)
     """
-    return {"layers": sp.Integer(2), "heads": sp.Integer(2)}
+    d = 5 + sp.Max(V, N + 1)
+    m0 = 6 + sp.Min(V, N + 2)
+    return {"layers": sp.Integer(2), "heads": sp.Integer(2), "mlp_hidden": m0 + 2 * N + 2,
+            "residual_width": d,
+            "params": _params(d, N + 1, [(1, V + 2, 1, m0), (1, 3, 1, 2 * N + 2)])}
+
+
+def shift_by() -> dict:
+    """shift_by(1, tokens): one categorical Aggregate with Select(indices, indices, q == k + 1).
+
+    The predicate matrix has N row groups (N - 1 one-hot rows plus the empty row of q = 0) and N
+    column groups, so code N + 2; value V one-hot (+ BOS row). 1 layer, no MLP; residual
+    one, bos, V tokens, N indices, V outputs = 2V + N + 2.
+    """
+    d = 2 * V + N + 2
+    return {"layers": sp.Integer(1), "heads": sp.Integer(1), "mlp_hidden": sp.Integer(0),
+            "residual_width": d, "params": _params(d, V, [(1, N + 2, V, 0)])}
+
+
+def detect_pattern() -> dict:
+    """detect_pattern(tokens, [0, 1, 2]) (V >= 3, N >= 3): two shift heads, two AND SequenceMaps.
+
+    L0: shift_by(1) (code N + 2) and shift_by(2) (code N + 1) of the fused tokens == e, values
+    {False, True}; MLP: AND of the shifts, 3 units (x=False: 1 group, x=True: 2). L1: AND with
+    the fused tokens == 2 read from the 2-valued side, 3 units. Residual: one, bos, V tokens,
+    N indices, 4 shift outputs, 2 AND outputs; the 2 outputs reuse indices:0, indices:1 (dead
+    after L0's heads), cleaned by 2 units: d = V + N + 8, mlp_hidden = 3 + 2 + 3 = 8.
+    """
+    d = V + N + 8
+    return {"layers": sp.Integer(2), "heads": sp.Integer(2), "mlp_hidden": sp.Integer(8),
+            "residual_width": d,
+            "params": _params(d, 2, [(2, N + 2, 2, 5), (0, 0, 0, 3)])}
+
+
+def make_shuffle_dyck() -> dict:
+    """make_shuffle_dyck(["()"]) on the fixed vocab ("(", ")", "a"): formulas in N only.
+
+    L0: opens, closes (code N + 2), length (code 3); MLP balance 2 + length 2N + cleaning 3 tokens
+    + opens, closes (signed, 2 each) = 2N + 9. L1: balance < 0 (3), balance == 0 (5), clean
+    balance (2) = 10. L2: has_neg (code 3) and last_zero (code N + 2, value 2); MLP not_has_neg 3
+    + clean any_negative (2) + map:False (1) = 6. L3: final AND, 3. Residual 2 + 3 + N + 4 + N
+    + 1: every later SOp reuses a dead dimension except not_has_neg:True = 2N + 10.
+    """
+    d = 2 * N + 10
+    m0 = 2 * N + 9
+    return {"layers": sp.Integer(4), "heads": sp.Integer(5), "mlp_hidden": m0 + 19,
+            "residual_width": d,
+            "params": _params(d, 2, [(3, N + 2, 1, m0), (0, 0, 0, 10), (2, N + 2, 2, 6),
+                                     (0, 0, 0, 3)], vocab_size=3)}
+
+
+def make_shuffle_dyck2() -> dict:
+    """make_shuffle_dyck2() on the fixed vocab ("(", ")", "{", "}"): formulas in N only.
+
+    L0: 4 frac_prevs heads (code N + 2) + length (code 3); MLP 2·2 + 2N + cleaning 4 tokens + 4
+    signed fractions (2 each) = 2N + 16. L1: two < 0 maps (3 each), two == 0 maps (5 each), clean
+    2 balances (4) = 20. L2: OR and AND (3 each) + 5 cleaning = 11. L3: has_neg, last_zero
+    (code N + 2, value 2); MLP 3 + clean has_neg (2) + indices:0 (1) = 6. L4: 3.
+    Residual 2 + 4 + N + 4 + 1 + 2 + N, plus one new dimension for the AND output = 2N + 14.
+    """
+    d = 2 * N + 14
+    m0 = 2 * N + 16
+    return {"layers": sp.Integer(5), "heads": sp.Integer(7), "mlp_hidden": m0 + 40,
+            "residual_width": d,
+            "params": _params(d, 2, [(5, N + 2, 1, m0), (0, 0, 0, 20), (0, 0, 0, 11),
+                                     (2, N + 2, 2, 6), (0, 0, 0, 3)], vocab_size=4)}
+
+
+def make_sort() -> dict:
+    """make_sort(tokens, tokens, max_seq_len=N, min_key=1): keys x + i/N are VN distinct values.
+
+    L0: key SequenceMap, VN units. L1: LT head on VN keys (VN distinct rows: code VN + 2), widths
+    0..N-1 -> MLP 2N. L2: target_pos EQ indices (code N + 2, value V). Residual: one, bos, V, N,
+    VN keys, scratch, N widths; the V outputs reuse V key dimensions (dead after L1's head,
+    cleaned: V units): d = VN + V + 2N + 3, mlp_hidden = VN + 2N + V.
+    """
+    d = V * N + V + 2 * N + 3
+    return {"layers": sp.Integer(3), "heads": sp.Integer(2), "mlp_hidden": V * N + 2 * N + V,
+            "residual_width": d,
+            "params": _params(d, V, [(0, 0, 0, V * N), (1, V * N + 2, 1, 2 * N + V),
+                                     (1, N + 2, V, 0)])}
+
+
+def make_sort_freq() -> dict:
+    """make_sort_freq(N): hist, keys -hist + i/N (N^2 distinct values), make_sort_unique.
+
+    L0: hist (code V + 2, MLP 2N). L1: keys SequenceMap N^2 units. L2: LT head (code N^2 + 2),
+    widths 0..N-1 (2N). L3: sort head (code N + 2, value V). Liveness: keys reuse hist's scratch
+    (+ N^2 - 1 new); target scratch and N - 1 widths reuse the N hist dimensions (N cleaning units),
+    the last width is new; the V outputs reuse, in slot order, the first key dimension, the
+    target scratch (self-cleaned) and further key dimensions: min(V, N^2 + 1) reused, of which
+    min(V, N^2 + 1) - 1 need cleaning. d = V + N^2 + 2N + 3 + max(0, V - N^2 - 1);
+    mlp_hidden = 2N + (N^2 + N) + (2N + min(V, N^2 + 1) - 1).
+    """
+    c = sp.Min(V, N ** 2 + 1) - 1
+    d = V + N ** 2 + 2 * N + 3 + sp.Max(0, V - N ** 2 - 1)
+    return {"layers": sp.Integer(4), "heads": sp.Integer(3),
+            "mlp_hidden": N ** 2 + 5 * N + c, "residual_width": d,
+            "params": _params(d, V, [(1, V + 2, 1, 2 * N), (0, 0, 0, N ** 2 + N),
+                                     (1, N ** 2 + 2, 1, 2 * N + c), (1, N + 2, V, 0)])}
+
+
+def make_nary_sequencemap() -> dict:
+    """The registry default make_nary_sequencemap(t + i < n, tokens, indices, length), vocab 0..V-1.
+
+    L0: length (code 3, MLP 2N); (t, i) SequenceMap VN units. L1: ((t, i), n): VN·N units. L2: the
+    boolean Map, 2 units. Liveness: ((t, i), n) reuses the V token, N index (cleaned in L0: V + N
+    units) and scratch dimensions; the output reuses 2 length dimensions (2 units in L1).
+    d = 2 + N + VN + VN^2; mlp_hidden = 2N + VN + (V + N) + VN^2 + 2 + 2.
+    """
+    d = 2 + N + V * N + V * N ** 2
+    m0 = 2 * N + V * N + V + N
+    m1 = V * N ** 2 + 2
+    return {"layers": sp.Integer(3), "heads": sp.Integer(1), "mlp_hidden": m0 + m1 + 2,
+            "residual_width": d,
+            "params": _params(d, 2, [(1, 3, 1, m0), (0, 0, 0, m1), (0, 0, 0, 2)])}
+
+
+def make_mean() -> dict:
+    """make_mean(tokens): the identity numerical Map is fused into the value of one all-true head.
+
+    1 layer, 1 head (code 3, value V + BOS rows -> width 1), no MLP; the all-true selector reads no
+    indices, so residual one, bos, V tokens, mean = V + 3 (N enters only the position rows).
+    """
+    d = V + 3
+    return {"layers": sp.Integer(1), "heads": sp.Integer(1), "mlp_hidden": sp.Integer(0),
+            "residual_width": d, "params": _params(d, 1, [(1, 3, 1, 0)])}
+
+
+def make_sum() -> dict:
+    """make_sum(tokens): length, x·n (SequenceMap), all-true numerical mean of it.
+
+    L0 length (2N); L1 x·n grouped by x: x = 0 is one unit, x >= 1 gives N distinct products
+    each: 1 + (V-1)N (< VN grouped by n), plus 1 unit cleaning tokens:0 reused by the output.
+    residual_width and params are omitted: x·n is materialised one-hot over the set of distinct
+    products {x·n : x < V, 1 <= n <= N} (the multiplication-table count), which has no closed form.
+    """
+    return {"layers": sp.Integer(3), "heads": sp.Integer(2),
+            "mlp_hidden": 2 * N + 1 + (V - 1) * N + 1}
+
+
+def _extreme() -> dict:
+    d = 2 * V + 3
+    return {"layers": sp.Integer(2), "heads": sp.Integer(2), "mlp_hidden": sp.Integer(4),
+            "residual_width": d, "params": _params(d, V, [(1, V + 2, 1, 4), (1, 3, V, 0)])}
+
+
+def make_max() -> dict:
+    """make_max(tokens): n_beating = SelectorWidth(GT), is_max fused, query-independent Aggregate.
+
+    L0: GT head on V tokens (V distinct rows, code V + 2); only n_beating:0 is read, so the MLP
+    keeps 1 + 2 + 1 = 4 units. L1: head code 3, value V. Residual one, bos, V tokens, scratch,
+    n_beating:0, V outputs of which max:0 reuses the self-cleaned scratch = 2V + 3.
+    """
+    return _extreme()
+
+
+def make_min() -> dict:
+    """make_min(tokens): as make_max with LT (same counts): 2 layers, 2 heads, MLP 4, d = 2V + 3."""
+    return _extreme()
+
+
+def make_majority() -> dict:
+    """make_majority(tokens): hist, score (hist, x), beats-SelectorWidth, winner Aggregate.
+
+    L0 hist (code V + 2, 2N). L1 score N·V units. L2 beats head on NV scores (code NV + 2), only
+    n_beating:0 read (4 units). L3 head code 3, value V. Liveness: score reuses hist's scratch;
+    n_beating's scratch and :0 reuse hist:1, hist:2; the V outputs reuse score's first slot, the
+    self-cleaned scratch, hist:3..N, then score slots: cleaning 2 + min(V-2, N-2) units in L1 and
+    1 + max(0, V - N) in L2 (V + 1 in all). d = 2 + V + 1 + N + NV - 1; mlp = NV + 2N + V + 5.
+    """
+    d = N * V + N + V + 2
+    m1 = N * V + 2 + sp.Min(V - 2, N - 2)
+    m2 = 5 + sp.Max(0, V - N)
+    return {"layers": sp.Integer(4), "heads": sp.Integer(3),
+            "mlp_hidden": N * V + 2 * N + V + 5, "residual_width": d,
+            "params": _params(d, V, [(1, V + 2, 1, 2 * N), (0, 0, 0, m1), (1, N * V + 2, 1, m2),
+                                     (1, 3, V, 0)])}
+
+
+def make_palindrome() -> dict:
+    """make_palindrome(tokens): make_reverse, mismatch x != y, SelectorWidth, == 0.
+
+    L0-L2 as make_reverse; mismatch is read only at True: V units. L3: head code 3, widths 0..N
+    (2N + 2). L4: == 0 lookup, 2 units. Liveness: reverse and mismatch:True reuse min(V + 1, N)
+    length dimensions (cleaned in L1); the n_mismatch scratch, its N + 1 widths and palindrome:True
+    reuse token/index dimensions (N + 3 cleaning units in L2); palindrome:False takes the
+    self-cleaned scratch. d = 2 + V + 3N + max(0, V + 1 - N);
+    mlp = 2N + N(N+1)/2 + min(V+1, N) + V + (N + 3) + 2N + 2 + 2.
+    """
+    d = 2 + V + 3 * N + sp.Max(0, V + 1 - N)
+    m1 = N * (N + 1) / 2 + sp.Min(V + 1, N)
+    m2 = V + N + 3
+    return {"layers": sp.Integer(5), "heads": sp.Integer(3),
+            "mlp_hidden": 2 * N + m1 + m2 + 2 * N + 2 + 2, "residual_width": d,
+            "params": _params(d, 2, [(1, 3, 1, 2 * N), (0, 0, 0, m1), (1, N + 2, V, m2),
+                                     (1, 3, 1, 2 * N + 2), (0, 0, 0, 2)])}
+
+
+def make_prev_token() -> dict:
+    """make_prev_token(tokens) = shift_by(1, tokens): 1 head of code N + 2, value V; d = 2V + N + 2."""
+    return shift_by()
+
+
+def make_induction() -> dict:
+    """make_induction(tokens): value_at (x, i), seen, occurrence (x, seen), prev-token head, key.
+
+    L0 value_at VN units. L1 same_before head (VN distinct rows: code VN + 2), widths 1..N (2N),
+    cleaning the VN value_at dims reused by occurrence. L2 occurrence VN units + N cleaning (seen
+    dims reused by prev_occurrence). L3 prev head (N - 1 row groups: code N + 1, value VN); key
+    keeps the V(N-1) directions the query can match (V(N-1) units) + V cleaning (outputs reuse
+    indices then prev_occurrence dims). L4 EQ head: V(N-1) + 1 row groups, code V(N-1) + 3, value V.
+    d = 2 + V + N + VN + 1 + N + (VN - N - 1) + V(N-1) = 3VN + N + 2; mlp = 4VN + 3N.
+    """
+    d = 3 * V * N + N + 2
+    return {"layers": sp.Integer(5), "heads": sp.Integer(3), "mlp_hidden": 4 * V * N + 3 * N,
+            "residual_width": d,
+            "params": _params(d, V, [(0, 0, 0, V * N), (1, V * N + 2, 1, 2 * N + V * N),
+                                     (0, 0, 0, V * N + N), (1, N + 1, V * N, V * N),
+                                     (1, V * (N - 1) + 3, V, 0)])}
+
+
+def make_prefix_sum() -> dict:
+    """make_prefix_sum(tokens, values=(0, 1, 2, 3)) on the fixed vocab 0..3: formulas in N only.
+
+    L0 value_at kept for x in {1, 2, 3}: 3N units + 4 token cleanings. L1: 3 heads (N row groups,
+    code N + 2), widths 0..N (2N + 2 each) + 4N cleanings (indices, value_at). L2: c1 + 2c2, (N+1)^2
+    units, + 2(N+1) cleanings (counts 1, 2). L3: acc + 3c3, (3N+1)(N+1) units, 6N + 1 outputs.
+    d = 2 + 4 + N + 3N + 3(N+1) - 1 + (3N - 3) = 10N + 5 (scratches reuse tokens; acc reuses the
+    scratches, indices and value_at; the output reuses value_at, counts 1, 2 and adds 3N - 3).
+    """
+    d = 10 * N + 5
+    layers = [(0, 0, 0, 3 * N + 4), (3, N + 2, 1, 10 * N + 6),
+              (0, 0, 0, (N + 1) ** 2 + 2 * N + 2), (0, 0, 0, (3 * N + 1) * (N + 1))]
+    return {"layers": sp.Integer(4), "heads": sp.Integer(3),
+            "mlp_hidden": sp.expand(sum(m for *_, m in layers)), "residual_width": d,
+            "params": _params(d, 6 * N + 1, layers, vocab_size=4)}
+
+
+def make_add() -> dict:
+    """make_add(tokens, base=2) on the fixed vocab {"0+0", "0+1", "1+0", "1+1"}: formulas in N only.
+
+    L0 digit_at (sum != 1, i, sum): 3N values, 3N units (grouped by index). L1 decisive head (N
+    row groups, code N + 2), widths 0..N (2N + 2) + N index cleanings. L2 query 3N(N+1) and key
+    2N(N+1) units (key grouped by width: 2N distinct per width) + 4 cleanings. L3 carry head
+    (2N row groups: code 2N + 2, value 2) and the final map, 4 units (grouped by carry).
+    d = 2 + 4 + N + 3N + 1 + (N + 1) + (3N(N+1) - N - 1) + 2N(N+1) = 5N^2 + 9N + 7.
+    """
+    d = 5 * N ** 2 + 9 * N + 7
+    layers = [(0, 0, 0, 3 * N), (1, N + 2, 1, 3 * N + 2), (0, 0, 0, 5 * N * (N + 1) + 4),
+              (1, 2 * N + 2, 2, 4)]
+    return {"layers": sp.Integer(4), "heads": sp.Integer(2),
+            "mlp_hidden": sp.expand(sum(m for *_, m in layers)), "residual_width": d,
+            "params": _params(d, 2, layers, vocab_size=4)}
 
 
 _FORMULAS: dict[str, Callable[[], dict]] = {
@@ -139,29 +415,75 @@ _FORMULAS: dict[str, Callable[[], dict]] = {
     "make_sort_unique": make_sort_unique,
     "make_reverse": make_reverse,
     "make_count_less_freq": make_count_less_freq,
+    "shift_by": shift_by,
+    "detect_pattern": detect_pattern,
+    "make_shuffle_dyck": make_shuffle_dyck,
+    "make_shuffle_dyck2": make_shuffle_dyck2,
+    "make_sort": make_sort,
+    "make_sort_freq": make_sort_freq,
+    "make_nary_sequencemap": make_nary_sequencemap,
+    "make_mean": make_mean,
+    "make_sum": make_sum,
+    "make_max": make_max,
+    "make_min": make_min,
+    "make_majority": make_majority,
+    "make_palindrome": make_palindrome,
+    "make_prev_token": make_prev_token,
+    "make_induction": make_induction,
+    "make_prefix_sum": make_prefix_sum,
+    "make_add": make_add,
+}
+
+#: Programs compiled on a fixed vocabulary (their factories ignore V; formulas are in N only).
+FIXED_VOCAB: dict[str, tuple] = {
+    "make_shuffle_dyck": ("(", ")", "a"),
+    "make_shuffle_dyck2": ("(", ")", "{", "}"),
+    "make_prefix_sum": (0, 1, 2, 3),
+    "make_add": ("0+0", "0+1", "1+0", "1+1"),
 }
 
 #: Smallest (V, N) at which each program's formulas hold.
 SIZE_MIN: dict[str, tuple[int, int]] = {name: (2, 2) for name in _FORMULAS}
 SIZE_MIN["make_count_less_freq"] = (2, 3)
+SIZE_MIN["detect_pattern"] = (3, 3)
 
 
 def _build(name: str, v: int, n: int) -> tuple:
-    """(program, vocab) of `name` at vocabulary size v (tokens 0..v-1); n is unused."""
+    """(program, vocab) of `name` at vocabulary size v (tokens 0..v-1, or FIXED_VOCAB[name])
+    and max_seq_len n (used only by programs that take it as an argument)."""
     from theory_kit import library as L  # lazy: bounds/ must not import the compiler stack
     from theory_kit import rasp
 
+    t = rasp.tokens
     programs = {
         "make_length": L.make_length,
         "make_hist": L.make_hist,
-        "make_count": lambda: L.make_count(rasp.tokens, 0),
-        "make_frac_prevs": lambda: L.make_frac_prevs(rasp.tokens == 0),
-        "make_pair_balance": lambda: L.make_pair_balance(rasp.tokens, 0, 1),
-        "make_sort_unique": lambda: L.make_sort_unique(rasp.tokens, rasp.tokens),
-        "make_reverse": lambda: L.make_reverse(rasp.tokens),
+        "make_count": lambda: L.make_count(t, 0),
+        "make_frac_prevs": lambda: L.make_frac_prevs(t == 0),
+        "make_pair_balance": lambda: L.make_pair_balance(t, 0, 1),
+        "make_sort_unique": lambda: L.make_sort_unique(t, t),
+        "make_reverse": lambda: L.make_reverse(t),
         "make_count_less_freq": lambda: L.make_count_less_freq(2),
+        "shift_by": lambda: L.shift_by(1, t),
+        "detect_pattern": lambda: L.detect_pattern(t, [0, 1, 2]),
+        "make_shuffle_dyck": lambda: L.make_shuffle_dyck(["()"]),
+        "make_shuffle_dyck2": L.make_shuffle_dyck2,
+        "make_sort": lambda: L.make_sort(t, t, max_seq_len=n, min_key=1),
+        "make_sort_freq": lambda: L.make_sort_freq(n),
+        "make_nary_sequencemap": lambda: L.make_nary_sequencemap(
+            lambda a, i, m: a + i < m, t, rasp.indices, L.length),
+        "make_mean": lambda: L.make_mean(t),
+        "make_sum": lambda: L.make_sum(t),
+        "make_max": lambda: L.make_max(t),
+        "make_min": lambda: L.make_min(t),
+        "make_majority": lambda: L.make_majority(t),
+        "make_palindrome": lambda: L.make_palindrome(t),
+        "make_prev_token": lambda: L.make_prev_token(t),
+        "make_induction": lambda: L.make_induction(t),
+        "make_prefix_sum": lambda: L.make_prefix_sum(t, values=(0, 1, 2, 3)),
+        "make_add": lambda: L.make_add(t, base=2),
     }
-    return programs[name](), tuple(range(v))
+    return programs[name](), FIXED_VOCAB.get(name, tuple(range(v)))
 
 
 def _factory(name: str) -> Callable[[int, int], tuple]:
