@@ -242,44 +242,82 @@ def sizes_table(out_dir: Path) -> MacroFile:
     return f
 
 
+def _figure_module(name: str):
+    """Load figures/<name>.py (not a package) so a table reuses the figure's own data function."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location(f"_tk_{name}", paths.FIGURES_DIR / f"{name}.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
 def landscape_table(out_dir: Path) -> MacroFile:
-    """Certified convex optimum of the toy two-layer ReLU problem vs non-convex training."""
+    """Certified convex optimum of the toy two-layer ReLU problem vs non-convex training, and the
+    linear-self-attention closed form vs training: the numbers of the two landscape figures.
+
+    The data come from the figure scripts' own `compute(seed)` (figures/fig_nonconvex_vs_certified.py,
+    figures/fig_lsa_closed_form.py) with the figure seed, so the table and the captions quote
+    exactly what the figures plot (deterministic: fixed seeds, no timing-dependent numbers).
+    """
     f = MacroFile("tk_landscape", "landscape")
     try:
-        from theory_kit.landscape import TOY_BETA, nonconvex_baseline, toy_relu_dataset, two_layer_relu
+        import theory_kit.landscape  # noqa: F401
     except ImportError as exc:
         f.add(f"% theory_kit.landscape not available: {exc}")
         f.define("tkLandscapeTable", r"\emph{theory\_kit.landscape was not available when this was generated.}")
         return f
-    X, y = toy_relu_dataset(LANDSCAPE_N, seed=SEED)
-    cert = two_layer_relu(X, y, beta=TOY_BETA, patterns="all")
-    base = nonconvex_baseline(X, y, beta=TOY_BETA, widths=LANDSCAPE_WIDTHS, n_inits=LANDSCAPE_INITS,
-                              seed=SEED, certified=cert)
-    f.define("tkLandscapeN", LANDSCAPE_N)
-    f.define("tkLandscapeBeta", TOY_BETA)
+    relu_fig = _figure_module("fig_nonconvex_vs_certified")
+    cert, base = relu_fig.compute(SEED)
+    rel = np.asarray(base.relative_gaps)  # (S, K)
+    f.define("tkLandscapeN", relu_fig.N_SAMPLES)
+    f.define("tkLandscapeBeta", cert.beta)
     f.define("tkLandscapeOptimum", cert.value)
-    f.define("tkLandscapeInits", LANDSCAPE_INITS)
+    f.define("tkLandscapeLowerBound", cert.lower_bound)
+    f.define("tkLandscapeCertRelGap", cert.relative_gap)
+    f.define("tkLandscapePatterns", cert.n_patterns)
+    f.define("tkLandscapeOptimalWidth", cert.width)
+    f.define("tkLandscapeInits", rel.shape[1])
+    f.define("tkLandscapeRuns", rel.size)
+    f.define("tkLandscapeWidthMin", int(base.widths[0]))
+    f.define("tkLandscapeWidthMax", int(base.widths[-1]))
+    f.define("tkLandscapeRelTol", base.rel_tol)
+    f.define("tkLandscapeRunsAtOptimum", int(np.sum(rel <= base.rel_tol)))
+    f.define("tkLandscapeBestRelGap", float(rel.min()))
+    wide = np.asarray(base.widths) >= cert.width  # widths at which p* is attainable
+    f.define("tkLandscapeBestRelGapWide", float(rel[wide].min()) if wide.any() else None)
     rows = []
-    for s, width in enumerate(LANDSCAPE_WIDTHS):
-        c = f"tkLandscapeWidth{camel(str(width))}"
+    for s, width in enumerate(base.widths):
+        c = f"tkLandscapeWidth{camel(str(int(width)))}"
         obj = np.asarray(base.objectives)[s]
         rows.append((
             f.define(c + "Width", int(width)),
             f.define(c + "Best", float(obj.min())),
             f.define(c + "Median", float(np.median(obj))),
+            f.define(c + "BestRelGap", float(rel[s].min())),
+            f.define(c + "MedianRelGap", float(np.median(rel[s]))),
             f.define(c + "FractionOptimal", float(np.asarray(base.fraction_optimal)[s])),
         ))
-    f.add(r"\newcommand{\tkLandscapeTable}{%", r"\begin{tabular}{@{}rrrr@{}}", r"\hline",
-          r"width & best objective & median objective & fraction at optimum \\", r"\hline")
+    f.add(r"\newcommand{\tkLandscapeTable}{%", r"\begin{tabular}{@{}rrrrrr@{}}", r"\hline",
+          r"width & best objective & median objective & best rel.\ gap & median rel.\ gap"
+          r" & fraction at optimum \\", r"\hline")
     f.add(*(" & ".join(r) + r" \\" for r in rows))
     f.add(r"\hline", r"\end{tabular}}")
     f.defined.add("tkLandscapeTable")
+
+    lsa_fig = _figure_module("fig_lsa_closed_form")
+    lsa = lsa_fig.compute(SEED)
+    dims = sorted(lsa)
+    errors = np.concatenate([np.asarray(lsa[d].relative_error) for d in dims])
+    ns = np.asarray(lsa[dims[0]].ns)
+    f.define("tkLsaDims", ", ".join(str(d) for d in dims))
+    f.define("tkLsaNMin", int(ns.min()))
+    f.define("tkLsaNMax", int(ns.max()))
+    f.define("tkLsaPrompts", lsa_fig.N_PROMPTS)
+    f.define("tkLsaMaxRelError", float(errors.max()))
+    f.define("tkLsaMaxRelErrorLargestN", float(max(lsa[d].relative_error[-1] for d in dims)))
     return f
 
-
-LANDSCAPE_N = 12
-LANDSCAPE_WIDTHS = (1, 2, 4, 8)
-LANDSCAPE_INITS = 10
 
 TABLES: dict[str, Callable[[Path], MacroFile]] = {
     "tk_meta": meta_table,
