@@ -68,16 +68,7 @@ def _sha256(*chunks: bytes) -> str:
     return h.hexdigest()
 
 
-def library_hash() -> str:
-    """Hash of every theory_kit/**/*.py: the "library version" a figure was built with."""
-    h = hashlib.sha256()
-    for p in sorted(paths.PACKAGE_DIR.rglob("*.py")):
-        if "__pycache__" in p.parts:
-            continue
-        rel = p.relative_to(paths.PACKAGE_DIR).as_posix().encode()
-        data = p.read_bytes()
-        h.update(len(rel).to_bytes(8, "little") + rel + len(data).to_bytes(8, "little") + data)
-    return h.hexdigest()
+library_hash = paths.library_hash
 
 
 def environment_fingerprint() -> str:

@@ -19,12 +19,9 @@ complete file or none. Output is deterministic (fixed seeds, fixed number format
 from __future__ import annotations
 
 import argparse
-import hashlib
 import math
-import os
 import re
 import sys
-import tempfile
 import time
 import traceback
 from collections.abc import Callable
@@ -106,29 +103,10 @@ class MacroFile:
         return "\n".join(self.lines) + "\n"
 
 
-def write_atomic(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+write_atomic = paths.write_atomic
 
 
-def library_hash() -> str:
-    """Hash of every theory_kit/**/*.py, the same "library version" figures/build.py keys on."""
-    h = hashlib.sha256()
-    for p in sorted(paths.PACKAGE_DIR.rglob("*.py")):
-        if "__pycache__" in p.parts:
-            continue
-        rel = p.relative_to(paths.PACKAGE_DIR).as_posix().encode()
-        data = p.read_bytes()
-        h.update(len(rel).to_bytes(8, "little") + rel + len(data).to_bytes(8, "little") + data)
-    return h.hexdigest()
+library_hash = paths.library_hash
 
 
 # ---------------------------------------------------------------------------------------------

@@ -14,7 +14,9 @@ All of these folders are git-ignored; nothing written there is ever committed.
 
 from __future__ import annotations
 
+import hashlib
 import os
+import tempfile
 from pathlib import Path
 
 __all__ = [
@@ -65,3 +67,33 @@ def appendix_build_dir() -> Path:
 def figure_scripts() -> list[Path]:
     """Every figures/fig_<name>.py, sorted by name."""
     return sorted(FIGURES_DIR.glob("fig_*.py"))
+
+
+def library_hash() -> str:
+    """Hash of every theory_kit/**/*.py: the "library version" figures and tables are built with."""
+    h = hashlib.sha256()
+    for p in sorted(PACKAGE_DIR.rglob("*.py")):
+        if "__pycache__" in p.parts:
+            continue
+        rel = p.relative_to(PACKAGE_DIR).as_posix().encode()
+        data = p.read_bytes()
+        h.update(len(rel).to_bytes(8, "little") + rel + len(data).to_bytes(8, "little") + data)
+    return h.hexdigest()
+
+
+def write_atomic(path: Path, text: str) -> None:
+    """Write text to path via a temporary file in the same folder and os.replace, so an
+    interrupted run never leaves a half-written file."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            fh.write(text)
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise

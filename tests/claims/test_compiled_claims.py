@@ -2,7 +2,6 @@
 
 import math
 
-import sympy as sp
 
 from theory_kit.bounds import sizes
 from theory_kit.claims import Claim, get, verify

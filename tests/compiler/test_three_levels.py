@@ -1,6 +1,5 @@
 """Interpreter = block-level apply = weight forward pass, node by node, on the shared cases."""
 
-import numpy as np
 import pytest
 
 import theory_kit as tk

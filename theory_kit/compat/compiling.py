@@ -5,8 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Sequence
 
-import numpy as np
-
 from theory_kit.compiler.compile import compile as _compile
 from theory_kit.errors import InvalidInput
 from theory_kit.model.compiled import CompiledModel

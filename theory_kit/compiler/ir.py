@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any, Callable, Mapping, Optional, Union
-
-import numpy as np
 
 from theory_kit.craft.bases import BasisDirection
 from theory_kit.craft.blocks import MLP, AttentionHead, Embedding

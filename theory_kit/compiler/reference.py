@@ -8,7 +8,7 @@ first sublayer where the weight forward pass leaves it.
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Optional
 
 import numpy as np
 

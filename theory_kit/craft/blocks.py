@@ -8,7 +8,7 @@ takes a residual laid out in a `VectorSpace` and returns the update in the same 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any, Mapping, Optional
+from typing import Any, Mapping
 
 import numpy as np
 

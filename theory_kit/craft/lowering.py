@@ -18,14 +18,14 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable, Optional
+from typing import Any, Callable
 
 import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, Block, NodeBasis
 from theory_kit.craft.bases import BOS, ONE, BasisDirection
-from theory_kit.craft.blocks import MLP, AttentionHead, Embedding
+from theory_kit.craft.blocks import MLP, AttentionHead
 from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.validate import Problem
