@@ -12,6 +12,8 @@ from __future__ import annotations
 import math
 from typing import Any, Optional
 
+import numpy as np
+
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, NodeBasis, ProgramGraph
 from theory_kit.craft.bases import value_sort_key
@@ -23,6 +25,8 @@ __all__ = ["infer_bases", "MAX_NUMERICAL_VALUES"]
 
 #: Above this many possible values a numerical SOp's value set is treated as unknown.
 MAX_NUMERICAL_VALUES = 20_000
+#: A numerical LinearSequenceMap enumerates at most this many (x, y) pairs (numpy, ~0.1 s).
+MAX_LINEAR_PAIRS = 4_000_000
 
 
 def _sorted(values) -> tuple:
@@ -152,8 +156,14 @@ class _Inference:
             xs = self.values_of(expr.fst.unique_id)
             ys = self.values_of(expr.snd.unique_id)
             if isinstance(expr, rn.LinearSequenceMap) and rn.is_numerical(expr):
-                if xs is None or ys is None or len(xs) * len(ys) > MAX_NUMERICAL_VALUES:
+                if xs is None or ys is None or len(xs) * len(ys) > MAX_LINEAR_PAIRS:
                     return None
+                # Vectorised: a·x + b·y over all pairs (fractions from frac_prevs give ~10^6).
+                x = np.array([float(v) for v in xs])
+                y = np.array([float(v) for v in ys]) if expr.fst is not expr.snd else None
+                z = (expr.fst_fac + expr.snd_fac) * x if y is None else \
+                    np.add.outer(expr.fst_fac * x, expr.snd_fac * y).ravel()
+                return tuple(np.unique(np.round(z, 12)).tolist())
             if xs is None or ys is None:
                 return ()  # validate() already rejects numerical inputs to SequenceMap
             if expr.fst is expr.snd:

@@ -413,17 +413,17 @@ def _finish_codes(ctx, q_cols, k_cols, bos_key_logit, real):
     k_cols.append({BOS: bos_key_logit})
     q_cols.append({BOS: 1.0})
     k_cols.append({BOS: beta})
-    q_reads = list(dict.fromkeys(d for col in q_cols for d in col))
-    k_reads = list(dict.fromkeys(d for col in k_cols for d in col))
-    w_q = np.zeros((len(q_reads), len(q_cols)))
-    w_k = np.zeros((len(k_reads), len(k_cols)))
+    q_index = {d: i for i, d in enumerate(dict.fromkeys(d for col in q_cols for d in col))}
+    k_index = {d: i for i, d in enumerate(dict.fromkeys(d for col in k_cols for d in col))}
+    w_q = np.zeros((len(q_index), len(q_cols)))
+    w_k = np.zeros((len(k_index), len(k_cols)))
     for c, col in enumerate(q_cols):
         for d, w in col.items():
-            w_q[q_reads.index(d), c] += w
+            w_q[q_index[d], c] += w
     for c, col in enumerate(k_cols):
         for d, w in col.items():
-            w_k[k_reads.index(d), c] += w
-    return tuple(q_reads), tuple(k_reads), w_q, w_k
+            w_k[k_index[d], c] += w
+    return tuple(q_index), tuple(k_index), w_q, w_k
 
 
 def lower_aggregate(ctx: LoweringContext, expr: rn.Aggregate, node: NodeBasis) -> None:

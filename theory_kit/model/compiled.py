@@ -74,6 +74,8 @@ class CompiledModel:
         self._layered = layered
         self._config = config
         self._token_id = {t: i for i, t in enumerate(weights.tokens)}
+        # Token -> id for real tokens only (BOS is id 0 and never a valid input token).
+        self._vocab_id = {t: i for i, t in enumerate(weights.tokens) if i > 0}
         if output_value_set:
             vals = np.array(sorted(float(v) for v in output_value_set))
             gaps = np.diff(vals)
@@ -128,43 +130,57 @@ class CompiledModel:
 
     def encode(self, seqs: Sequence[Sequence]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids [B, T] (BOS prepended, padded with BOS) and key mask [B, T]."""
-        rows = [self._check(s, f"input {i}") for i, s in enumerate(seqs)]
+        rows = []
+        vocab_id = self._vocab_id
+        for i, s in enumerate(seqs):
+            try:  # fast path: a list/tuple/str of known tokens, not too long
+                if not isinstance(s, (list, tuple, str)) or len(s) > self.max_seq_len:
+                    raise KeyError
+                rows.append([vocab_id[x] for x in s])
+            except (KeyError, TypeError):
+                self._check(s, f"input {i}")  # raises the precise error
+                rows.append([vocab_id[x] for x in s])
         t = 1 + max((len(r) for r in rows), default=0)
+        lengths = np.array([len(r) for r in rows], dtype=np.int64)
+        mask = np.arange(t)[None, :] <= lengths[:, None]
         ids = np.zeros((len(rows), t), dtype=np.int64)
-        mask = np.zeros((len(rows), t), dtype=bool)
-        mask[:, 0] = True
-        for i, r in enumerate(rows):
-            ids[i, 1:len(r) + 1] = [self._token_id[x] for x in r]
-            mask[i, :len(r) + 1] = True
+        if len(rows) and (lengths == lengths[0]).all():
+            if lengths[0]:
+                ids[:, 1:] = np.array(rows, dtype=np.int64)
+        else:
+            for i, r in enumerate(rows):
+                ids[i, 1:len(r) + 1] = r
         return ids, mask
 
     def decode(self, final: np.ndarray, lengths: Sequence[int]) -> list[list]:
-        """Decode final residuals [B, T, D] into output lists (positions 1..len)."""
+        """Decode final residuals [B, T, D] into output lists (positions 1..len).
+
+        Categorical: the argmax value, or None where no value scores ≥ 1/2. Numerical: the
+        number, snapped to the nearest possible value when within a quarter of the smallest
+        gap between possible values.
+        """
         scores = final @ self.weights.unembed
-        out = []
         if self.weights.output_encoding == "categorical":
             values = self.weights.output_values
-            best = scores.argmax(axis=-1) if scores.shape[-1] else None
-            top = scores.max(axis=-1) if scores.shape[-1] else None
-            for i, n in enumerate(lengths):
-                row = []
-                for p in range(1, n + 1):
-                    if best is None or top[i, p] < 0.5:
-                        row.append(None)
-                    else:
-                        row.append(values[best[i, p]])
-                out.append(row)
-            return out
-        for i, n in enumerate(lengths):
-            out.append([self._snap(float(v)) for v in scores[i, 1:n + 1, 0]])
-        return out
-
-    def _snap(self, x: float) -> Any:
-        if self._snap_values is None:
-            return x
-        j = int(np.abs(self._snap_values - x).argmin())
-        near = float(self._snap_values[j])
-        return near if abs(near - x) <= self._snap_tol else x
+            table = np.empty(len(values) + 1, dtype=object)
+            for i, v in enumerate(values):  # element-wise: values may be tuples
+                table[i] = v
+            table[-1] = None
+            if values:
+                idx = np.where(scores.max(axis=-1) >= 0.5, scores.argmax(axis=-1), len(values))
+            else:
+                idx = np.full(scores.shape[:2], 0)
+            decoded = table[idx]
+            return [decoded[i, 1:n + 1].tolist() for i, n in enumerate(lengths)]
+        x = scores[..., 0].astype(np.float64)
+        if self._snap_values is not None:
+            vals = self._snap_values
+            j = np.clip(np.searchsorted(vals, x), 1, len(vals) - 1) if len(vals) > 1 \
+                else np.zeros(x.shape, dtype=np.int64)
+            lo, hi = vals[j - 1] if len(vals) > 1 else vals[j], vals[j]
+            near = np.where(np.abs(x - lo) <= np.abs(x - hi), lo, hi)
+            x = np.where(np.abs(near - x) <= self._snap_tol, near, x)
+        return [x[i, 1:n + 1].tolist() for i, n in enumerate(lengths)]
 
     # -- running ------------------------------------------------------------------------------
     def forward(self, token_ids: Any, key_mask: Optional[np.ndarray] = None) -> Trace:
