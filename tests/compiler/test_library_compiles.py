@@ -33,6 +33,8 @@ LONG = {
              (1, 2, 3, 4, 5), 0.0),
     "hist": (lambda n: lib.make_hist(), ("a", "b", "c", "d"), 0.0),
     "frac_prevs": (lambda n: lib.make_frac_prevs(rasp.tokens == "x"), ("x", "y"), 1e-6),
+    # Its balance is a LinearSequenceMap of two fractions: ~10^6 possible values at N = 64.
+    "shuffle_dyck": (lambda n: lib.make_shuffle_dyck(["()"]), ("(", ")"), 0.0),
 }
 
 
