@@ -222,7 +222,7 @@ class CompiledModel:
             chunk = seqs[start:start + _CHUNK]
             ids, mask = self.encode(chunk)
             trace = forward(self.weights, ids, mask, record=False)
-            out.extend(self.decode(trace.output, [int(m.sum()) - 1 for m in mask]))
+            out.extend(self.decode(trace.output, (mask.sum(axis=1) - 1).tolist()))
         return out
 
     def block_reference(self, seq: Sequence):
