@@ -144,17 +144,23 @@ def build(call: str):
 def interpret(program, inputs: list, budget_s: Optional[float] = None) -> tuple[list, int, float]:
     """theory_kit's interpreter on every input: (outputs, number of errors, seconds).
 
-    With budget_s: raises C.BudgetExceeded when the first tenth of the inputs projects the
-    whole past the budget (or the whole run passes it)."""
+    With budget_s: raises C.BudgetExceeded when every tenth input, evaluated first, projects
+    the whole past the budget (or the whole run passes it)."""
     start = time.perf_counter()
     try:
         if budget_s:
-            probe = max(1, len(inputs) // 10)
+            # Probe every tenth input (the edge cases come first and are all full-length).
+            idx = list(range(0, len(inputs), 10))
+            rest = [i for i in range(len(inputs)) if i % 10]
             with C.time_budget(budget_s):
-                outs = evaluate_batch(program, inputs[:probe])
-                if (time.perf_counter() - start) * len(inputs) / probe > budget_s:
+                probe = evaluate_batch(program, [inputs[i] for i in idx])
+                if (time.perf_counter() - start) * len(inputs) / len(idx) > budget_s:
                     raise C.BudgetExceeded()
-                outs += evaluate_batch(program, inputs[probe:])
+                outs = [None] * len(inputs)
+                for i, v in zip(idx, probe):
+                    outs[i] = v
+                for i, v in zip(rest, evaluate_batch(program, [inputs[i] for i in rest])):
+                    outs[i] = v
         else:
             outs = evaluate_batch(program, inputs)
         errors = 0
@@ -285,10 +291,12 @@ def ours_sweep(bench: Bench, steps: list[tuple[int, list]], args) -> dict:
             got.extend(model.run_batch(chunk))
         step["eval_s"] = time.perf_counter() - start
         try:
-            expected, _, step["interpreter_s"] = interpret(build(call), inputs, args.eval_budget)
+            expected, _, step["interpreter_s"] = interpret(build(call), inputs,
+                                                           args.interpreter_budget)
         except C.BudgetExceeded:
             step["error"] = res["stop_reason"] = (
-                f"the interpreter exceeded the {args.eval_budget} s budget at max_seq_len {n}")
+                f"the interpreter (the oracle) would exceed its {args.interpreter_budget} s "
+                f"budget at max_seq_len {n}")
             break
         step.update(score(expected, got, inputs))
         if step["n_correct"] < step["n_scored"]:
@@ -432,6 +440,7 @@ def run_program(bench: Bench, args, worker: Optional[TracrWorker]) -> dict:
         if worker is not None:
             req = {"id": f"{bench.name}:sweep", "kind": "sweep", "program": bench.name,
                    "compile_budget_s": args.compile_budget, "eval_budget_s": args.eval_budget,
+                   "interpreter_budget_s": args.interpreter_budget,
                    "max_batch": C.MAX_CHUNK, "chunk_bytes": C.CHUNK_BYTES,
                    "steps": [{"max_seq_len": n, "call": bench.call_at(n),
                               "vocab": bench.vocab_at(n), "inputs": xs} for n, xs in steps]}
@@ -440,7 +449,8 @@ def run_program(bench: Bench, args, worker: Optional[TracrWorker]) -> dict:
         C.progress(f"  [ours] sweep: longest exact {res['sweep']['ours']['longest_exact']} "
                    f"({res['sweep']['ours']['stop_reason']})")
         if worker is not None:
-            budget = len(steps) * (args.compile_budget + 3 * args.eval_budget) + 600
+            budget = len(steps) * (2 * args.compile_budget + args.eval_budget
+                                   + args.interpreter_budget) + 600
             res["sweep"]["tracr"] = worker.receive(timeout=budget)
             t = res["sweep"]["tracr"]
             C.progress(f"  [tracr] sweep: longest exact {t.get('longest_exact')} "
@@ -622,7 +632,8 @@ def markdown(result: dict) -> str:
                 "compile_time": "sum/sum", "residual_width": "sum/sum"}.get(key, "")
         got = f"{kind} {C.fmt(val)}" if val is not None else ""
         if key == "residual_width":
-            got += f" (geometric mean of the per-(program, N) ratios {C.fmt(s['total']['residual_width_gmean'])})"
+            got += (f" (geometric mean of the per-(program, N) ratios "
+                    f"{C.fmt(s['total']['residual_width_gmean'])}; {_width_without_largest(result)})")
         misses = [x for x in tv["misses"] if x != "total"]
         if misses and key.startswith("throughput") and len(misses) > s["total"]["pairs_compared"] / 2:
             metric = "vs_apply" if key == "throughput_vs_apply" else "vs_jit"
@@ -697,8 +708,10 @@ def markdown(result: dict) -> str:
         lines += [f"**Exactness sweep** over max_seq_len in {tuple(result['settings']['sweep_lengths'])}"
                   f" ({result['settings']['sweep_sample']} seeded random inputs each; a system "
                   "stops at its first inexact length, a compile over "
-                  f"{result['settings']['compile_budget']} s, or a projected evaluation over "
-                  f"{result['settings']['eval_budget']} s):", ""]
+                  f"{result['settings']['compile_budget']} s, a projected forward over "
+                  f"{result['settings']['eval_budget']} s, or a projected interpreter run over "
+                  f"{result['settings'].get('interpreter_budget', result['settings']['eval_budget'])}"
+                  " s):", ""]
         lines += ["| program | ours: longest exact | ours: why stopped | Tracr: longest exact | "
                   "Tracr: why stopped |", "|---|---|---|---|---|"]
         for name, p in result["programs"].items():
@@ -722,6 +735,18 @@ def markdown(result: dict) -> str:
                              f"{C.fmt(f['achieved_gflops'])} | {C.fmt(f['matmul_gflops'])} | "
                              f"{C.fmt(f['fraction_of_matmul'])} |")
     return "\n".join(lines)
+
+
+def _width_without_largest(result: dict) -> str:
+    pairs = [(name, n, r["ours"]["sizes"]["residual_width"], r["tracr"]["sizes"]["residual_width"])
+             for name, p in result["programs"].items() for n, r in p["lengths"].items()
+             if r.get("ratios")]
+    if len(pairs) < 2:
+        return ""
+    big = max(pairs, key=lambda x: x[3])
+    rest = [x for x in pairs if x is not big]
+    return (f"without the widest model, {big[0]} N={big[1]} ({big[2]:,} vs {big[3]:,}): sum/sum "
+            f"{C.fmt(sum(x[2] for x in rest) / sum(x[3] for x in rest))}")
 
 
 def _short(text: Optional[str], n: int = 110) -> str:
@@ -756,6 +781,9 @@ def parse_args(argv=None):
                    help="seconds a sweep compile may take (default 60)")
     p.add_argument("--eval-budget", type=float, default=None,
                    help="seconds a sweep step's evaluation may take (default 60)")
+    p.add_argument("--interpreter-budget", type=float, default=None,
+                   help="seconds the interpreter (the oracle, not under test) may take per sweep "
+                        "step (default 120; --quick 20)")
     p.add_argument("--table-compile-budget", type=float, default=600)
     p.add_argument("--repeat-below", type=float, default=10.0,
                    help="time a repeated compile only when the first took at most this long")
@@ -786,6 +814,7 @@ def parse_args(argv=None):
     a.sweep_sample = a.sweep_sample or (200 if q else 1000)
     a.compile_budget = a.compile_budget or (20.0 if q else 60.0)
     a.eval_budget = a.eval_budget or (20.0 if q else 60.0)
+    a.interpreter_budget = a.interpreter_budget or (20.0 if q else 120.0)
     a.apply_inputs = a.apply_inputs or (2 if q else 3)
     a.min_time = a.min_time or (0.2 if q else 0.5)
     if a.programs in ("", None):
