@@ -89,7 +89,20 @@ def machine() -> dict:
                                                    "MKL_NUM_THREADS", "XLA_FLAGS")
                        if k in os.environ},
         "other_processes_cpu_percent": busy_neighbours(),
+        "git": git_state(),
     }
+
+
+def git_state() -> dict:
+    """The commit measured, and whether theory_kit/ had uncommitted changes."""
+    def git(*args: str) -> str:
+        try:
+            return subprocess.run(["git", *args], capture_output=True, text=True, cwd=REPO,
+                                  timeout=10).stdout.strip()
+        except (OSError, subprocess.SubprocessError):
+            return ""
+    return {"head": git("rev-parse", "HEAD") or None,
+            "theory_kit_dirty": bool(git("status", "--porcelain", "theory_kit"))}
 
 
 def busy_neighbours(threshold: float = 20.0) -> list:

@@ -599,6 +599,9 @@ def markdown(result: dict) -> str:
     v = tr.get("versions", {})
     lines = [
         f"Measured {result['finished']} in {result['wall_s'] / 60:.1f} min: "
+        + (f"theory_kit at {m['git']['head'][:10]}"
+           + (" with uncommitted changes" if m["git"]["theory_kit_dirty"] else "") + "; "
+           if (m.get("git") or {}).get("head") else "") +
         f"`nproc` = {m['nproc']}, {m['cpu_model']}, load average at start "
         f"{', '.join(f'{x:.1f}' for x in m['load_average'] or [])} and end "
         f"{', '.join(f'{x:.1f}' for x in result['load_average_end'] or [])}; Python {m['python']}, "
