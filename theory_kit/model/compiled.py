@@ -18,6 +18,8 @@ __all__ = ["CompiledModel", "load", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _CHUNK = 4096
+#: Bytes of activations one run_batch chunk may allocate (widest layer x positions x batch).
+_CHUNK_BYTES = 256 * 2 ** 20
 
 
 def _encode_value(v: Any) -> Any:
@@ -218,8 +220,12 @@ class CompiledModel:
                                f"{type(seqs).__name__} {seqs!r:.60}")
         seqs = list(seqs)
         out: list[list] = []
-        for start in range(0, len(seqs), _CHUNK):
-            chunk = seqs[start:start + _CHUNK]
+        widest = max([self.weights.residual_width] + [max(lw.mlp_hidden, lw.n_heads * (self.max_seq_len + 1))
+                                                      for lw in self.weights.layers])
+        per_input = 8 * (self.max_seq_len + 1) * widest
+        chunk_size = max(1, min(_CHUNK, _CHUNK_BYTES // per_input))
+        for start in range(0, len(seqs), chunk_size):
+            chunk = seqs[start:start + chunk_size]
             ids, mask = self.encode(chunk)
             trace = forward(self.weights, ids, mask, record=False)
             out.extend(self.decode(trace.output, (mask.sum(axis=1) - 1).tolist()))
