@@ -188,3 +188,11 @@ def test_residual_width_beats_tracr_on_recorded_sizes():
 def test_errors_are_theory_kit_errors():
     for cls in (CompilationMismatch, InvalidInput, InvalidModelFile, UnsupportedProgram):
         assert issubclass(cls, TheoryKitError)
+
+
+def test_forward_and_compile_reject_malformed_arguments(sort_model):
+    ids, mask = sort_model.encode([[1, 2]])
+    with pytest.raises(InvalidInput, match="key_mask must be a bool array"):
+        sort_model.forward(ids, mask[:, :1])
+    with pytest.raises(InvalidInput, match="seed must be a non-negative int"):
+        tk.compile(lib.make_hist(), vocab={"a"}, max_seq_len=2, seed="x")

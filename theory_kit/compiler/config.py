@@ -57,6 +57,8 @@ class CompileConfig:
         if self.beta is not None and (isinstance(self.beta, bool) or not isinstance(self.beta, (int, float))
                                       or not np.isfinite(self.beta) or self.beta <= 0):
             problems.append(f"beta must be a positive finite number or None, got {self.beta!r}")
+        if isinstance(self.seed, bool) or not isinstance(self.seed, int) or self.seed < 0:
+            problems.append(f"seed must be a non-negative int, got {self.seed!r}")
         if not isinstance(self.causal, bool):
             problems.append(f"causal must be True or False, got {self.causal!r}")
         try:

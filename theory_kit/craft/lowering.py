@@ -322,7 +322,7 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
 # ---------------------------------------------------------------------------------------------
 
 
-def _predicate_matrix(ctx, node, sel: rn.Select):
+def _predicate_matrix(ctx, sel: rn.Select):
     qdirs, qvals = _categorical_read(ctx, sel.queries)
     kdirs, kvals = _categorical_read(ctx, sel.keys)
     P = np.zeros((len(qdirs), len(kdirs)), dtype=bool)
@@ -376,7 +376,7 @@ def _qk_codes(ctx, sel: rn.Selector, bos_offset: float):
 def _leaf_codes(ctx, sel: rn.Select, q_cols: list, k_cols: list) -> None:
     """Append the code coordinates of one Select: Σ_coords q·k = β·P(key, query)."""
     beta = ctx.beta
-    qdirs, kdirs, P = _predicate_matrix(ctx, None, sel)
+    qdirs, kdirs, P = _predicate_matrix(ctx, sel)
     real = {ONE: 1.0, BOS: -1.0}
     if P.size and P.all():
         q_cols.append(dict(real))

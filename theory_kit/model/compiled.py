@@ -196,6 +196,11 @@ class CompiledModel:
                                f"{ids.dtype} shape {ids.shape}")
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.weights.tokens)):
             raise InvalidInput(f"forward: token id out of range 0..{len(self.weights.tokens) - 1}")
+        if key_mask is not None:
+            key_mask = np.asarray(key_mask)
+            if key_mask.shape != ids.shape or key_mask.dtype != bool:
+                raise InvalidInput(f"forward: key_mask must be a bool array of shape {ids.shape}, "
+                                   f"got dtype {key_mask.dtype} shape {key_mask.shape}")
         if ids.shape[1] > self.max_seq_len + 1:
             raise InvalidInput(f"forward: {ids.shape[1]} positions exceed max_seq_len + 1 = "
                                f"{self.max_seq_len + 1}")
