@@ -128,6 +128,21 @@ class DualCertificate:
             _fail(type(self), f"method must be one of {CERTIFICATE_KINDS}, got {self.method!r}")
 
 
+def _check_runs(obj, axis: str) -> None:
+    """Freeze a (S,) size axis (widths/heads) with (S, K) objectives and iterations of K runs."""
+    sizes = _readonly(getattr(obj, axis), dtype=int)
+    objectives = _readonly(obj.objectives)
+    iterations = _readonly(obj.iterations, dtype=int)
+    if sizes.ndim != 1 or objectives.ndim != 2 or objectives.shape[0] != sizes.shape[0]:
+        _fail(type(obj), f"objectives must be (S, K) with S = len({axis}); got {objectives.shape}, "
+              f"{sizes.shape}")
+    if iterations.shape != objectives.shape:
+        _fail(type(obj), f"iterations must match objectives {objectives.shape}, got {iterations.shape}")
+    _set(obj, axis, sizes)
+    _set(obj, "objectives", objectives)
+    _set(obj, "iterations", iterations)
+
+
 def _check_network(obj, W_name: str = "W", alpha_name: str = "alpha") -> None:
     W = _readonly(getattr(obj, W_name))
     alpha = _readonly(getattr(obj, alpha_name))
@@ -275,16 +290,7 @@ class NonconvexBaselineResult:
     seed: int
 
     def __post_init__(self):
-        widths = _readonly(self.widths, dtype=int)
-        objectives = _readonly(self.objectives)
-        iterations = _readonly(self.iterations, dtype=int)
-        if widths.ndim != 1 or objectives.ndim != 2 or objectives.shape[0] != widths.shape[0]:
-            _fail(type(self), f"objectives must be (S, K) with S = len(widths); got {objectives.shape}, {widths.shape}")
-        if iterations.shape != objectives.shape:
-            _fail(type(self), f"iterations must match objectives {objectives.shape}, got {iterations.shape}")
-        _set(self, "widths", widths)
-        _set(self, "objectives", objectives)
-        _set(self, "iterations", iterations)
+        _check_runs(self, "widths")
         _require_finite(self, "certified_value", "certified_lower_bound", "rel_tol")
 
     @property
@@ -508,16 +514,7 @@ class AttentionNonconvexResult:
     seed: int
 
     def __post_init__(self):
-        heads = _readonly(self.heads, dtype=int)
-        objectives = _readonly(self.objectives)
-        iterations = _readonly(self.iterations, dtype=int)
-        if heads.ndim != 1 or objectives.ndim != 2 or objectives.shape[0] != heads.shape[0]:
-            _fail(type(self), f"objectives must be (S, K) with S = len(heads); got {objectives.shape}")
-        if iterations.shape != objectives.shape:
-            _fail(type(self), f"iterations must match objectives {objectives.shape}, got {iterations.shape}")
-        _set(self, "heads", heads)
-        _set(self, "objectives", objectives)
-        _set(self, "iterations", iterations)
+        _check_runs(self, "heads")
         _require_finite(self, "convex_value", "convex_lower_bound", "rel_tol")
 
     @property
