@@ -123,10 +123,20 @@ class BlockGraph:
 
 @dataclass(frozen=True)
 class Layer:
-    """One transformer layer: attention heads then one MLP (possibly with cleaning units)."""
+    """One transformer layer: attention heads then one MLP.
+
+    The MLP is `mlps` (the program's blocks) plus `cleaners` (units that zero dead
+    directions before their dimension is reused; the block-level oracle has no reuse and
+    skips them).
+    """
 
     heads: tuple[AttentionHead, ...]
     mlps: tuple[MLP, ...]
+    cleaners: tuple[MLP, ...] = ()
+
+    @property
+    def all_mlps(self) -> tuple[MLP, ...]:
+        return self.mlps + self.cleaners
 
 
 @dataclass(frozen=True)

@@ -128,13 +128,14 @@ def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
             heads[sub[b.id] // 2].append(b.payload)
         elif b.kind == "mlp":
             mlps[sub[b.id] // 2].append(b.payload)
+    cleaners = [[] for _ in range(n_layers)]
     for s, dirs in sorted(to_clean.items()):
-        mlps[s // 2].append(_cleaner(dirs, signed, f"clean@{s // 2}"))
+        cleaners[s // 2].append(_cleaner(dirs, signed, f"clean@{s // 2}"))
 
     live = {}
     for s in range(-1, n_sub):
         live[s] = tuple(d for d in order if write_at[d] <= s and (s < last_read[d]))
-    layers = tuple(Layer(tuple(h), tuple(m)) for h, m in zip(heads, mlps))
+    layers = tuple(Layer(tuple(h), tuple(m), tuple(c)) for h, m, c in zip(heads, mlps, cleaners))
     return LayeredModel(blocks=block_graph, embedding=embed.payload, layers=layers,
                         layout=layout, slots=tuple(tuple(s) for s in slots), live=live,
                         sublayer_of_block=sub)

@@ -42,8 +42,7 @@ def block_apply(layered: LayeredModel, config: CompileConfig, xs: list) -> list[
         update = sum((h.apply(x, space, mask) for h in layer.heads), np.zeros_like(x))
         x = x + update
         out.append(_named(space, x))
-        real = [m for m in layer.mlps if not m.label.startswith("clean@")]
-        update = sum((m.apply(x, space) for m in real), np.zeros_like(x))
+        update = sum((m.apply(x, space) for m in layer.mlps), np.zeros_like(x))
         x = x + update
         out.append(_named(space, x))
     return out

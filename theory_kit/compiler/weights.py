@@ -48,10 +48,10 @@ def layers_to_weights(layered: LayeredModel, config: CompileConfig) -> Weights:
             np.add.at(W_K[i], (idx(hd.reads_k), slice(0, hd.w_k.shape[1])), hd.w_k)
             np.add.at(W_V[i], (idx(hd.reads_v), slice(0, hd.w_v.shape[1])), hd.w_v)
             W_O[i][:hd.w_o.shape[0], idx(hd.writes)] += hd.w_o
-        m = sum(mlp.hidden for mlp in layer.mlps)
+        m = sum(mlp.hidden for mlp in layer.all_mlps)
         W_in, b_in, W_out = np.zeros((d, m)), np.zeros(m), np.zeros((m, d))
         start = 0
-        for mlp in layer.mlps:
+        for mlp in layer.all_mlps:
             cols = slice(start, start + mlp.hidden)
             np.add.at(W_in, (idx(mlp.reads), cols), mlp.w_in)
             b_in[cols] = mlp.b_in
