@@ -198,3 +198,11 @@ def test_forward_and_compile_reject_malformed_arguments(sort_model):
         sort_model.forward(ids, mask[:, :1])
     with pytest.raises(InvalidInput, match="seed must be a non-negative int"):
         tk.compile(lib.make_hist(), vocab={"a"}, max_seq_len=2, seed="x")
+
+
+def test_predicate_with_no_truth_value_is_an_evaluation_error():
+    from theory_kit.errors import EvaluationError
+
+    sel = rasp.Select(rasp.tokens, rasp.tokens, lambda k, q: np.array([k, q]))
+    with pytest.raises(EvaluationError, match="truth value of an array"):
+        rasp.evaluate(rasp.SelectorWidth(sel), [1, 2])

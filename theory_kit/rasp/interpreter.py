@@ -208,7 +208,7 @@ class _Evaluator:
                     f"Select {node.label!r}: a {'key' if k is None else 'query'} is None "
                     f"(keys={keys!r:.80}, queries={queries!r:.80}); selectors need values "
                     "everywhere")
-            return bool(self._call(node, pred, (k, q)))
+            return self._call(node, lambda a, b: bool(pred(a, b)), (k, q))
 
         return [[self._cached(node, (k, q), lambda k=k, q=q: check(k, q)) for k in keys]
                 for q in queries]
