@@ -219,37 +219,43 @@ def make_shuffle_dyck2() -> dict:
 
 
 def make_sort() -> dict:
-    """make_sort(tokens, tokens, max_seq_len=N, min_key=1): keys x + i/N are VN distinct values.
+    """make_sort(tokens, tokens, max_seq_len=N, min_key=1): keys x + i/N, counted lexicographically.
 
-    L0: key SequenceMap, VN units. L1: LT head on VN keys (VN distinct rows: code VN + 2), widths
-    0..N-1 -> MLP 2N. L2: target_pos EQ indices (code N + 2, value V). Residual: one, bos, V, N,
-    VN keys, scratch, N widths; the V outputs reuse V key dimensions (dead after L1's head,
-    cleaned: V units): d = VN + V + 2N + 3, mlp_hidden = VN + 2N + V.
+    The key x + i/N is strictly increasing in (x, i), so the compiler splits the LT count into
+    SelectorWidth(tokens <) + SelectorWidth(tokens == ∧ indices <) (compiler.order) instead of a
+    one-hot over the VN keys. L0: the two heads (code V + N + 2: V token columns, N index
+    columns, BOS), their MLPs (widths 0..N-1 and 0..N: 4N + 2). L1: target_pos = min(w1 + w2,
+    N), a pair lookup of N(N+1)/2 units, plus one cleaning unit per sort value reusing a dead
+    width dimension. L2: target_pos EQ indices (code N + 2, value V). Residual: one, bos, V
+    tokens, N indices, 2 scratch, N + (N + 1) widths, target_pos reusing the 2 scratch (+ N - 2
+    new); the V sort values reuse the 2N + 1 width dimensions first:
+    d = 2 + V + 2N + max(2N + 1, V); mlp_hidden = 4N + 2 + N(N+1)/2 + min(V, 2N + 1).
     """
-    d = V * N + V + 2 * N + 3
-    return {"layers": sp.Integer(3), "heads": sp.Integer(2), "mlp_hidden": V * N + 2 * N + V,
+    d = 2 + V + 2 * N + sp.Max(2 * N + 1, V)
+    m1 = N * (N + 1) / 2 + sp.Min(V, 2 * N + 1)
+    return {"layers": sp.Integer(3), "heads": sp.Integer(3), "mlp_hidden": 4 * N + 2 + m1,
             "residual_width": d,
-            "params": _params(d, V, [(0, 0, 0, V * N), (1, V * N + 2, 1, 2 * N + V),
+            "params": _params(d, V, [(2, V + N + 2, 1, 4 * N + 2), (0, 0, 0, m1),
                                      (1, N + 2, V, 0)])}
 
 
 def make_sort_freq() -> dict:
-    """make_sort_freq(N): hist, keys -hist + i/N (N^2 distinct values), make_sort_unique.
+    """make_sort_freq(N): hist, keys -hist + i/N counted lexicographically, make_sort_unique.
 
-    L0: hist (code V + 2, MLP 2N). L1: keys SequenceMap N^2 units. L2: LT head (code N^2 + 2),
-    widths 0..N-1 (2N). L3: sort head (code N + 2, value V). Liveness: keys reuse hist's scratch
-    (+ N^2 - 1 new); target scratch and N - 1 widths reuse the N hist dimensions (N cleaning units),
-    the last width is new; the V outputs reuse, in slot order, the first key dimension, the
-    target scratch (self-cleaned) and further key dimensions: min(V, N^2 + 1) reused, of which
-    min(V, N^2 + 1) - 1 need cleaning. d = V + N^2 + 2N + 3 + max(0, V - N^2 - 1);
-    mlp_hidden = 2N + (N^2 + N) + (2N + min(V, N^2 + 1) - 1).
+    As make_sort with -hist (N values) in place of tokens (compiler.order). L0: hist (code V + 2,
+    MLP 2N). L1: the two counting heads (code 2N + 2), their MLPs (4N + 2) and N units
+    cleaning hist's dimensions for reuse. L2: target_pos = min(w1 + w2, N), N(N+1)/2 units,
+    plus min(V, 2N + 3) - 2 cleaning units. L3: sort head (code N + 2, value V). Residual:
+    one, bos, V tokens, N indices and 2N + 3 dimensions shared, by liveness, by hist, the
+    widths and target_pos; the V outputs reuse them first:
+    d = 2 + V + 2N + max(2N + 3, V); mlp_hidden = 2N + 5N + 2 + N(N+1)/2 + min(V, 2N + 3) - 2.
     """
-    c = sp.Min(V, N ** 2 + 1) - 1
-    d = V + N ** 2 + 2 * N + 3 + sp.Max(0, V - N ** 2 - 1)
-    return {"layers": sp.Integer(4), "heads": sp.Integer(3),
-            "mlp_hidden": N ** 2 + 5 * N + c, "residual_width": d,
-            "params": _params(d, V, [(1, V + 2, 1, 2 * N), (0, 0, 0, N ** 2 + N),
-                                     (1, N ** 2 + 2, 1, 2 * N + c), (1, N + 2, V, 0)])}
+    d = 2 + V + 2 * N + sp.Max(2 * N + 3, V)
+    m2 = N * (N + 1) / 2 + sp.Min(V, 2 * N + 3) - 2
+    return {"layers": sp.Integer(4), "heads": sp.Integer(4),
+            "mlp_hidden": 2 * N + 5 * N + 2 + m2, "residual_width": d,
+            "params": _params(d, V, [(1, V + 2, 1, 2 * N), (2, 2 * N + 2, 1, 5 * N + 2),
+                                     (0, 0, 0, m2), (1, N + 2, V, 0)])}
 
 
 def make_nary_sequencemap() -> dict:

@@ -11,6 +11,7 @@ from theory_kit.compiler.blocks import graph_to_blocks
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.graph import program_to_graph
 from theory_kit.compiler.layers import blocks_to_layers
+from theory_kit.compiler.order import lexicographic_rewrite
 from theory_kit.compiler.verify import verify_model
 from theory_kit.compiler.weights import layers_to_weights
 from theory_kit.errors import InvalidInput, InvalidProgram, UnsupportedProgram
@@ -61,6 +62,10 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
             problems)
     graph = program_to_graph(program, config)
     assignment = infer_bases(graph, config)
+    rewritten = lexicographic_rewrite(graph, assignment, config)
+    if rewritten is not None:
+        graph = program_to_graph(rewritten, config, source=program)
+        assignment = infer_bases(graph, config)
     block_graph = graph_to_blocks(assignment, config)
     layered = blocks_to_layers(block_graph)
     weights = layers_to_weights(layered, config)

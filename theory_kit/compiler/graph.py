@@ -120,8 +120,11 @@ def rewrite(program: rn.SOp, config: CompileConfig) -> rn.SOp:
     return new[id(program)]
 
 
-def program_to_graph(program: rn.SOp, config: CompileConfig) -> ProgramGraph:
-    """Rewrite `program` and index it as a DAG with unique labels (`x`, `x#2`, ...)."""
+def program_to_graph(program: rn.SOp, config: CompileConfig,
+                     source: rn.SOp | None = None) -> ProgramGraph:
+    """Rewrite `program` and index it as a DAG with unique labels (`x`, `x#2`, ...).
+
+    `source` is the user's program when `program` is already a rewrite of it (stage 2b)."""
     rewritten = rewrite(program, config)
     order = topological_order(rewritten)
     consumers: dict[int, list[int]] = {id(n): [] for n in order}
@@ -141,4 +144,5 @@ def program_to_graph(program: rn.SOp, config: CompileConfig) -> ProgramGraph:
             children=tuple(c.unique_id for c in node.children),
             consumers=tuple(consumers[id(node)]))
     return ProgramGraph(nodes=nodes, order=tuple(n.unique_id for n in order),
-                        output=rewritten.unique_id, program=rewritten, source=program)
+                        output=rewritten.unique_id, program=rewritten,
+                        source=program if source is None else source)
