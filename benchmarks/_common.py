@@ -156,6 +156,34 @@ def forward_flops(weights, n: int) -> dict:
     return out
 
 
+def planned_flops(weights, n: int) -> dict:
+    """Multiply-adds (x2) the planned forward pass (`run_batch`) executes on one input of
+    length n: as `forward_flops`, but each projection counted on its compact block (the
+    residual rows it reads x the rows it writes; stored nonzeros for a block run as a sparse
+    matrix), MLP hidden units that write nothing dropped, layers that write nothing skipped."""
+    from theory_kit.model.forward import execution_plan
+
+    def lin(block) -> int:
+        c, r = block.shape
+        return 2 * t * (block.matrix.nnz if block.sparse else c * r)
+
+    t = n + 1
+    plan = execution_plan(weights)
+    out = {"embed": t * weights.residual_width, "qkv": 0, "qk": 0, "softmax_v": 0, "o": 0,
+           "mlp": 0}
+    for att, mlp in plan.layers:
+        if att is not None:
+            out["qkv"] += lin(att.qkv)
+            out["qk"] += 2 * att.heads * t * t * att.e
+            out["softmax_v"] += 2 * att.heads * t * t * att.f
+            out["o"] += lin(att.out)
+        if mlp is not None:
+            out["mlp"] += lin(mlp.w_in) + lin(mlp.w_out)
+    out["unembed"] = 2 * t * plan.unembed_t.size
+    out["total"] = sum(out.values())
+    return out
+
+
 def widest_matmul(weights) -> tuple[int, int]:
     """(inner, outer) of the largest weight matmul of a layer: D x max(M, H*E, H*F, D)."""
     d = weights.residual_width

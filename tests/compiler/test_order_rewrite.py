@@ -102,3 +102,56 @@ def test_tracr_sort_programs_shrink_and_stay_exact(n):
         assert model.summary()["residual_width"] == width < unsplit[name]
         if n <= 5:
             _assert_exact(model, program, vocab, n)
+
+
+# -- SequenceMaps through x ± y (craft.lowering._through_sum) -----------------------------------
+
+
+def _notes(model) -> list:
+    return [b.note for layer in model._layered.layers for b in layer.mlps]
+
+
+@pytest.mark.parametrize("f, note", [
+    (lambda x, i: x + i, "steps on x + y"),
+    (lambda x, i: min(x + i, 4), "steps on x + y"),
+    (lambda x, i: x - i, "steps on x - y"),
+    (lambda x, i: (x - i) // 2, "steps on x - y"),
+    (lambda x, i: x * i, "pair lookup grouped by output"),        # not a function of x ± i
+])
+def test_sequence_map_through_a_sum_is_exact(f, note):
+    program = rasp.categorical(rasp.SequenceMap(f, rasp.tokens, rasp.indices)).named("s")
+    vocab = {0, 1, 2, 3, 4}
+    model = tk.compile(program, vocab=vocab, max_seq_len=5, verify="exhaustive")
+    assert note in _notes(model)
+    _assert_exact(model, program, vocab, 5)
+
+
+def test_sum_of_attention_outputs_is_exact():
+    # both operands come out of attention heads (values carry the off-target mass ε)
+    prev = rasp.Aggregate(rasp.Select(rasp.indices, rasp.indices - 1, C.EQ), rasp.tokens,
+                          default=0).named("prev")
+    first = rasp.Aggregate(rasp.Select(rasp.indices, rasp.tokens, C.EQ), rasp.tokens,
+                           default=0).named("first")
+    program = rasp.categorical(rasp.SequenceMap(lambda a, b: a + b, prev, first)).named("s")
+    vocab = {0, 1, 2, 3}
+    model = tk.compile(program, vocab=vocab, max_seq_len=5, verify="exhaustive")
+    assert "steps on x + y" in _notes(model)
+    _assert_exact(model, program, vocab, 5)
+
+
+def test_two_valued_outputs_keep_the_table():
+    program = rasp.SequenceMap(lambda x, i: x + i > 3, rasp.tokens, rasp.indices).named("s")
+    model = tk.compile(program, vocab={0, 1, 2, 3, 4}, max_seq_len=5, verify="exhaustive")
+    assert "pair lookup grouped by output" in _notes(model)
+
+
+def test_sum_with_an_operand_that_has_no_value():
+    # Found by the differential sweep: an empty categorical aggregate has an all-zero one-hot,
+    # and x + y must then have no value (None), not f(0 + y).
+    agg = rasp.Aggregate(rasp.Select(lib.length, rasp.tokens, C.EQ), lib.length).named("agg")
+    program = rasp.SequenceMap(lambda x, y: x + y, rasp.indices, agg).named("s")
+    for vocab in ({0}, {0, 2, 3}):
+        model = tk.compile(program, vocab=vocab, max_seq_len=4, verify="exhaustive")
+        assert "steps on x + y" in _notes(model)
+        _assert_exact(model, program, vocab, 4)
+        assert model.run([0]) == [None]

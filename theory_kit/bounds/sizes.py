@@ -124,17 +124,17 @@ def make_sort_unique() -> dict:
 def make_reverse() -> dict:
     """make_reverse(tokens): length (SelectorWidth), opp_idx = length - indices (MLP), Aggregate.
 
-    L0: length head (code 3), MLP 2N (widths 1..N). L1: opp_idx SequenceMap; only opp_idx 1..N
-    is read (opp_idx - 1 is fused into the query), leaving the units (l, i) with i < l: N(N+1)/2.
+    L0: length head (code 3), MLP 2N (widths 1..N). L1: opp_idx = length - indices depends on
+    the difference only, so it is a discretising MLP on the linear form Σ l·x_l - Σ i·x_i, one
+    ReLU pair per change: 2N units (a pair table of N(N+1)/2 units when that is smaller, N = 2).
     L2: reverse head, Select(indices, opp_idx-1, EQ): N key column groups -> code N + 2, value V.
     Residual by liveness: one, bos, V tokens, N indices, scratch, N length; opp_idx 1..N reuses the
     scratch (self-cleaned) plus N - 1 new; reverse (written after length's last read) reuses
     min(V, N) length dimensions (one cleaning unit each) and adds max(0, V - N):
-    d = 2 + 2N + V + max(V, N); mlp_hidden = 2N + N(N+1)/2 + min(V, N).
+    d = 2 + 2N + V + max(V, N); mlp_hidden = 2N + min(2N, N(N+1)/2) + min(V, N).
     """
     d = 2 + 2 * N + V + sp.Max(V, N)
-    tri = N * (N + 1) / 2
-    m1 = tri + sp.Min(V, N)
+    m1 = sp.Min(2 * N, N * (N + 1) / 2) + sp.Min(V, N)
     return {"layers": sp.Integer(3), "heads": sp.Integer(2), "mlp_hidden": 2 * N + m1,
             "residual_width": d,
             "params": _params(d, V, [(1, 3, 1, 2 * N), (0, 0, 0, m1), (1, N + 2, V, 0)])}
@@ -225,14 +225,15 @@ def make_sort() -> dict:
     SelectorWidth(tokens <) + SelectorWidth(tokens == ∧ indices <) (compiler.order) instead of a
     one-hot over the VN keys. L0: the two heads (code V + N + 2: V token columns, N index
     columns, BOS), their MLPs (widths 0..N-1 and 0..N: 4N + 2). L1: target_pos = min(w1 + w2,
-    N), a pair lookup of N(N+1)/2 units, plus one cleaning unit per sort value reusing a dead
-    width dimension. L2: target_pos EQ indices (code N + 2, value V). Residual: one, bos, V
+    N), steps on the linear form w1 + w2 (one ReLU pair per value 1..N and a constant: 2N + 1
+    units; N >= 3, below that a pair table is smaller), plus one cleaning unit per sort value
+    reusing a dead width dimension. L2: target_pos EQ indices (code N + 2, value V). Residual: one, bos, V
     tokens, N indices, 2 scratch, N + (N + 1) widths, target_pos reusing the 2 scratch (+ N - 2
     new); the V sort values reuse the 2N + 1 width dimensions first:
-    d = 2 + V + 2N + max(2N + 1, V); mlp_hidden = 4N + 2 + N(N+1)/2 + min(V, 2N + 1).
+    d = 2 + V + 2N + max(2N + 1, V); mlp_hidden = 4N + 2 + 2N + 1 + min(V, 2N + 1).
     """
     d = 2 + V + 2 * N + sp.Max(2 * N + 1, V)
-    m1 = N * (N + 1) / 2 + sp.Min(V, 2 * N + 1)
+    m1 = 2 * N + 1 + sp.Min(V, 2 * N + 1)
     return {"layers": sp.Integer(3), "heads": sp.Integer(3), "mlp_hidden": 4 * N + 2 + m1,
             "residual_width": d,
             "params": _params(d, V, [(2, V + N + 2, 1, 4 * N + 2), (0, 0, 0, m1),
@@ -244,14 +245,14 @@ def make_sort_freq() -> dict:
 
     As make_sort with -hist (N values) in place of tokens (compiler.order). L0: hist (code V + 2,
     MLP 2N). L1: the two counting heads (code 2N + 2), their MLPs (4N + 2) and N units
-    cleaning hist's dimensions for reuse. L2: target_pos = min(w1 + w2, N), N(N+1)/2 units,
-    plus min(V, 2N + 3) - 2 cleaning units. L3: sort head (code N + 2, value V). Residual:
+    cleaning hist's dimensions for reuse. L2: target_pos = min(w1 + w2, N), steps on w1 + w2
+    (2N + 1 units, N >= 3), plus min(V, 2N + 3) - 2 cleaning units. L3: sort head (code N + 2, value V). Residual:
     one, bos, V tokens, N indices and 2N + 3 dimensions shared, by liveness, by hist, the
     widths and target_pos; the V outputs reuse them first:
-    d = 2 + V + 2N + max(2N + 3, V); mlp_hidden = 2N + 5N + 2 + N(N+1)/2 + min(V, 2N + 3) - 2.
+    d = 2 + V + 2N + max(2N + 3, V); mlp_hidden = 2N + 5N + 2 + 2N + 1 + min(V, 2N + 3) - 2.
     """
     d = 2 + V + 2 * N + sp.Max(2 * N + 3, V)
-    m2 = N * (N + 1) / 2 + sp.Min(V, 2 * N + 3) - 2
+    m2 = 2 * N + 1 + sp.Min(V, 2 * N + 3) - 2
     return {"layers": sp.Integer(4), "heads": sp.Integer(4),
             "mlp_hidden": 2 * N + 5 * N + 2 + m2, "residual_width": d,
             "params": _params(d, V, [(1, V + 2, 1, 2 * N), (2, 2 * N + 2, 1, 5 * N + 2),
@@ -344,10 +345,10 @@ def make_palindrome() -> dict:
     length dimensions (cleaned in L1); the n_mismatch scratch, its N + 1 widths and palindrome:True
     reuse token/index dimensions (N + 3 cleaning units in L2); palindrome:False takes the
     self-cleaned scratch. d = 2 + V + 3N + max(0, V + 1 - N);
-    mlp = 2N + N(N+1)/2 + min(V+1, N) + V + (N + 3) + 2N + 2 + 2.
+    mlp = 2N + min(2N, N(N+1)/2) + min(V+1, N) + V + (N + 3) + 2N + 2 + 2.
     """
     d = 2 + V + 3 * N + sp.Max(0, V + 1 - N)
-    m1 = N * (N + 1) / 2 + sp.Min(V + 1, N)
+    m1 = sp.Min(2 * N, N * (N + 1) / 2) + sp.Min(V + 1, N)
     m2 = V + N + 3
     return {"layers": sp.Integer(5), "heads": sp.Integer(3),
             "mlp_hidden": 2 * N + m1 + m2 + 2 * N + 2 + 2, "residual_width": d,
@@ -452,6 +453,8 @@ FIXED_VOCAB: dict[str, tuple] = {
 SIZE_MIN: dict[str, tuple[int, int]] = {name: (2, 2) for name in _FORMULAS}
 SIZE_MIN["make_count_less_freq"] = (2, 3)
 SIZE_MIN["detect_pattern"] = (3, 3)
+SIZE_MIN["make_sort"] = (2, 3)         # at N = 2 the sum w1 + w2 is a smaller pair table
+SIZE_MIN["make_sort_freq"] = (2, 3)
 
 
 def _build(name: str, v: int, n: int) -> tuple:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import numpy as np
 
@@ -249,12 +249,26 @@ def _discretising_map(ctx, expr, node: NodeBasis, base: NodeBasis, fn) -> None:
         bound = max(abs(c * x) for x in xs)
         ctx.add(node, "mlp", _linear_mlp(node, {x_dir: c}, [x_dir], bound))
         return
-    mlp = _MLPBuilder([x_dir], node.directions)
-    # Constant term f(x_0), gated: relu(1 - 2·bos) is 1 off BOS and 0 at BOS.
+    ctx.add(node, "mlp", _steps(ctx, node, {x_dir: 1.0}, xs, ys, "discretising steps at midpoints"))
+
+
+def _steps(ctx, node: NodeBasis, z: dict, xs: list, ys: list, note: str, offset: float = 0.0,
+           present: Optional[dict] = None) -> MLP:
+    """MLP writing ys[j] where the affine form z = Σ c·x_d + offset equals xs[j] (xs sorted,
+    distinct): the constant ys[0], then a ReLU pair of slope 2/gap at each midpoint where the
+    output changes (exactly 0 or 1 whenever z is within a quarter gap of a value in xs).
+
+    `present` (the one-hots of two operands that may be all zero, e.g. an empty categorical
+    aggregate) gates the constant by relu(Σ present - 1), 1 only when both hold a value; the
+    caller's offset then puts z far below xs[0] otherwise."""
+    mlp = _MLPBuilder(list(z), node.directions)
     first = _out_vector(node, ys[0])
-    if first:
+    if first and present is None:
+        # Constant term f(x_0), gated: relu(1 - 2·bos) is 1 off BOS and 0 at BOS.
         mlp.unit({}, 1.0, first, gate=2.0)
-    xmax = max(abs(x) for x in xs)
+    elif first:
+        mlp.unit(present, -1.0, first, gate=2.0)
+    xmax = max(abs(x) for x in xs) + abs(offset)
     for j in range(len(xs) - 1):
         if ys[j] == ys[j + 1] and type(ys[j]) is type(ys[j + 1]):
             continue  # f does not change here: no threshold needed
@@ -264,9 +278,60 @@ def _discretising_map(ctx, expr, node: NodeBasis, base: NodeBasis, fn) -> None:
         ctx.slopes.append({"node": node.label, "slope": slope, "gap": gap, "threshold": t})
         delta = _add(_out_vector(node, ys[j + 1]), _out_vector(node, ys[j]), -1.0)
         gate = slope * (xmax + abs(t)) + 1.0
-        mlp.unit({x_dir: slope}, -slope * t + 0.5, delta, gate=gate)
-        mlp.unit({x_dir: slope}, -slope * t - 0.5, _scaled(delta, -1.0), gate=gate)
-    ctx.add(node, "mlp", mlp.build(node.label, "discretising steps at midpoints"))
+        w_in = _scaled(z, slope)
+        b = slope * (offset - t)
+        mlp.unit(w_in, b + 0.5, delta, gate=gate)
+        mlp.unit(w_in, b - 0.5, _scaled(delta, -1.0), gate=gate)
+    return mlp.build(node.label, note)
+
+
+def _is_number(v) -> bool:
+    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+
+
+def _through_sum(ctx, expr, xdirs, xvals, ydirs, yvals) -> Optional[tuple]:
+    """f(x, y) = g(x + c·y), c = ±1, on numeric categorical values: discretise the linear form
+    Σ x·onehot_x + c·Σ y·onehot_y (2 units per change of g) instead of a pair table.
+
+    Either one-hot may be all zero (an operand with no value: the output has none either), so
+    each value's weight is shifted by K and the form by -2K: exact when both are present,
+    below every threshold by more than K/2 when one is missing. Only used when the one-hots'
+    deviation — at most the off-target attention mass ε each — moves the form by less than a
+    quarter of the smallest gap between its values. Returns the arguments of `_steps`."""
+    if not all(_is_number(v) for v in (*xvals, *yvals)):
+        return None
+    eps = (ctx.config.max_seq_len + 1) * math.exp(-ctx.beta / 2)
+    for c in (1, -1):
+        table: dict = {}
+        for xv in xvals:
+            for yv in yvals:
+                s, z = xv + c * yv, expr.f(xv, yv)
+                if s in table and (table[s] != z or type(table[s]) is not type(z)):
+                    break
+                table[s] = z
+            else:
+                continue
+            break
+        else:
+            xs = sorted(table)
+            gaps = [b - a for a, b in zip(xs, xs[1:])]
+            span = max(map(abs, xvals)) + max(map(abs, yvals))
+            k = 2.0 * (span + 1.0)
+            noise = 2 * eps * (span + 2 * k)
+            if not gaps or noise >= min(gaps) / 4:
+                return None
+            z = {d: float(v) + k for d, v in zip(xdirs, xvals)}
+            z = _add(z, {d: c * float(v) + k for d, v in zip(ydirs, yvals)})
+            present = {**{d: 1.0 for d in xdirs}, **{d: 1.0 for d in ydirs}}
+            return (z, xs, [table[x] for x in xs], f"steps on x {'+' if c > 0 else '-'} y",
+                    -2.0 * k, present)
+    return None
+
+
+def _n_steps(ys: list) -> int:
+    """Hidden units `_steps` uses for outputs ys."""
+    changes = sum(1 for a, b in zip(ys, ys[1:]) if not (a == b and type(a) is type(b)))
+    return (ys[0] is not None) + 2 * changes
 
 
 def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBasis) -> None:
@@ -313,6 +378,13 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
     by_x = table(xdirs, xvals, ydirs, yvals, swap=False)
     by_y = table(ydirs, yvals, xdirs, xvals, swap=True)
     units = by_x if len(by_x) <= len(by_y) else by_y
+    # Steps on x ± y when they need fewer units; not for two-valued outputs, whose readers
+    # often look at one value only (pruning then leaves ~|x| table units, fewer than 5 steps).
+    summed = _through_sum(ctx, expr, xdirs, xvals, ydirs, yvals) if len(node.values) > 2 else None
+    if summed is not None and _n_steps(summed[2]) < sum(1 for *_, z in units
+                                                        if _out_vector(node, z)):
+        ctx.add(node, "mlp", _steps(ctx, node, *summed))
+        return
     payload = _lookup_mlp(ctx, node, units, xdirs + ydirs, "pair lookup grouped by output")
     ctx.add(node, "mlp", payload)
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -11,7 +12,7 @@ from typing import Any, Iterable, Optional, Sequence
 import numpy as np
 
 from theory_kit.errors import InvalidInput, InvalidModelFile
-from theory_kit.model.forward import Trace, forward
+from theory_kit.model.forward import Trace, additive_mask, execution_plan, forward, run_planned
 from theory_kit.model.weights import LayerWeights, Weights
 
 __all__ = ["CompiledModel", "load", "FORMAT_VERSION"]
@@ -20,6 +21,42 @@ FORMAT_VERSION = 1
 _CHUNK = 4096
 #: Bytes of activations one run_batch chunk may allocate (widest layer x positions x batch).
 _CHUNK_BYTES = 256 * 2 ** 20
+_PLAIN_SEQUENCES = frozenset({list, tuple, str})
+
+
+def _padded(flat: np.ndarray, lengths: np.ndarray, t: int) -> np.ndarray:
+    """Token ids [B, t]: BOS (id 0), then each input's ids (`flat`, concatenated), then BOS
+    padding."""
+    ids = np.zeros((len(lengths), t), dtype=np.int64)
+    if len(lengths) and lengths.min() == t - 1:
+        ids[:, 1:] = flat.reshape(len(lengths), t - 1)
+    else:  # boolean-mask assignment fills row by row, i.e. in `flat` order
+        ids[:, 1:][np.arange(t - 1)[None, :] < lengths[:, None]] = flat
+    return ids
+
+
+def _buckets(lengths: np.ndarray, per_call: float, per_position: float,
+             per_entry: float) -> list[tuple[int, int]]:
+    """Split inputs sorted by length into runs [lo, hi) run at their own width (BOS + the
+    longest): attention is quadratic in the width and padding wastes work, but every run costs
+    a call. Minimises the modelled cost (per call + per position + per attention entry) by
+    dynamic programming over the distinct lengths."""
+    values, starts = np.unique(lengths, return_index=True)
+    bounds = np.append(starts, len(lengths))       # inputs of values[j]: bounds[j]..bounds[j+1]
+    k = len(values)
+    best = np.zeros(k + 1)
+    cut = np.zeros(k + 1, dtype=np.int64)
+    for j in range(1, k + 1):   # best[j]: distinct lengths 0..j-1 done; last run i..j-1
+        t = float(values[j - 1]) + 1
+        n = bounds[j] - bounds[:j]
+        cost = best[:j] + per_call + n * (per_position * t + per_entry * t * t)
+        cut[j] = int(np.argmin(cost))
+        best[j] = cost[cut[j]]
+    runs, j = [], k
+    while j:
+        runs.append((int(bounds[cut[j]]), int(bounds[j])))
+        j = int(cut[j])
+    return runs[::-1]
 
 
 def _encode_value(v: Any) -> Any:
@@ -130,29 +167,69 @@ class CompiledModel:
                     f"{sorted(map(repr, self.vocab))}")
         return xs
 
+    def _token_ids(self, seqs: list) -> tuple[np.ndarray, np.ndarray]:
+        """Every input's token ids, concatenated [sum of lengths], and the lengths [B].
+
+        Fast path (C-level loops): a list of lists/tuples/strs of known tokens, none too long.
+        On anything else the inputs are checked one by one, so errors are the precise ones of
+        `_check`.
+        """
+        vocab_id = self._vocab_id
+        try:
+            if not set(map(type, seqs)) <= _PLAIN_SEQUENCES:
+                raise TypeError
+            lengths = list(map(len, seqs))
+            if lengths and max(lengths) > self.max_seq_len:
+                raise KeyError
+            flat = list(map(vocab_id.__getitem__, itertools.chain.from_iterable(seqs)))
+        except (KeyError, TypeError):
+            rows = []
+            for i, s in enumerate(seqs):
+                try:  # a list/tuple/str of known tokens, not too long
+                    if not isinstance(s, (list, tuple, str)) or len(s) > self.max_seq_len:
+                        raise KeyError
+                    rows.append([vocab_id[x] for x in s])
+                except (KeyError, TypeError):
+                    self._check(s, f"input {i}")  # raises the precise error
+                    rows.append([vocab_id[x] for x in s])
+            lengths = list(map(len, rows))
+            flat = list(itertools.chain.from_iterable(rows))
+        return np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64)
+
     def encode(self, seqs: Sequence[Sequence]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids [B, T] (BOS prepended, padded with BOS) and key mask [B, T]."""
-        rows = []
-        vocab_id = self._vocab_id
-        for i, s in enumerate(seqs):
-            try:  # fast path: a list/tuple/str of known tokens, not too long
-                if not isinstance(s, (list, tuple, str)) or len(s) > self.max_seq_len:
-                    raise KeyError
-                rows.append([vocab_id[x] for x in s])
-            except (KeyError, TypeError):
-                self._check(s, f"input {i}")  # raises the precise error
-                rows.append([vocab_id[x] for x in s])
-        t = 1 + max((len(r) for r in rows), default=0)
-        lengths = np.array([len(r) for r in rows], dtype=np.int64)
-        mask = np.arange(t)[None, :] <= lengths[:, None]
-        ids = np.zeros((len(rows), t), dtype=np.int64)
-        if len(rows) and (lengths == lengths[0]).all():
-            if lengths[0]:
-                ids[:, 1:] = np.array(rows, dtype=np.int64)
-        else:
-            for i, r in enumerate(rows):
-                ids[i, 1:len(r) + 1] = r
-        return ids, mask
+        flat, lengths = self._token_ids(seqs if isinstance(seqs, list) else list(seqs))
+        t = 1 + int(lengths.max(initial=0))
+        return _padded(flat, lengths, t), np.arange(t)[None, :] <= lengths[:, None]
+
+    def _decode_table(self) -> np.ndarray:
+        """Categorical: the value of each unembedding column, then None (no value)."""
+        values = self.weights.output_values
+        table = np.empty(len(values) + 1, dtype=object)
+        for i, v in enumerate(values):  # element-wise: values may be tuples
+            table[i] = v
+        table[-1] = None
+        return table
+
+    def _decode_scores(self, scores: np.ndarray, axis: int) -> np.ndarray:
+        """Decoded values (object array for categorical, float64 for numerical) from unembedding
+        scores, the score of each output column along `axis`."""
+        if self.weights.output_encoding == "categorical":
+            k = scores.shape[axis]
+            if k:
+                idx = np.where(scores.max(axis=axis) >= 0.5, scores.argmax(axis=axis), k)
+            else:
+                idx = np.zeros(np.delete(scores.shape, axis), dtype=np.int64)
+            return self._decode_table()[idx]
+        x = np.take(scores, 0, axis=axis).astype(np.float64)
+        if self._snap_values is not None:
+            vals = self._snap_values
+            j = np.clip(np.searchsorted(vals, x), 1, len(vals) - 1) if len(vals) > 1 \
+                else np.zeros(x.shape, dtype=np.int64)
+            lo, hi = vals[j - 1] if len(vals) > 1 else vals[j], vals[j]
+            near = np.where(np.abs(x - lo) <= np.abs(x - hi), lo, hi)
+            x = np.where(np.abs(near - x) <= self._snap_tol, near, x)
+        return x
 
     def decode(self, final: np.ndarray, lengths: Sequence[int]) -> list[list]:
         """Decode final residuals [B, T, D] into output lists (positions 1..len).
@@ -161,28 +238,22 @@ class CompiledModel:
         number, snapped to the nearest possible value when within a quarter of the smallest
         gap between possible values.
         """
-        scores = final @ self.weights.unembed
-        if self.weights.output_encoding == "categorical":
-            values = self.weights.output_values
-            table = np.empty(len(values) + 1, dtype=object)
-            for i, v in enumerate(values):  # element-wise: values may be tuples
-                table[i] = v
-            table[-1] = None
-            if values:
-                idx = np.where(scores.max(axis=-1) >= 0.5, scores.argmax(axis=-1), len(values))
-            else:
-                idx = np.full(scores.shape[:2], 0)
-            decoded = table[idx]
-            return [decoded[i, 1:n + 1].tolist() for i, n in enumerate(lengths)]
-        x = scores[..., 0].astype(np.float64)
-        if self._snap_values is not None:
-            vals = self._snap_values
-            j = np.clip(np.searchsorted(vals, x), 1, len(vals) - 1) if len(vals) > 1 \
-                else np.zeros(x.shape, dtype=np.int64)
-            lo, hi = vals[j - 1] if len(vals) > 1 else vals[j], vals[j]
-            near = np.where(np.abs(x - lo) <= np.abs(x - hi), lo, hi)
-            x = np.where(np.abs(near - x) <= self._snap_tol, near, x)
-        return [x[i, 1:n + 1].tolist() for i, n in enumerate(lengths)]
+        decoded = self._decode_scores(final @ self.weights.unembed, axis=-1)
+        return [decoded[i, 1:n + 1].tolist() for i, n in enumerate(lengths)]
+
+    def _decode_planned(self, x: np.ndarray, b: int, t: int, lengths: Optional[np.ndarray]
+                        ) -> list[list]:
+        """`decode` of a feature-major final residual x [D, B*T] (from `run_planned`): only
+        the residual rows the unembedding reads; `lengths` None means every input has
+        length t - 1."""
+        plan = execution_plan(self.weights)
+        scores = (plan.unembed_t @ plan.unembed_reads.take(x)).reshape(-1, b, t)[:, :, 1:]
+        decoded = self._decode_scores(scores, axis=0)
+        if lengths is None:
+            return decoded.tolist()
+        flat = decoded[np.arange(t - 1)[None, :] < lengths[:, None]].tolist()  # real positions
+        ends = np.cumsum(lengths).tolist()
+        return [flat[a:e] for a, e in zip([0] + ends, ends)]
 
     # -- running ------------------------------------------------------------------------------
     def forward(self, token_ids: Any, key_mask: Optional[np.ndarray] = None) -> Trace:
@@ -215,7 +286,12 @@ class CompiledModel:
         return self.run_batch([seq])[0]
 
     def run_batch(self, seqs: Iterable[Sequence]) -> list[list]:
-        """`run` for many inputs of mixed lengths (padded and masked, in chunks).
+        """`run` for many inputs of mixed lengths.
+
+        Inputs are sorted by length and split into buckets (`_buckets`), each run at its own
+        width (BOS + its longest input; a bucket of equal lengths needs no key mask), in chunks
+        of at most _CHUNK_BYTES of activations, by the planned forward pass (`run_planned`);
+        outputs come back in input order.
 
         Raises:
             InvalidInput: `seqs` is not an iterable of sequences, or any input is invalid.
@@ -224,17 +300,56 @@ class CompiledModel:
             raise InvalidInput(f"run_batch: expected a list of input sequences, got "
                                f"{type(seqs).__name__} {seqs!r:.60}")
         seqs = list(seqs)
-        out: list[list] = []
-        widest = max([self.weights.residual_width] + [max(lw.mlp_hidden, lw.n_heads * (self.max_seq_len + 1))
-                                                      for lw in self.weights.layers])
-        per_input = 8 * (self.max_seq_len + 1) * widest
-        chunk_size = max(1, min(_CHUNK, _CHUNK_BYTES // per_input))
-        for start in range(0, len(seqs), chunk_size):
-            chunk = seqs[start:start + chunk_size]
-            ids, mask = self.encode(chunk)
-            trace = forward(self.weights, ids, mask, record=False)
-            out.extend(self.decode(trace.output, (mask.sum(axis=1) - 1).tolist()))
+        if not seqs:
+            return []
+        flat, lengths = self._token_ids(seqs)
+        w = self.weights
+        order = np.argsort(lengths, kind="stable")
+        ids_all = _padded(flat, lengths, 1 + int(lengths.max()))[order]
+        lengths = lengths[order]
+        out: list = [None] * len(seqs)
+        for lo, hi in _buckets(lengths, *self._bucket_costs()):
+            t = 1 + int(lengths[hi - 1])
+            widest = max([w.residual_width] + [max(lw.mlp_hidden, lw.n_heads * t)
+                                                for lw in w.layers])
+            chunk_size = max(1, min(_CHUNK, _CHUNK_BYTES // (8 * t * widest)))
+            for start in range(lo, hi, chunk_size):
+                stop = min(start + chunk_size, hi)
+                t = 1 + int(lengths[stop - 1])  # the chunk's own width (<= the bucket's)
+                ids = ids_all[start:stop, :t]
+                if lengths[start] == t - 1:  # no padding: no key mask
+                    key_mask, chunk_lengths = None, None
+                else:
+                    chunk_lengths = lengths[start:stop]
+                    key_mask = np.arange(t)[None, :] <= chunk_lengths[:, None]
+                x = run_planned(w, ids, additive_mask(key_mask, w.causal, t, w.dtype))
+                rows = self._decode_planned(x, stop - start, t, chunk_lengths)
+                for i, row in zip(order[start:stop].tolist(), rows):
+                    out[i] = row
         return out
+
+    def _bucket_costs(self) -> tuple[float, float, float]:
+        """Estimated seconds of one forward pass: per call, per position, per attention entry
+        (query, key) - the cost model of the length buckets of `run_batch`."""
+        cached = getattr(self, "_bucket_cost_cache", None)
+        if cached is not None:
+            return cached
+        plan = execution_plan(self.weights)
+        per_position = 2e-9 * self.weights.residual_width
+        per_entry = 0.0
+        for att, mlp in plan.layers:
+            for block in (att, mlp):
+                if block is None:
+                    continue
+                for lin in ((block.qkv, block.out) if block is att else (block.w_in, block.w_out)):
+                    c, r = lin.shape
+                    per_position += 1e-9 * (c + r) + (
+                        2e-10 * lin.matrix.nnz if lin.sparse else 5e-11 * c * r)
+            if att is not None:
+                per_entry += 5e-9 * att.heads + 5e-10 * att.heads * (att.e + att.f)
+        per_call = 4e-5 + 1.5e-5 * len(plan.layers)
+        self._bucket_cost_cache = (per_call, per_position, per_entry)
+        return self._bucket_cost_cache
 
     def block_reference(self, seq: Sequence):
         """The block-level oracle on one input: named residual after each sublayer.

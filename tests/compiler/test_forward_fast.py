@@ -1,0 +1,245 @@
+"""The fast paths of the model agree with the dense reference and with the interpreter.
+
+`forward(record=False)` and `CompiledModel.run_batch` run a cached sparse execution plan on a
+feature-major residual, with length buckets, additive masks and C-level encoding/decoding
+(theory_kit/model/forward.py, compiled.py). These tests compare them with the dense
+`forward(record=True)` pass and with `rasp.evaluate`, on library programs (categorical,
+numerical, causal; float32 and float64), on random weights with random sparsity (so the dense
+and the CSR branch both run), with mixed lengths in shuffled order, and pin the input errors.
+"""
+
+import itertools
+import random
+
+import numpy as np
+import pytest
+
+import theory_kit as tk
+from theory_kit import library as lib
+from theory_kit import rasp
+from theory_kit.compiler.verify import NUMERIC_ATOL, outputs_match
+from theory_kit.errors import InvalidInput
+from theory_kit.model import compiled as compiled_mod
+from theory_kit.model.forward import _Linear, execution_plan, forward
+from theory_kit.model.weights import LayerWeights, Weights
+
+PROGRAMS = {
+    "reverse": (lambda n: lib.make_reverse(rasp.tokens), {1, 2, 3}, False),
+    "sort": (lambda n: lib.make_sort(rasp.tokens, rasp.tokens, max_seq_len=n, min_key=1),
+             {1, 2, 3, 4}, False),
+    "hist": (lambda n: lib.make_hist(), {"a", "b", "c"}, False),
+    "length": (lambda n: lib.make_length(), {"a", "b"}, False),
+    "frac_prevs": (lambda n: lib.make_frac_prevs(rasp.tokens == "a"), {"a", "b"}, False),
+    "frac_prevs_causal": (lambda n: lib.make_frac_prevs(rasp.tokens == "a"), {"a", "b"}, True),
+    "length_causal": (lambda n: lib.make_length(), {"a", "b"}, True),
+}
+N = 6
+
+
+@pytest.fixture(scope="module", params=[np.float64, np.float32], ids=["f64", "f32"])
+def models(request):
+    out = {}
+    for name, (make, vocab, causal) in PROGRAMS.items():
+        program = make(N)
+        model = tk.compile(program, vocab=vocab, max_seq_len=N, causal=causal,
+                           dtype=request.param, verify=None)
+        out[name] = (program, sorted(vocab), causal, model)
+    return out
+
+
+def _inputs(vocab, n=N, count=150, seed=0):
+    """Mixed lengths 0..n (every length present), shuffled."""
+    rng = random.Random(seed)
+    seqs = [[rng.choice(vocab) for _ in range(rng.randint(0, n))] for _ in range(count)]
+    seqs += [[vocab[0]] * k for k in range(n + 1)]
+    rng.shuffle(seqs)
+    return seqs
+
+
+def _dense_reference(model, seqs):
+    """Decoded outputs of the dense record=True pass (one padded batch)."""
+    ids, mask = model.encode(seqs)
+    trace = forward(model.weights, ids, mask, record=True)
+    return model.decode(trace.output, [len(s) for s in seqs])
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_run_batch_matches_interpreter_and_dense_reference(models, name):
+    program, vocab, causal, model = models[name]
+    seqs = _inputs(vocab)
+    got = model.run_batch(seqs)
+    assert got == _dense_reference(model, seqs)
+    atol = NUMERIC_ATOL[model.dtype]
+    for xs, g in zip(seqs, got):
+        assert outputs_match(rasp.evaluate(program, xs, causal=causal), g, atol), (xs, g)
+    # the same inputs one by one, and in another order, give the same outputs
+    assert [model.run(xs) for xs in seqs[:20]] == got[:20]
+    order = list(range(len(seqs)))
+    random.Random(1).shuffle(order)
+    assert model.run_batch([seqs[i] for i in order]) == [got[i] for i in order]
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_forward_without_record_equals_recorded_residual(models, name):
+    _, vocab, _, model = models[name]
+    ids, mask = model.encode(_inputs(vocab, count=40))
+    dense = forward(model.weights, ids, mask, record=True)
+    fast = forward(model.weights, ids, mask, record=False)
+    assert fast.output.shape == dense.output.shape and fast.attention == ()
+    tol = 1e-12 if model.dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(fast.output[mask], dense.output[mask], rtol=0, atol=tol)
+    # without a key mask (nothing padded): the additive mask is left out
+    ids1, mask1 = model.encode([[vocab[0]] * N, [vocab[-1]] * N])
+    assert mask1.all()
+    np.testing.assert_allclose(forward(model.weights, ids1, record=False).output,
+                               forward(model.weights, ids1, record=True).output, rtol=0, atol=tol)
+
+
+@pytest.mark.parametrize("per_call", [0.0, 1e9])
+def test_bucket_extremes_give_the_same_outputs(models, monkeypatch, per_call):
+    # per_call 0: every distinct length its own bucket (no key masks); huge: one padded bucket
+    program, vocab, causal, model = models["sort"]
+    seqs = _inputs(vocab)
+    expected = model.run_batch(seqs)
+    costs = model._bucket_costs()
+    monkeypatch.setattr(model, "_bucket_costs", lambda: (per_call,) + costs[1:])
+    assert model.run_batch(seqs) == expected
+    # tiny chunks (memory cap): many chunks per bucket
+    monkeypatch.setattr(compiled_mod, "_CHUNK_BYTES", 1)
+    assert model.run_batch(seqs) == expected
+
+
+def test_buckets_partition_sorted_inputs():
+    lengths = np.array([0, 0, 1, 3, 3, 3, 7, 9, 9, 40])
+    for costs in [(0.0, 1.0, 1.0), (1e9, 1.0, 1.0), (1e-5, 1e-8, 1e-8), (5e-5, 1e-7, 1e-9)]:
+        runs = compiled_mod._buckets(lengths, *costs)
+        assert runs[0][0] == 0 and runs[-1][1] == len(lengths)
+        assert all(a[1] == b[0] and a[0] < a[1] for a, b in zip(runs, runs[1:]))
+        for lo, hi in runs:  # a bucket never splits one length
+            assert lo == 0 or lengths[lo - 1] != lengths[lo]
+    assert len(compiled_mod._buckets(lengths, 0.0, 1.0, 1.0)) == len(set(lengths.tolist()))
+    assert compiled_mod._buckets(lengths, 1e9, 1.0, 1.0) == [(0, len(lengths))]
+
+
+def _random_weights(rng, dtype, causal, d=24, layers=3, vocab=5, max_len=7):
+    """Random weights whose blocks have every kind of sparsity: dense, very sparse (CSR),
+    zero rows/columns, all-zero sublayers, heads without a value read."""
+    def sparse(shape, density):
+        a = rng.standard_normal(shape) * (rng.random(shape) < density)
+        return a
+
+    lws = []
+    for i in range(layers):
+        h, e, f, m = rng.integers(1, 4), rng.integers(1, 5), rng.integers(1, 4), rng.integers(1, 60)
+        density = [1.0, 0.5, 0.05, 0.0][i % 4]
+        w_q = sparse((h, d, e), max(density, 0.05))
+        w_q[:, : d // 3] = 0  # rows never read
+        lw = LayerWeights(W_Q=w_q, W_K=sparse((h, d, e), 0.3), W_V=sparse((h, d, f), 0.3),
+                          W_O=sparse((h, f, d), density), W_in=sparse((d, m), density),
+                          b_in=rng.standard_normal(m), W_out=sparse((m, d), 0.08),
+                          b_out=sparse((d,), 0.2))
+        lws.append(lw)
+    lws.append(LayerWeights(*(np.zeros((0, d, 0)), np.zeros((0, d, 0)), np.zeros((0, d, 0)),
+                              np.zeros((0, 0, d)), sparse((d, 9), 0.2), np.ones(9),
+                              sparse((9, d), 0.1), np.zeros(d))))  # MLP only, no heads
+    w = Weights(token_embed=rng.standard_normal((vocab, d)),
+                pos_embed=rng.standard_normal((max_len + 1, d)),
+                layers=tuple(lws), unembed=sparse((d, 4), 0.3),
+                tokens=("BOS",) + tuple(range(vocab - 1)), residual_labels=tuple(map(str, range(d))),
+                output_values=(0, 1, 2, 3), output_encoding="categorical", causal=causal)
+    return w if dtype == np.float64 else w.astype(dtype)
+
+
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("causal", [False, True])
+def test_planned_forward_on_random_sparse_weights(dtype, causal):
+    rng = np.random.default_rng(7)
+    w = _random_weights(rng, dtype, causal)
+    plan = execution_plan(w)
+    assert execution_plan(w) is plan  # cached
+    kinds = {lin.sparse for att, mlp in plan.layers for blk in (att, mlp) if blk is not None
+             for lin in vars(blk).values() if isinstance(lin, _Linear)}
+    assert kinds == {True, False}  # both branches exercised
+    b, t = 9, 8
+    ids = rng.integers(1, 5, size=(b, t))
+    ids[:, 0] = 0
+    lengths = rng.integers(0, t, size=b)
+    mask = np.arange(t)[None, :] <= lengths[:, None]
+    dense = forward(w, ids, mask, record=True).output
+    fast = forward(w, ids, mask, record=False).output
+    scale = np.abs(dense).max()
+    tol = 1e-12 if dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(fast[mask], dense[mask], rtol=0, atol=tol * scale)
+    # the model built on these weights decodes like the dense reference
+    model = compiled_mod.CompiledModel(w, vocab=frozenset(range(4)), max_seq_len=t - 1,
+                                       bos="BOS", constants={}, output_value_set=None)
+    rng_py = random.Random(3)
+    seqs = [[rng_py.randrange(4) for _ in range(rng_py.randint(0, t - 1))] for _ in range(50)]
+    assert model.run_batch(seqs) == _dense_reference(model, seqs)
+
+
+def test_plan_skips_sublayers_that_write_nothing():
+    rng = np.random.default_rng(0)
+    w = _random_weights(rng, np.float64, False, layers=4)  # layer 3: W_O, W_in all zero
+    att, mlp = execution_plan(w).layers[3]
+    assert att is None  # writes nothing: skipped
+    assert mlp.reads.size == 0 and mlp.w_in.shape[1] == 0  # reads nothing (only b_in counts)
+    assert execution_plan(w).layers[4][0] is None  # no heads
+
+
+def test_encode_matches_straightforward_encoding(models):
+    _, vocab, _, model = models["hist"]
+    seqs = [list("abc"), ("a", "b"), "cab", [], range(0), "a"]
+    ids, mask = model.encode(seqs)
+    assert ids.shape == mask.shape == (len(seqs), 4)
+    tid = {t: i for i, t in enumerate(model.weights.tokens)}
+    for row, m, s in zip(ids, mask, seqs):
+        s = list(s)
+        assert row.tolist() == [0] + [tid[x] for x in s] + [0] * (3 - len(s))
+        assert m.tolist() == [True] * (len(s) + 1) + [False] * (3 - len(s))
+    assert model.run_batch(seqs) == [rasp.evaluate(lib.make_hist(), list(s)) for s in seqs]
+    assert model.run_batch(x for x in seqs) == model.run_batch(seqs)
+    assert model.run_batch([]) == []
+    ids, mask = model.encode([])
+    assert ids.shape == (0, 1) and mask.shape == (0, 1)
+
+
+def test_bad_inputs_raise_the_precise_error(models):
+    _, vocab, _, model = models["hist"]
+    cases = [
+        ([["a"], ["a", "z"]], r"input 1: token 'z' at position 1 is not in the vocabulary"),
+        ([["a"], ["a"] * (N + 1)], rf"input 1: input of length {N + 1} is longer than "
+                                   rf"max_seq_len {N}"),
+        ([["a"], 5], r"input 1: the input must be a sequence"),
+        ([["a"], ["BOS"]], r"input 1: token 'BOS' at position 0 is not in the vocabulary"),
+        ([["a", ["b"]]], r"input 0: token \['b'\] at position 1 is unhashable"),
+        ([["a"], [None]], r"input 1: token at position 0 is None"),
+        ([{"a": 1}], r"input 0: the input must be a sequence"),
+        ([b"ab"], r"input 0: the input must be a sequence"),
+    ]
+    for seqs, message in cases:
+        for call in (model.run_batch, model.encode):
+            with pytest.raises(InvalidInput, match=message):
+                call(seqs)
+    with pytest.raises(InvalidInput, match="run_batch: expected a list of input sequences"):
+        model.run_batch("ab")
+
+
+def test_decode_public_path_unchanged(models):
+    # `decode` on a [B, T, D] residual agrees with the planned decoding inside run_batch
+    for name in ("sort", "frac_prevs"):
+        _, vocab, _, model = models[name]
+        seqs = _inputs(vocab, count=30)
+        ids, mask = model.encode(seqs)
+        final = forward(model.weights, ids, mask, record=False).output
+        assert model.decode(final, [len(s) for s in seqs]) == model.run_batch(seqs)
+
+
+def test_numerical_outputs_are_snapped_like_decode(models):
+    program, vocab, causal, model = models["frac_prevs"]
+    seqs = [list(p) for k in range(1, 5) for p in itertools.product(vocab, repeat=k)]
+    got = model.run_batch(seqs)
+    for xs, g in zip(seqs, got):
+        assert all(isinstance(v, float) for v in g)
+        assert outputs_match(rasp.evaluate(program, xs, causal=causal), g,
+                             NUMERIC_ATOL[model.dtype])
