@@ -243,3 +243,35 @@ def test_numerical_outputs_are_snapped_like_decode(models):
         assert all(isinstance(v, float) for v in g)
         assert outputs_match(rasp.evaluate(program, xs, causal=causal), g,
                              NUMERIC_ATOL[model.dtype])
+
+
+@pytest.mark.parametrize("written", [False, True])
+def test_hidden_biases_fold_into_the_constant_one_row(written):
+    """A residual row labelled "one" that is provably 1 everywhere carries the MLP biases
+    (one elementwise pass fewer); a row that some layer writes is not trusted."""
+    rng = np.random.default_rng(11)
+    w = _random_weights(rng, np.float64, False)
+    token_embed = w.token_embed.copy()
+    pos_embed = w.pos_embed.copy()
+    token_embed[:, 0], pos_embed[:, 0] = 1.0, 0.0
+    layers = []
+    for lw in w.layers:
+        arrays = {name: getattr(lw, name).copy() for name in LayerWeights.ARRAYS}
+        arrays["W_O"][:, :, 0] = 0.0
+        arrays["W_out"][:, 0] = 0.0
+        arrays["b_out"][0] = 0.0
+        layers.append(arrays)
+    if written:
+        layers[0]["W_out"][0, 0] = 0.5  # the first hidden unit writes into "one"
+    w = Weights(token_embed=token_embed, pos_embed=pos_embed,
+                layers=tuple(LayerWeights(**a) for a in layers), unembed=w.unembed,
+                tokens=w.tokens, residual_labels=("one",) + w.residual_labels[1:],
+                output_values=w.output_values, output_encoding="categorical", causal=False)
+    mlps = [mlp for _, mlp in execution_plan(w).layers if mlp is not None]
+    assert all((mlp.b_in is None) != written for mlp in mlps)
+    b, t = 9, 8
+    ids = rng.integers(1, 5, size=(b, t))
+    ids[:, 0] = 0
+    dense = forward(w, ids, record=True).output
+    fast = forward(w, ids, record=False).output
+    np.testing.assert_allclose(fast, dense, rtol=0, atol=1e-12 * np.abs(dense).max())

@@ -162,10 +162,10 @@ class _AttentionPlan:
 class _MLPPlan:
     reads: _Rows
     w_in: _Linear       # [U, R] for the U hidden units that write something
-    b_in: np.ndarray    # [U, 1]
+    b_in: Optional[np.ndarray]    # [U, 1]; None when zero or folded into w_in
     writes: _Rows
     w_out: _Linear      # [C, U]
-    b_out: np.ndarray   # [C, 1]
+    b_out: Optional[np.ndarray]   # [C, 1]; None when zero
 
 
 @dataclass(frozen=True, eq=False)
@@ -196,7 +196,9 @@ def _attention_plan(lw) -> Optional[_AttentionPlan]:
                           _Linear(w_o[:, writes].T))
 
 
-def _mlp_plan(lw) -> Optional[_MLPPlan]:
+def _mlp_plan(lw, one: Optional[int]) -> Optional[_MLPPlan]:
+    """The compact MLP; with `one` (a residual row that is 1 everywhere) the hidden biases
+    become that row's column of W_in (one elementwise pass fewer)."""
     if not lw.mlp_hidden:
         return None
     units = _nonzero_rows(lw.W_out)
@@ -204,10 +206,32 @@ def _mlp_plan(lw) -> Optional[_MLPPlan]:
     if not len(writes):
         return None
     w_in = lw.W_in[:, units]
+    b_in = lw.b_in[units]
     reads = _nonzero_rows(w_in)
-    return _MLPPlan(_Rows(reads), _Linear(w_in[reads].T), lw.b_in[units][:, None].copy(),
+    if one is not None and b_in.any():
+        reads = np.union1d(reads, [one])
+        w_in = w_in.copy()
+        w_in[one] += b_in
+        b_in = None
+    b_out = lw.b_out[writes]
+    return _MLPPlan(_Rows(reads), _Linear(w_in[reads].T),
+                    None if b_in is None or not b_in.any() else b_in[:, None].copy(),
                     _Rows(writes), _Linear(lw.W_out[units][:, writes].T),
-                    lw.b_out[writes][:, None].copy())
+                    b_out[:, None].copy() if b_out.any() else None)
+
+
+def _constant_one_row(weights: Weights) -> Optional[int]:
+    """The residual row labelled "one" if it provably holds 1 at every position: 1 in every
+    token embedding, 0 in every position embedding, and written by no layer."""
+    if "one" not in weights.residual_labels:
+        return None
+    i = weights.residual_labels.index("one")
+    if not (np.all(weights.token_embed[:, i] == 1) and not weights.pos_embed[:, i].any()):
+        return None
+    for lw in weights.layers:
+        if lw.W_O[:, :, i].any() or lw.W_out[:, i].any() or lw.b_out[i]:
+            return None
+    return i
 
 
 _PLANS: "weakref.WeakKeyDictionary[Weights, Plan]" = weakref.WeakKeyDictionary()
@@ -218,9 +242,10 @@ def execution_plan(weights: Weights) -> Plan:
     plan = _PLANS.get(weights)
     if plan is None:
         reads = _nonzero_rows(weights.unembed)
+        one = _constant_one_row(weights)
         plan = Plan(np.ascontiguousarray(weights.token_embed.T),
                     np.ascontiguousarray(weights.pos_embed.T),
-                    tuple((_attention_plan(lw), _mlp_plan(lw)) for lw in weights.layers),
+                    tuple((_attention_plan(lw), _mlp_plan(lw, one)) for lw in weights.layers),
                     _Rows(reads), np.ascontiguousarray(weights.unembed[reads].T))
         _PLANS[weights] = plan
     return plan
@@ -241,7 +266,11 @@ def additive_mask(key_mask: Optional[np.ndarray], causal: bool, t: int,
 
 
 def _reduce_keys(op, logits: np.ndarray) -> np.ndarray:
-    """op-reduction of key-major logits [B, H, key, query] over keys, as [B, H, 1, query]."""
+    """op-reduction of key-major logits [B, H, key, query] over keys, as [B, H, 1, query]:
+    numpy's reduction over many keys, a loop of elementwise ops over few (measured faster
+    below ~16 keys, where numpy's reduction loop overhead dominates)."""
+    if logits.shape[2] > 16:
+        return op.reduce(logits, axis=2, keepdims=True)
     out = logits[:, :, :1].copy()
     for j in range(1, logits.shape[2]):
         op(out, logits[:, :, j:j + 1], out=out)
@@ -276,10 +305,12 @@ def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray]) -
             att.writes.add(x, att.out(mixed))
         if mlp is not None:
             hidden = mlp.w_in(mlp.reads.take(x))
-            hidden += mlp.b_in
+            if mlp.b_in is not None:
+                hidden += mlp.b_in
             np.maximum(hidden, 0, out=hidden)
             y = mlp.w_out(hidden)
-            y += mlp.b_out
+            if mlp.b_out is not None:
+                y += mlp.b_out
             mlp.writes.add(x, y)
     return x
 
