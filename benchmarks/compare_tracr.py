@@ -175,14 +175,14 @@ def interpret(program, inputs: list, budget_s: Optional[float] = None) -> tuple[
     return outs, errors, time.perf_counter() - start
 
 
-def score(expected: list, got: list, inputs: list) -> dict:
+def score(expected: list, got: list, inputs: list, atol: float = ATOL) -> dict:
     n_scored = n_ok = 0
     first_bad = None
     for xs, e, g in zip(inputs, expected, got):
         if e is None:
             continue
         n_scored += 1
-        if outputs_match(e, g, ATOL):
+        if outputs_match(e, g, atol):
             n_ok += 1
         elif first_bad is None or len(xs) < len(first_bad["input"]):
             first_bad = {"input": xs, "expected": e, "got": g}
@@ -250,6 +250,14 @@ def ours_table(bench: Bench, n: int, inputs: list, args) -> dict:
         "matmul_shape": [rows, inner, cols], "matmul_gflops": peak,
         "fraction_of_matmul": executed / res["run_s"] / 1e9 / peak,
     }
+    # The same program compiled in float32, Tracr's precision: the like-for-like throughput.
+    model32 = theory_kit.compile(build(call), vocab=set(vocab), max_seq_len=n, verify=None,
+                                 dtype=np.float32)
+    chunks = chunks_for(model32, inputs, n)
+    model32.run_batch(chunks[0][:64])                     # warm-up, not timed
+    got, run_s, repeats = run_chunks(model32, chunks, args.min_time)
+    res["float32"] = {"run_s": run_s, "run_repeats": repeats, "beta": model32.constants["beta"],
+                      **score(expected, got, inputs, NUMERIC_ATOL[np.dtype(np.float32)])}
     res["_expected"] = expected                            # dropped before writing
     return res
 
@@ -478,12 +486,19 @@ def per_length_metrics(row: dict) -> Optional[dict]:
     o, t = row.get("ours", {}), row.get("tracr", {})
     if "run_s" not in o or "jit_s" not in t:
         return None
-    ours_rate = o["n_inputs"] / o["run_s"]
+    rate64 = o["n_inputs"] / o["run_s"]
+    rate32 = o["n_inputs"] / o["float32"]["run_s"] if "float32" in o else None
+    # Throughput ratios compare like with like: our float32 model (Tracr runs float32); an
+    # inexact float32 model does not count (then the float64 rate is used).
+    f32_exact = rate32 is not None and o["float32"]["n_correct"] == o["float32"]["n_scored"]
+    ours_rate = rate32 if f32_exact else rate64
     apply_rate = t["apply_n"] / t["apply_s"] if t.get("apply_s") else None
     jit_rate = t["n_inputs"] / t["jit_s"]
     return {
-        "ours_inputs_per_s": ours_rate, "tracr_apply_inputs_per_s": apply_rate,
-        "tracr_jit_inputs_per_s": jit_rate,
+        "ours_inputs_per_s": ours_rate, "ours_dtype": "float32" if f32_exact else "float64",
+        "ours_float64_inputs_per_s": rate64, "ours_float32_inputs_per_s": rate32,
+        "vs_apply_float64": _ratio(rate64, apply_rate), "vs_jit_float64": _ratio(rate64, jit_rate),
+        "tracr_apply_inputs_per_s": apply_rate, "tracr_jit_inputs_per_s": jit_rate,
         "ours_interpreter_inputs_per_s": o["n_inputs"] / o["interpreter_s"],
         "tracr_interpreter_inputs_per_s": t["n_inputs"] / t["interpreter_s"],
         "vs_apply": _ratio(ours_rate, apply_rate), "vs_jit": _ratio(ours_rate, jit_rate),
@@ -579,6 +594,10 @@ def _targets(programs: dict, all_rows: list, total: dict, sweep_lengths: list) -
                                 and o["n_correct"] < o["n_scored"]):
                 exact_misses.append(f"{name} N={n}: " + (o.get("error") or
                                     f"{o['n_correct']}/{o['n_scored']} correct"))
+            f32 = o.get("float32") or {}
+            if f32.get("n_correct") is not None and f32["n_correct"] < f32["n_scored"]:
+                exact_misses.append(f"{name} N={n}: float32 model {f32['n_correct']}/"
+                                    f"{f32['n_scored']} correct")
     out["exactness"] = {
         "target": f"ours exact wherever Tracr is and at every length <= {TARGET_EXACT_UP_TO}",
         "misses": exact_misses}
@@ -624,8 +643,10 @@ def markdown(result: dict) -> str:
     t = s["targets"]
     lines += ["**Targets** (ours/Tracr; ✗ marks a miss):", ""]
     lines += ["| target | result | met |", "|---|---|---|"]
-    names = {"throughput_vs_apply": "verification throughput ≥ 100× Tracr `model.apply`",
-             "throughput_vs_jit": "verification throughput ≥ 2× Tracr jitted batched forward",
+    names = {"throughput_vs_apply": "verification throughput ≥ 100× Tracr `model.apply` "
+                                    "(ours float32)",
+             "throughput_vs_jit": "verification throughput ≥ 2× Tracr jitted batched forward "
+                                  "(ours float32)",
              "compile_time": "compile ≥ 10× faster than Tracr's first compile",
              "residual_width": "residual width ≤ 0.7× Tracr's in total",
              "exactness": "exact wherever Tracr is, and at every length ≤ 64"}
@@ -659,11 +680,14 @@ def markdown(result: dict) -> str:
 
     lines += ["**Per program and length.** Compile: seconds, first compile in the process "
               "(repeated in parentheses). Throughput: inputs/s on the verification set "
-              "(exhaustive when ≤ the limit, else a seeded sample). Correct: fraction of inputs "
-              "whose decoded output equals the system's own interpreter.", ""]
+              "(exhaustive when ≤ the limit, else a seeded sample), ours with the model compiled "
+              "in float64 (the default) and in float32 (Tracr's precision); ×apply and ×jit use "
+              "the float32 rate (like for like; the float64 ratios are in the JSON). Correct: "
+              "fraction of inputs whose decoded output equals the system's own interpreter "
+              "(ours float64 / ours float32 / Tracr).", ""]
     hdr = ("| program | N | inputs | compile ours | compile Tracr | ratio | layers o/T | "
-           "heads o/T | width o/T | params o/T | nonzero o/T | ours in/s | Tracr apply in/s | "
-           "Tracr jit in/s | ×apply | ×jit | correct o/T |")
+           "heads o/T | width o/T | params o/T | nonzero o/T | ours f64 in/s | ours f32 in/s | "
+           "Tracr apply in/s | Tracr jit in/s | ×apply | ×jit | correct o64/o32/T |")
     lines += [hdr, "|" + "---|" * (hdr.count("|") - 1)]
     for name, p in result["programs"].items():
         for n, row in p["lengths"].items():
@@ -687,11 +711,15 @@ def markdown(result: dict) -> str:
                 f"{_miss(r.get('compile_first'), (r.get('compile_first') or 0) <= TARGET_COMPILE)} | "
                 f"{pair('layers')} | {pair('heads')} | {pair('residual_width')} | "
                 f"{pair('params')} | {pair('params_nonzero')} | "
-                f"{C.fmt(r.get('ours_inputs_per_s'))} | {C.fmt(r.get('tracr_apply_inputs_per_s'))} | "
+                f"{C.fmt(r.get('ours_float64_inputs_per_s'))} | "
+                f"{C.fmt(r.get('ours_float32_inputs_per_s'))} | "
+                f"{C.fmt(r.get('tracr_apply_inputs_per_s'))} | "
                 f"{C.fmt(r.get('tracr_jit_inputs_per_s'))} | "
                 f"{_miss(r.get('vs_apply'), (r.get('vs_apply') or 0) >= TARGET_VS_APPLY)} | "
                 f"{_miss(r.get('vs_jit'), (r.get('vs_jit') or 0) >= TARGET_VS_JIT)} | "
-                f"{C.fmt(o.get('fraction_correct'))}/{C.fmt(jit.get('fraction_correct'))} |")
+                f"{C.fmt(o.get('fraction_correct'))}/"
+                f"{C.fmt((o.get('float32') or {}).get('fraction_correct'))}/"
+                f"{C.fmt(jit.get('fraction_correct'))} |")
     lines += ["", "`*` a seeded sample of the domain (too large to enumerate). Heads for Tracr are "
               "as laid out (every layer has the maximum head count).", ""]
 
