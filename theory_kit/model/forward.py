@@ -172,8 +172,11 @@ class _MLPPlan:
 class Plan:
     """Feature-major embeddings and, per layer, the compact attention and MLP (None: skipped)."""
 
-    token_embed_t: np.ndarray   # [D, V]
-    pos_embed_t: np.ndarray     # [D, P]
+    width: int                  # D
+    token_rows: _Rows           # residual rows some token embeds into
+    token_embed_t: np.ndarray   # [R, V] those rows of the token embedding
+    pos_rows: _Rows             # residual rows some position embeds into
+    pos_embed_t: np.ndarray     # [R', P]
     layers: tuple               # (attention plan or None, MLP plan or None) per layer
     unembed_reads: _Rows        # residual rows the unembedding reads
     unembed_t: np.ndarray       # [K, R]
@@ -243,8 +246,10 @@ def execution_plan(weights: Weights) -> Plan:
     if plan is None:
         reads = _nonzero_rows(weights.unembed)
         one = _constant_one_row(weights)
-        plan = Plan(np.ascontiguousarray(weights.token_embed.T),
-                    np.ascontiguousarray(weights.pos_embed.T),
+        tok, pos = _nonzero_rows(weights.token_embed.T), _nonzero_rows(weights.pos_embed.T)
+        plan = Plan(weights.residual_width,
+                    _Rows(tok), np.ascontiguousarray(weights.token_embed.T[tok]),
+                    _Rows(pos), np.ascontiguousarray(weights.pos_embed.T[pos]),
                     tuple((_attention_plan(lw), _mlp_plan(lw, one)) for lw in weights.layers),
                     _Rows(reads), np.ascontiguousarray(weights.unembed[reads].T))
         _PLANS[weights] = plan
@@ -282,9 +287,11 @@ def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray]) -
     `additive_mask` (None: attend everywhere)."""
     plan = execution_plan(weights)
     b, t = ids.shape
-    d, n = plan.token_embed_t.shape[0], b * t
-    x = np.take(plan.token_embed_t, ids.reshape(n), axis=1)
-    x.reshape(d, b, t)[...] += plan.pos_embed_t[:, None, :t]
+    d, n = plan.width, b * t
+    # Only the rows some embedding writes: the rest of the residual starts at zero.
+    x = np.zeros((d, n), dtype=plan.token_embed_t.dtype)
+    x[plan.token_rows.key] = np.take(plan.token_embed_t, ids.reshape(n), axis=1)
+    x.reshape(d, b, t)[plan.pos_rows.key] += plan.pos_embed_t[:, None, :t]
     for att, mlp in plan.layers:
         if att is not None:
             h, e, f = att.heads, att.e, att.f
@@ -300,8 +307,11 @@ def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray]) -
                 logits += mask
             logits -= _reduce_keys(np.maximum, logits)
             np.exp(logits, out=logits)
-            logits /= _reduce_keys(np.add, logits)
-            mixed = np.matmul(v, logits).transpose(1, 2, 0, 3).reshape(h * f, n)
+            # Normalise after mixing: [B, H, F, query] values instead of the [B, H, key, query]
+            # weights (F is a head's value width, usually 1-3; the same quotient).
+            mixed = np.matmul(v, logits)
+            mixed /= _reduce_keys(np.add, logits)
+            mixed = mixed.transpose(1, 2, 0, 3).reshape(h * f, n)
             att.writes.add(x, att.out(mixed))
         if mlp is not None:
             hidden = mlp.w_in(mlp.reads.take(x))
