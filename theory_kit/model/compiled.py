@@ -40,22 +40,22 @@ def _buckets(lengths: np.ndarray, per_call: float, per_position: float,
     """Split inputs sorted by length into runs [lo, hi) run at their own width (BOS + the
     longest): attention is quadratic in the width and padding wastes work, but every run costs
     a call. Minimises the modelled cost (per call + per position + per attention entry) by
-    dynamic programming over the distinct lengths."""
+    dynamic programming over the distinct lengths (plain Python: there are at most
+    max_seq_len of them, and numpy's per-call overhead dominates at that size)."""
     values, starts = np.unique(lengths, return_index=True)
-    bounds = np.append(starts, len(lengths))       # inputs of values[j]: bounds[j]..bounds[j+1]
+    bounds = starts.tolist() + [len(lengths)]   # inputs of values[j]: bounds[j]..bounds[j+1]
     k = len(values)
-    best = np.zeros(k + 1)
-    cut = np.zeros(k + 1, dtype=np.int64)
-    for j in range(1, k + 1):   # best[j]: distinct lengths 0..j-1 done; last run i..j-1
-        t = float(values[j - 1]) + 1
-        n = bounds[j] - bounds[:j]
-        cost = best[:j] + per_call + n * (per_position * t + per_entry * t * t)
-        cut[j] = int(np.argmin(cost))
-        best[j] = cost[cut[j]]
+    best, cut = [0.0] * (k + 1), [0] * (k + 1)
+    for j, v in enumerate(values.tolist(), start=1):  # best[j]: lengths 0..j-1, last run i..j-1
+        t = v + 1.0
+        per_input = per_position * t + per_entry * t * t
+        end = bounds[j]
+        best[j], cut[j] = min((best[i] + per_call + (end - bounds[i]) * per_input, i)
+                              for i in range(j))
     runs, j = [], k
     while j:
-        runs.append((int(bounds[cut[j]]), int(bounds[j])))
-        j = int(cut[j])
+        runs.append((bounds[cut[j]], bounds[j]))
+        j = cut[j]
     return runs[::-1]
 
 
@@ -217,7 +217,9 @@ class CompiledModel:
         if self.weights.output_encoding == "categorical":
             k = scores.shape[axis]
             if k:
-                idx = np.where(scores.max(axis=axis) >= 0.5, scores.argmax(axis=axis), k)
+                idx = np.expand_dims(scores.argmax(axis=axis), axis)
+                top = np.take_along_axis(scores, idx, axis)
+                idx = np.where(top >= 0.5, idx, k).squeeze(axis)
             else:
                 idx = np.zeros(np.delete(scores.shape, axis), dtype=np.int64)
             return self._decode_table()[idx]
