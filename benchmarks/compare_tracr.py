@@ -420,7 +420,8 @@ def run_program(bench: Bench, args, worker: Optional[TracrWorker]) -> dict:
         inputs, how = table_inputs(bench, n, args)
         C.progress(f"{bench.name} N={n}: {len(inputs)} inputs ({how})")
         row: dict = {"inputs": how, "n_inputs": len(inputs), "vocab": bench.vocab_at(n)}
-        row["ours"] = ours_table(bench, n, inputs, args)
+        with C.no_gc():
+            row["ours"] = ours_table(bench, n, inputs, args)
         o = row["ours"]
         C.progress(f"  [ours] compile {o.get('compile_first_s', math.nan):.3f} s, "
                    f"correct {o.get('n_correct')}/{o.get('n_scored')}, "
