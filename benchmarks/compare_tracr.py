@@ -671,6 +671,15 @@ def markdown(result: dict) -> str:
                     f"met only at: {'; '.join(met) or 'none'}")
         elif misses:
             got += f"; missed at ({len(misses)}): " + "; ".join(_short(x, 160) for x in misses)
+        if key.startswith("throughput"):
+            metric = "vs_apply_float64" if key == "throughput_vs_apply" else "vs_jit_float64"
+            goal = TARGET_VS_APPLY if key == "throughput_vs_apply" else TARGET_VS_JIT
+            f64 = [r["ratios"].get(metric) for p in result["programs"].values()
+                   for r in p["lengths"].values() if r.get("ratios")]
+            f64 = [x for x in f64 if x is not None]
+            if f64:
+                got += (f" (float64 model: geometric mean {C.fmt(_gmean(f64))}, below "
+                        f"{goal:g} at {sum(x < goal for x in f64)} of {len(f64)})")
         got = got.lstrip("; ")
         lines.append(f"| {label} | {got or 'every case'} | {'yes' if tv['met'] else '**no**'} |")
     agree = [r.get("agree_interpreters") for p in result["programs"].values()
