@@ -28,7 +28,9 @@ def _assert_exact(model, program, vocab, n):
 
 
 def _rewritten(model) -> bool:
-    return any(".tie_minor" in label for label in model.residual_labels)
+    split = any(".tie_minor" in label for label in model.residual_labels)
+    assert split == bool(model.constants["lexicographic_counts"])  # recorded for the user
+    return split
 
 
 def _count(f, predicate, fst=rasp.tokens, snd=rasp.indices):
@@ -47,6 +49,7 @@ def test_rewrite_applies_and_is_exact(predicate, f, why):
     program = _count(f, predicate)
     model = tk.compile(program, vocab=set(VOCAB), max_seq_len=N, verify="exhaustive")
     assert _rewritten(model), why
+    assert model.constants["lexicographic_counts"] == ("count",)
     # no one-hot of the V*N keys: the widest categorical SOp has at most N + 1 values
     assert not any(label.startswith("sequence_map") for label in model.residual_labels)
     _assert_exact(model, program, VOCAB, N)

@@ -64,7 +64,7 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
     assignment = infer_bases(graph, config)
     rewritten = lexicographic_rewrite(graph, assignment, config)
     if rewritten is not None:
-        graph = program_to_graph(rewritten, config, source=program)
+        graph = program_to_graph(rewritten[0], config, source=program)
         assignment = infer_bases(graph, config)
     block_graph = graph_to_blocks(assignment, config)
     layered = blocks_to_layers(block_graph)
@@ -72,7 +72,8 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
     out = assignment.nodes[graph.output]
     model = CompiledModel(
         weights, vocab=config.vocab, max_seq_len=max_seq_len, bos=bos,
-        constants=dict(block_graph.constants),
+        constants={**block_graph.constants,
+                   "lexicographic_counts": rewritten[1] if rewritten is not None else ()},
         output_value_set=out.values if out.encoding == "numerical" else None,
         program=program, layered=layered, config=config)
     if verify is not None:

@@ -112,8 +112,9 @@ def _split(node: rn.SelectorWidth, sel: rn.Select, key: rn.SequenceMap, a_major:
 
 
 def lexicographic_rewrite(graph: ProgramGraph, assignment: BasisAssignment,
-                          config: CompileConfig) -> Optional[rn.SOp]:
-    """The rewritten program, or None when no SelectorWidth qualifies (see module doc)."""
+                          config: CompileConfig) -> Optional[tuple[rn.SOp, tuple[str, ...]]]:
+    """(the rewritten program, the labels of the SelectorWidths it split), or None when no
+    SelectorWidth qualifies (see module doc)."""
     replace = {}
     for node_id in graph.order:
         node = graph.nodes[node_id].expr
@@ -129,4 +130,6 @@ def lexicographic_rewrite(graph: ProgramGraph, assignment: BasisAssignment,
             continue
         children = tuple(new[id(c)] for c in node.children)
         new[id(node)] = _with_children(node, children) if children else node
-    return new[id(graph.program)]
+    labels = tuple(graph.nodes[i].label for i in graph.order
+                   if id(graph.nodes[i].expr) in replace)
+    return new[id(graph.program)], labels

@@ -95,7 +95,8 @@ class CompiledModel:
     Attributes:
         weights: plain numpy arrays (see `theory_kit.model.Weights`).
         residual_labels: the name of every residual dimension.
-        constants: the chosen β, ε, MLP slopes, and the formulas behind them.
+        constants: the chosen β, ε, MLP slopes, and the formulas behind them; for a compiled
+            model also `lexicographic_counts`, the SelectorWidths split by compiler.order.
         program: the source RASP program (None for a loaded model).
     """
 
