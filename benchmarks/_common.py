@@ -255,7 +255,7 @@ def no_gc() -> Iterator[None]:
     """Collect, then pause Python's cyclic garbage collector for a measurement (as `timeit`
     does): otherwise a full collection of the benchmark's own accumulated results lands inside
     whichever timing it happens to interrupt (seen: a 2 ms compile timed at 1.5 s). Both
-    sides use it (`_tracr_worker.py` has the same few lines)."""
+    sides use it."""
     gc.collect()
     was_enabled = gc.isenabled()
     gc.disable()
@@ -264,6 +264,25 @@ def no_gc() -> Iterator[None]:
     finally:
         if was_enabled:
             gc.enable()
+
+
+def score(expected: list, got: list, inputs: list, match: Callable[[Any, Any], bool],
+          show: Callable[[Any], Any] = lambda g: g) -> dict:
+    """Inputs whose output `match`es the expected one (inputs the interpreter rejected, None,
+    are not scored), and the shortest failing input (its output passed through `show`).
+    Shared by both sides: compare_tracr.py and _tracr_worker.py."""
+    n_scored = n_ok = 0
+    first_bad = None
+    for xs, e, g in zip(inputs, expected, got):
+        if e is None:
+            continue
+        n_scored += 1
+        if match(e, g):
+            n_ok += 1
+        elif first_bad is None or len(xs) < len(first_bad["input"]):
+            first_bad = {"input": xs, "expected": e, "got": show(g)}
+    return {"n_scored": n_scored, "n_correct": n_ok,
+            "fraction_correct": n_ok / n_scored if n_scored else None, "first_failure": first_bad}
 
 
 # -- time budgets ------------------------------------------------------------------------------

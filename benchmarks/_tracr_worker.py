@@ -24,7 +24,6 @@ scored (a Tracr model always outputs some value). Same rule as record_tracr_refe
 
 from __future__ import annotations
 
-import gc
 import importlib.metadata
 import json
 import math
@@ -34,6 +33,8 @@ import statistics
 import sys
 import time
 import traceback
+
+import _common as C  # stdlib + numpy only: importable in the Tracr venv
 
 REPLY_PREFIX = "@@TRACR_REPLY "
 NUMERIC_TOLERANCE = 1e-3
@@ -235,18 +236,7 @@ def interpret(call: str, inputs: list, budget_s: float = math.inf) -> tuple[list
 
 
 def score(expected: list, got: list, inputs: list, numerical: bool) -> dict:
-    n_scored = n_ok = 0
-    first_bad = None
-    for xs, e, g in zip(inputs, expected, got):
-        if e is None:
-            continue
-        n_scored += 1
-        if correct(e, g, numerical):
-            n_ok += 1
-        elif first_bad is None or len(xs) < len(first_bad["input"]):
-            first_bad = {"input": xs, "expected": e, "got": to_json(g)}
-    return {"n_scored": n_scored, "n_correct": n_ok,
-            "fraction_correct": n_ok / n_scored if n_scored else None, "first_failure": first_bad}
+    return C.score(expected, got, inputs, lambda e, g: correct(e, g, numerical), show=to_json)
 
 
 def do_table(req: dict) -> dict:
@@ -431,13 +421,8 @@ def main() -> int:
         t0 = time.perf_counter()
         try:
             if req["kind"] == "table":
-                # as benchmarks/_common.py no_gc(): no cyclic collection inside the timings
-                gc.collect()
-                gc.disable()
-                try:
+                with C.no_gc():  # no cyclic collection inside the timings, as on our side
                     res = do_table(req)
-                finally:
-                    gc.enable()
             else:
                 res = do_sweep(req)
         except Exception as exc:

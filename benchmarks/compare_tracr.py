@@ -176,18 +176,7 @@ def interpret(program, inputs: list, budget_s: Optional[float] = None) -> tuple[
 
 
 def score(expected: list, got: list, inputs: list, atol: float = ATOL) -> dict:
-    n_scored = n_ok = 0
-    first_bad = None
-    for xs, e, g in zip(inputs, expected, got):
-        if e is None:
-            continue
-        n_scored += 1
-        if outputs_match(e, g, atol):
-            n_ok += 1
-        elif first_bad is None or len(xs) < len(first_bad["input"]):
-            first_bad = {"input": xs, "expected": e, "got": g}
-    return {"n_scored": n_scored, "n_correct": n_ok,
-            "fraction_correct": n_ok / n_scored if n_scored else None, "first_failure": first_bad}
+    return C.score(expected, got, inputs, lambda e, g: outputs_match(e, g, atol))
 
 
 def chunks_for(model, inputs: list, n: int) -> list[list]:

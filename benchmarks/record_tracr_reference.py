@@ -24,7 +24,6 @@ from __future__ import annotations
 import argparse
 import importlib.metadata
 import json
-import math
 import os
 import platform
 import random
@@ -34,15 +33,17 @@ import time
 import traceback
 from pathlib import Path
 
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+# The scoring rule and JSON conversion of compare_tracr's worker (it runs in the Tracr venv too
+# and imports neither theory_kit nor Tracr at module level).
+from _tracr_worker import COMPILER_BOS, NUMERIC_TOLERANCE, correct, to_json  # noqa: E402
+
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
 INTERPRETER_FILE = DATA / "tracr_reference.json"
 COMPILED_FILE = DATA / "tracr_reference_compiled.json"
 SEED = 20240601
 N_CASES = 60          # inputs per program (fewer only when the whole domain is smaller)
-COMPILER_BOS = "BOS"
-NUMERIC_TOLERANCE = 1e-3  # |decoded - expected| allowed for a numerical output to count as correct
-
 ABC = ["a", "b", "c"]
 # name, Python expression over Tracr's lib namespace, vocab, max_seq_len. Must match the
 # defaults of theory_kit.library.PROGRAMS (tests/test_library.py checks it).
@@ -132,17 +133,6 @@ def make_inputs(vocab: list, max_seq_len: int, rng: random.Random) -> list[list]
     return cases
 
 
-def to_json(value):
-    """Tracr values as JSON: tuples become lists, numpy scalars become Python scalars."""
-    if hasattr(value, "item") and not isinstance(value, (list, tuple, str)):
-        value = value.item()
-    if isinstance(value, (list, tuple)):
-        return [to_json(v) for v in value]
-    if isinstance(value, float) and not math.isfinite(value):
-        return repr(value)
-    return value
-
-
 def describe_error(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}"
 
@@ -228,15 +218,6 @@ def record_interpreter(namespace: dict) -> dict:
     return {"programs": programs}
 
 
-def _correct(expected, decoded, numerical: bool) -> bool:
-    if expected is None:
-        return True  # None means "no value"; a model always outputs something there
-    if numerical:
-        return (isinstance(decoded, (int, float)) and isinstance(expected, (int, float))
-                and abs(decoded - expected) <= NUMERIC_TOLERANCE)
-    return decoded == expected
-
-
 def record_compiled(namespace: dict, interpreter: dict) -> dict:
     from tracr.compiler import compiling
     from tracr.rasp import rasp
@@ -276,7 +257,7 @@ def record_compiled(namespace: dict, interpreter: dict) -> dict:
                 continue
             expected = ref["output"]
             case["expected"] = expected
-            case["correct"] = all(_correct(e, d, numerical) for e, d in zip(expected, decoded))
+            case["correct"] = correct(expected, decoded, numerical)
             case["exact"] = decoded == expected
             if numerical:
                 errs = [abs(d - e) for e, d in zip(expected, decoded)

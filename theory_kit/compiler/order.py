@@ -28,12 +28,12 @@ verified against the source program's interpreter like any other compilation).
 
 from __future__ import annotations
 
-import math
-from typing import Any, Optional
+from typing import Optional
 
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.graph import _with_children
 from theory_kit.compiler.ir import BasisAssignment, ProgramGraph
+from theory_kit.craft.bases import is_plain_number
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.interpreter import topological_order
 
@@ -44,11 +44,6 @@ _C = rn.Comparison
 _MIRROR = {_C.LT: _C.GT, _C.LEQ: _C.GEQ, _C.GT: _C.LT, _C.GEQ: _C.LEQ}
 #: The strict part of each order comparison: how the major components must compare.
 _STRICT = {_C.LT: _C.LT, _C.LEQ: _C.LT, _C.GT: _C.GT, _C.GEQ: _C.GT}
-
-
-def _is_number(v: Any) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and \
-        not (isinstance(v, float) and not math.isfinite(v))
 
 
 def _monotone(values: list) -> int:
@@ -69,7 +64,7 @@ def _lex_order(f, va: tuple, vb: tuple) -> Optional[tuple[bool, int]]:
         table = {(x, y): f(x, y) for x in va for y in vb}
     except Exception:  # a function that raises is validate()'s business, not ours
         return None
-    if not all(_is_number(v) for v in table.values()):
+    if not all(is_plain_number(v) for v in table.values()):
         return None
     for a_major in (True, False):
         pairs = [(x, y) for x in va for y in vb] if a_major else [(x, y) for y in vb for x in va]
@@ -91,7 +86,7 @@ def _candidate(node: rn.RASPExpr, assignment: BasisAssignment) -> Optional[tuple
         return None
     bases = [assignment.nodes.get(c.unique_id) for c in (key.fst, key.snd)]
     if any(b is None or b.encoding != "categorical" or not b.values
-           or not all(_is_number(v) for v in b.values) for b in bases):
+           or not all(is_plain_number(v) for v in b.values) for b in bases):
         return None
     order = _lex_order(key.f, bases[0].values, bases[1].values)
     return None if order is None else (sel, key, order)

@@ -7,12 +7,19 @@ is 1 everywhere; they are written by the embedding and never change.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Any, Iterable, Sequence
 
 import numpy as np
 
-__all__ = ["BasisDirection", "VectorSpace", "BOS", "ONE", "value_sort_key"]
+__all__ = ["BasisDirection", "VectorSpace", "BOS", "ONE", "value_sort_key", "is_plain_number"]
+
+
+def is_plain_number(value: Any) -> bool:
+    """A finite int or float, not a bool (values a linear form may weight)."""
+    return (isinstance(value, (int, float)) and not isinstance(value, bool)
+            and math.isfinite(value))
 
 
 def value_sort_key(value: Any) -> tuple:

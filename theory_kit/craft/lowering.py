@@ -24,7 +24,7 @@ import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, Block, NodeBasis
-from theory_kit.craft.bases import BOS, ONE, BasisDirection
+from theory_kit.craft.bases import BOS, ONE, BasisDirection, is_plain_number
 from theory_kit.craft.blocks import MLP, AttentionHead
 from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
@@ -285,11 +285,7 @@ def _steps(ctx, node: NodeBasis, z: dict, xs: list, ys: list, note: str, offset:
     return mlp.build(node.label, note)
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
-
-
-def _through_sum(ctx, expr, xdirs, xvals, ydirs, yvals) -> Optional[tuple]:
+def _through_sum(ctx, fv: dict, xdirs, xvals, ydirs, yvals) -> Optional[tuple]:
     """f(x, y) = g(x + c·y), c = ±1, on numeric categorical values: discretise the linear form
     Σ x·onehot_x + c·Σ y·onehot_y (2 units per change of g) instead of a pair table.
 
@@ -297,15 +293,16 @@ def _through_sum(ctx, expr, xdirs, xvals, ydirs, yvals) -> Optional[tuple]:
     each value's weight is shifted by K and the form by -2K: exact when both are present,
     below every threshold by more than K/2 when one is missing. Only used when the one-hots'
     deviation — at most the off-target attention mass ε each — moves the form by less than a
-    quarter of the smallest gap between its values. Returns the arguments of `_steps`."""
-    if not all(_is_number(v) for v in (*xvals, *yvals)):
+    quarter of the smallest gap between its values. `fv` maps (x, y) to f(x, y). Returns the
+    arguments of `_steps`."""
+    if not all(is_plain_number(v) for v in (*xvals, *yvals)):
         return None
     eps = (ctx.config.max_seq_len + 1) * math.exp(-ctx.beta / 2)
     for c in (1, -1):
         table: dict = {}
         for xv in xvals:
             for yv in yvals:
-                s, z = xv + c * yv, expr.f(xv, yv)
+                s, z = xv + c * yv, fv[xv, yv]
                 if s in table and (table[s] != z or type(table[s]) is not type(z)):
                     break
                 table[s] = z
@@ -359,6 +356,10 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
         ctx.add(node, "mlp", payload)
         return
 
+    # f on every pair of values, once (both tables and the x ± y check read it)
+    fv = {(xv, yv): expr.f(xv, yv) for xv in xvals if xv is not None
+          for yv in yvals if yv is not None}
+
     def table(outer_dirs, outer_vals, inner_dirs, inner_vals, swap):
         units = []
         for od, ov in zip(outer_dirs, outer_vals):
@@ -366,7 +367,7 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
             for idr, iv in zip(inner_dirs, inner_vals):
                 if ov is None or iv is None:
                     continue
-                z = expr.f(iv, ov) if swap else expr.f(ov, iv)
+                z = fv[iv, ov] if swap else fv[ov, iv]
                 if z is not None:
                     by_z.setdefault(z, {})[idr] = 1.0
             for z, w in by_z.items():
@@ -380,7 +381,7 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
     units = by_x if len(by_x) <= len(by_y) else by_y
     # Steps on x ± y when they need fewer units; not for two-valued outputs, whose readers
     # often look at one value only (pruning then leaves ~|x| table units, fewer than 5 steps).
-    summed = _through_sum(ctx, expr, xdirs, xvals, ydirs, yvals) if len(node.values) > 2 else None
+    summed = _through_sum(ctx, fv, xdirs, xvals, ydirs, yvals) if len(node.values) > 2 else None
     if summed is not None and _n_steps(summed[2]) < sum(1 for *_, z in units
                                                         if _out_vector(node, z)):
         ctx.add(node, "mlp", _steps(ctx, node, *summed))
