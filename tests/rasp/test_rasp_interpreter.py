@@ -61,7 +61,11 @@ def test_numerical_aggregate_is_the_mean_of_selected_values():
 
 def test_categorical_aggregate_of_equal_values_returns_the_value():
     assert rasp.Aggregate(ALL, rasp.Full("x"))("abc") == ["x", "x", "x"]
-    assert rasp.Aggregate(ALL, rasp.tokens)([True, 1]) == [True, True]  # == values: the first
+    # 1 and True are different values (issue 23: values equal across types must not collapse;
+    # the first one's type would otherwise depend on the position order)
+    with pytest.raises(EvaluationError, match="several different values"):
+        rasp.Aggregate(ALL, rasp.tokens)([True, 1])
+    assert rasp.Aggregate(ALL, rasp.tokens)([1, 1]) == [1, 1]
 
 
 def test_selected_none_makes_the_aggregate_none():

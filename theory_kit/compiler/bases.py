@@ -14,9 +14,10 @@ from typing import Any, Optional
 
 import numpy as np
 
+from theory_kit.compiler.budget import check_value_pairs
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, NodeBasis, ProgramGraph
-from theory_kit.craft.bases import value_sort_key
+from theory_kit.values import typed_key, typed_unique, value_sort_key
 from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.validate import Problem
@@ -30,7 +31,8 @@ MAX_LINEAR_PAIRS = 4_000_000
 
 
 def _sorted(values) -> tuple:
-    return tuple(sorted(set(values), key=value_sort_key))
+    """Distinct values (1, True and 1.0 are three values: `typed_key`) in the layout order."""
+    return tuple(sorted(typed_unique(values), key=value_sort_key))
 
 
 def _is_number(v: Any) -> bool:
@@ -65,7 +67,8 @@ class _Inference:
         self.problems.append(Problem(label, reason, fix))
 
     def apply(self, label: str, f, args_list) -> dict:
-        """f on every argument tuple; problems for raising or non-finite results."""
+        """f on every argument tuple; problems for raising or non-finite results. Records in
+        `self.returned_none` whether f returned None on some argument."""
         out = {}
         for args in args_list:
             try:
@@ -84,7 +87,9 @@ class _Inference:
             except TypeError:
                 self.fail(label, f"its function returns the unhashable {value!r:.60}")
                 return {}
-            out[args] = value
+            out[typed_key(args)] = value
+            if value is None:
+                self.returned_none = True
         return out
 
     # -- per-node value sets ----------------------------------------------------------------
@@ -98,7 +103,9 @@ class _Inference:
             if isinstance(expr, rn.Selector):
                 self.bases[node_id] = NodeBasis(node_id, gnode.label, None, None)
                 continue
+            self.returned_none = False
             values = self.infer(gnode)
+            may_be_none = self.returned_none or self.none_from_children(expr)
             encoding = "numerical" if rn.is_numerical(expr) else "categorical"
             bounds = None
             if encoding == "numerical":
@@ -112,8 +119,65 @@ class _Inference:
                     bounds = (min(values), max(values)) if values else (0.0, 0.0)
                 else:
                     bounds = self.numeric_bounds(gnode)
-            self.bases[node_id] = NodeBasis(node_id, gnode.label, encoding, values, bounds)
+            self.bases[node_id] = NodeBasis(node_id, gnode.label, encoding, values, bounds,
+                                            may_be_none=may_be_none)
+            self.none_problems(gnode, encoding, may_be_none)
         self.fuse_maps()
+
+    # -- None (no value) ------------------------------------------------------------------------
+    def none_from_children(self, expr) -> bool:
+        """None flows in: a Map/SequenceMap of a None is None; an Aggregate that selects a
+        None is None, and one with default None is None where it selects nothing."""
+        if isinstance(expr, rn.Full):
+            return expr.fill is None
+        if isinstance(expr, rn.Map):
+            return self.bases[expr.inner.unique_id].may_be_none
+        if isinstance(expr, rn.SequenceMap):
+            return any(self.bases[c.unique_id].may_be_none for c in (expr.fst, expr.snd))
+        if isinstance(expr, rn.Aggregate):
+            return expr.default is None or self.bases[expr.sop.unique_id].may_be_none
+        return False
+
+    def none_problems(self, gnode, encoding: str, may_be_none: bool) -> None:
+        """Refuse what the residual cannot represent: a numerical None (its direction would
+        read 0.0), and a categorical Aggregate that may average a None (an all-zero one-hot)
+        together with copies of a value, which reads as that value, not as None."""
+        expr = gnode.expr
+        if encoding == "numerical" and may_be_none:
+            why = ("its function returns None on a reachable value" if self.returned_none
+                   else "an input it reads can be None")
+            self.fail(gnode.label, f"is numerical but can be None ({why}); a numerical residual "
+                      "direction has no 'no value' state, so the model would output 0.0 where "
+                      "the interpreter gives None",
+                      "return a number instead of None (e.g. 0), or make the SOp categorical")
+        if (isinstance(expr, rn.Aggregate) and encoding == "categorical"
+                and self.bases[expr.sop.unique_id].may_be_none
+                and not self.selects_at_most_one(expr.selector)):
+            self.fail(gnode.label, f"categorical Aggregate of {expr.sop.label!r}, which can be "
+                      "None, with a selector that can select several positions: a None selected "
+                      "together with copies of a value v averages to most of v's one-hot, so the "
+                      "model would output v where the interpreter gives None",
+                      f"map None to a value of its own before aggregating, e.g. "
+                      f"rasp.Map(lambda x: -1 if x is None else x, {expr.sop.label})")
+
+    def selects_at_most_one(self, sel) -> bool:
+        """A selector that provably selects at most one key per query: a Select keyed by
+        `indices` (distinct at every position) whose predicate holds for at most one key value
+        per query value, or a conjunction with such a Select."""
+        if isinstance(sel, rn.SelectorAnd):
+            return self.selects_at_most_one(sel.fst) or self.selects_at_most_one(sel.snd)
+        if not isinstance(sel, rn.Select) or not isinstance(sel.keys, rn.IndicesType):
+            return False
+        keys = self.values_of(sel.keys.unique_id) or ()
+        queries = self.values_of(sel.queries.unique_id)
+        if queries is None:
+            return False
+        for q in queries:
+            hits = self.apply(sel.label, lambda k, q=q: bool(sel.predicate(k, q)),
+                              [(k,) for k in keys])
+            if sum(map(bool, hits.values())) > 1:
+                return False
+        return True
 
     def numeric_bounds(self, gnode) -> tuple[float, float]:
         expr = gnode.expr
@@ -169,6 +233,7 @@ class _Inference:
             if expr.fst is expr.snd:
                 pairs = [(x, x) for x in xs]
             else:
+                check_value_pairs(gnode.label, len(xs) * len(ys), cfg)
                 pairs = [(x, y) for x in xs for y in ys]
             out = self.apply(gnode.label, expr.f, pairs)
             return _sorted(v for v in out.values() if v is not None)
@@ -188,6 +253,13 @@ class _Inference:
             if rn.is_numerical(expr):
                 if inner is None:
                     return None
+                bad = [v for v in inner if not _is_number(v)]
+                if bad:
+                    self.fail(gnode.label, f"numerical Aggregate of {expr.sop.label!r}, which can "
+                              f"hold the non-numbers {bad[:5]!r:.60}; a mean needs numbers",
+                              f"make the Aggregate categorical, or Map {expr.sop.label!r} to "
+                              "numbers first")
+                    return ()
                 means = _means(inner, n)
                 if means is None:
                     return None
@@ -212,10 +284,8 @@ class _Inference:
             me = self.bases[node_id]
             if all(self._can_absorb(graph.node(c).expr, expr, me) for c in gnode.consumers):
                 base_id = inner_basis.base if inner_basis.virtual else inner_basis.id
-                inner_fn = inner_basis.fn if inner_basis.virtual else None
-                f = expr.f
-                fn = (lambda v, f=f, g=inner_fn: None if (w := g(v)) is None else f(w)) \
-                    if inner_fn else f
+                # flat, None-propagating composition: thousands of fused Maps do not recurse
+                fn = rn.compose(inner_basis.fn, expr.f) if inner_basis.virtual else expr.f
                 self.bases[node_id] = NodeBasis(me.id, me.label, me.encoding, me.values,
                                                 me.bounds, base=base_id, fn=fn)
 

@@ -12,20 +12,111 @@ from theory_kit.compiler.ir import BasisAssignment, Block, BlockGraph
 from theory_kit.craft.bases import BOS, ONE
 from theory_kit.craft.blocks import MLP, Embedding
 from theory_kit.craft.lowering import LoweringContext, derive_beta, lower_node
+from theory_kit.errors import UnsupportedProgram
+from theory_kit.rasp import nodes as rn
+from theory_kit.rasp.validate import Problem
+from theory_kit.values import same_value
 
-__all__ = ["graph_to_blocks", "choose_epsilon"]
+__all__ = ["graph_to_blocks", "choose_epsilon", "resolution_problems", "VALUE_RESOLUTION"]
 
 
-def choose_epsilon(assignment: BasisAssignment, config: CompileConfig) -> float:
-    """Off-target attention mass each head may leave: the dtype's tolerance, tightened so the
-    noise on a numerical value (≤ ε·max|value|) stays below a quarter of the smallest gap a
-    discretising MLP must resolve (≥ 1/(N+1)^2 for selector widths and fractions)."""
-    n = config.max_seq_len
+#: A value set is an over-approximation computed in floating point (means rounded to 12
+#: decimals, sums in another order than the interpreter's): a reachable non-integer value may
+#: differ from its representative by this much, relative (absolute below 1). A function that
+#: changes within this distance of such a value cannot be discretised exactly. (Integer values
+#: are not probed: they come from integer data, where sums and means are exact, and a
+#: threshold placed exactly at one, `x > 0`, is the common case; exhaustive verification,
+#: which compares categorical outputs exactly, remains the check.)
+VALUE_RESOLUTION = 1e-12
+#: The off-target mass ε may not go below this many ulps of 1 (times N+1): beyond, the rounding
+#: of the attention sums, not ε, decides what the discretising MLPs see.
+_EPSILON_FLOOR_ULPS = 64
+
+
+def _discretised(assignment: BasisAssignment):
+    """Every Map that thresholds a numerical input: (node, xs, ys, changing gaps), where xs is
+    the input's value set, ys the Map's value on each, and a gap is one between neighbours of
+    xs where the output changes (the MLP must resolve it)."""
+    graph = assignment.graph
+    for node_id in graph.order:
+        expr = graph.node(node_id).expr
+        node = assignment.nodes[node_id]
+        if not isinstance(expr, rn.Map) or node.virtual:
+            continue
+        inner = assignment.nodes[expr.inner.unique_id]
+        if inner.encoding != "numerical" or not inner.values:
+            continue
+        xs = list(inner.values)
+        ys = [expr.f(x) for x in xs]
+        numerical = node.encoding == "numerical"
+        gaps = [b - a for a, b, ya, yb in zip(xs, xs[1:], ys, ys[1:])
+                if not _same_output(ya, yb, numerical)]
+        yield expr, node, xs, ys, gaps
+
+
+def _same_output(a, b, numerical: bool) -> bool:
+    if numerical and a is not None and b is not None:
+        return math.isclose(float(a), float(b), rel_tol=1e-9, abs_tol=1e-12)
+    return same_value(a, b)
+
+
+def resolution_problems(assignment: BasisAssignment, config: CompileConfig) -> list[Problem]:
+    """Discretising Maps the model cannot compute exactly in `config.dtype`: the function
+    changes within VALUE_RESOLUTION of a reachable value (so which side of its threshold the
+    interpreter's float lands on is decided by rounding), or two values it must tell apart are
+    so close that the off-target attention mass needed to resolve them is below the dtype's
+    rounding floor. Each problem says "precision"."""
+    problems = []
+    floor = _EPSILON_FLOOR_ULPS * float(np.finfo(config.dtype).eps) * (config.max_seq_len + 1)
+    vmax = _vmax(assignment)
+    for expr, node, xs, ys, gaps in _discretised(assignment):
+        numerical = node.encoding == "numerical"
+        for x, y in zip(xs, ys):
+            if float(x).is_integer():
+                continue
+            r = VALUE_RESOLUTION * max(1.0, abs(x))
+            try:
+                near = [expr.f(x - r), expr.f(x + r)]
+            except Exception:  # noqa: BLE001 — f need not be defined off the value set
+                continue
+            if not all(_same_output(y, z, numerical) for z in near):
+                problems.append(Problem(
+                    node.label, f"precision: its function changes within {r:.1g} of the "
+                    f"reachable value {x!r} of {expr.inner.label!r} ({y!r} there, "
+                    f"{near[0]!r} / {near[1]!r} at x ∓ {r:.1g}); the interpreter's float and "
+                    "the model's differ by rounding at that scale, so no threshold separates "
+                    "them reliably",
+                    "move the threshold away from the values the input can take, or compute "
+                    "the condition on categorical values"))
+                break
+        if gaps and min(gaps) / (8.0 * vmax) < floor:
+            problems.append(Problem(
+                node.label, f"precision: it must tell apart values of {expr.inner.label!r} only "
+                f"{min(gaps):.3g} apart, which needs an off-target attention mass below "
+                f"{min(gaps) / (8.0 * vmax):.3g}: under the rounding floor {floor:.3g} of "
+                f"{np.dtype(config.dtype).name} at max_seq_len {config.max_seq_len}",
+                "use dtype=numpy.float64, or make the values further apart"))
+    return problems
+
+
+def _vmax(assignment: BasisAssignment) -> float:
     vmax = 1.0
     for b in assignment.nodes.values():
         if b.bounds:
             vmax = max(vmax, abs(b.bounds[0]), abs(b.bounds[1]))
-    return min(config.tolerance, 1.0 / (8.0 * (n + 1) ** 2 * vmax))
+    return vmax
+
+
+def choose_epsilon(assignment: BasisAssignment, config: CompileConfig) -> float:
+    """Off-target attention mass each head may leave: the dtype's tolerance, tightened so the
+    noise on a numerical value (≤ ε·max|value|) stays below an eighth of the smallest gap a
+    discretising MLP must resolve: ≥ 1/(N+1)^2 for selector widths and fractions, and the
+    smallest gap where a Map of a numerical SOp changes its output."""
+    n = config.max_seq_len
+    vmax = _vmax(assignment)
+    gaps = [min(g) for *_, g in _discretised(assignment) if g]
+    smallest = min(gaps + [1.0 / (n + 1) ** 2])
+    return min(config.tolerance, smallest / (8.0 * vmax))
 
 
 def _restrict(payload, keep: set):
@@ -64,6 +155,10 @@ def _prune(blocks: list[Block], needed: set) -> list[Block]:
 
 def graph_to_blocks(assignment: BasisAssignment, config: CompileConfig) -> BlockGraph:
     """Lower every node; choose β; return the blocks with their dependencies."""
+    problems = resolution_problems(assignment, config)
+    if problems:
+        raise UnsupportedProgram("cannot compile (precision): " + "; ".join(map(str, problems)),
+                                 problems)
     epsilon = choose_epsilon(assignment, config)
     beta = float(config.beta) if config.beta is not None else derive_beta(config.max_seq_len, epsilon)
     ctx = LoweringContext(assignment=assignment, config=config, beta=beta)
@@ -78,12 +173,13 @@ def graph_to_blocks(assignment: BasisAssignment, config: CompileConfig) -> Block
     reads = set(out_dirs)
     for b in blocks:
         reads.update(b.payload.reads)
-    tokens = {config.bos: {BOS: 1.0, ONE: 1.0}}
+    tokens = {}
     for tok in config.vocab:
         tokens[tok] = {ONE: 1.0, **{d: v for d, v in ctx.token_rows.get(tok, {}).items() if d in reads}}
     positions = {p: {d: v for d, v in row.items() if d in reads}
                  for p, row in ctx.position_rows.items()}
-    embedding = Embedding(label="embedding", tokens=tokens, positions=positions)
+    embedding = Embedding(label="embedding", tokens=tokens, positions=positions,
+                          bos={BOS: 1.0, ONE: 1.0})
     embed_block = Block(id=len(ctx.blocks), node=graph.output, kind="embed", payload=embedding, deps=())
     n_plus = config.max_seq_len + 1
     constants = {

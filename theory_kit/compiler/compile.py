@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Any, Optional
+from typing import Any, Iterable, Optional
 
 import numpy as np
 
 from theory_kit.compiler.bases import infer_bases
+from theory_kit.compiler.budget import check_compile_size, check_verification_size
 from theory_kit.compiler.blocks import graph_to_blocks
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.graph import program_to_graph
 from theory_kit.compiler.layers import blocks_to_layers
 from theory_kit.compiler.order import lexicographic_rewrite
-from theory_kit.compiler.verify import verify_model
+from theory_kit.compiler.verify import verification_plan, verify_model
 from theory_kit.compiler.weights import layers_to_weights
 from theory_kit.errors import InvalidInput, InvalidProgram, UnsupportedProgram
 from theory_kit.model.compiled import CompiledModel
@@ -50,6 +51,9 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
     if not isinstance(program, rn.RASPExpr):
         raise InvalidProgram(f"compile: expected a RASP SOp, got {type(program).__name__} "
                              f"{program!r:.60}")
+    if not isinstance(vocab, (str, bytes)) and isinstance(vocab, Iterable) and not isinstance(
+            vocab, (set, frozenset, list, tuple, range)):
+        vocab = list(vocab)  # a generator or other one-shot iterable: read it once
     setting_problems = check_vocab(vocab, bos=bos) + check_max_seq_len(max_seq_len)
     if setting_problems:
         raise InvalidInput("compile: " + "; ".join(str(p) for p in setting_problems))
@@ -66,6 +70,9 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
     if rewritten is not None:
         graph = program_to_graph(rewritten[0], config, source=program)
         assignment = infer_bases(graph, config)
+    check_compile_size(assignment, config)
+    if verify is not None:
+        check_verification_size(assignment, config, *verification_plan(config))
     block_graph = graph_to_blocks(assignment, config)
     layered = blocks_to_layers(block_graph)
     weights = layers_to_weights(layered, config)

@@ -56,6 +56,8 @@ class NodeBasis:
     `values` is the sorted tuple of values it can take (None when unknown, numerical only);
     `bounds` the (lo, hi) range of a numerical SOp. A fused Map is `virtual`: it owns no
     directions, and readers apply `fn` to the values of its materialised `base` SOp.
+    `may_be_none` over-approximates whether the SOp can be None (no value) somewhere; None
+    lives in the residual as an all-zero one-hot, which only categorical SOps can hold.
     """
 
     id: int
@@ -65,6 +67,7 @@ class NodeBasis:
     bounds: Optional[tuple[float, float]] = None
     base: Optional[int] = None
     fn: Optional[Callable[[Any], Any]] = None
+    may_be_none: bool = False  # some input up to max_seq_len gives None at some position
 
     @property
     def virtual(self) -> bool:

@@ -30,7 +30,8 @@ def block_apply(layered: LayeredModel, config: CompileConfig, xs: list) -> list[
     x = np.zeros((1, t, space.dim))
     toks = [config.bos] + list(xs)
     for p, tok in enumerate(toks):
-        for d, v in layered.embedding.tokens.get(tok, {}).items():
+        row = layered.embedding.bos if p == 0 else layered.embedding.tokens.get(tok, {})
+        for d, v in row.items():
             x[0, p, space.index(d)] += v
         for d, v in layered.embedding.positions.get(p, {}).items():
             x[0, p, space.index(d)] += v

@@ -9,13 +9,13 @@ from typing import Any, Optional
 import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
-from theory_kit.craft.bases import value_sort_key
+from theory_kit.values import is_plain_number, same_value, value_sort_key
 from theory_kit.errors import CompilationMismatch, EvaluationError, UnsupportedProgram
 from theory_kit.rasp.interpreter import evaluate_all, evaluate_batch
 from theory_kit.rasp.validate import Problem
 
-__all__ = ["input_space_size", "enumerate_inputs", "sample_inputs", "outputs_match",
-           "verification_inputs", "verify_model", "NUMERIC_ATOL"]
+__all__ = ["input_space_size", "enumerate_inputs", "sample_inputs", "outputs_match", "values_match",
+           "verification_inputs", "verification_plan", "verify_model", "NUMERIC_ATOL"]
 
 #: Absolute tolerance (relative above 1) for numerical outputs, per dtype.
 NUMERIC_ATOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
@@ -45,26 +45,49 @@ def sample_inputs(vocab, max_seq_len: int, count: int, seed: int) -> list[list]:
     return out[:max(count, 1)]
 
 
-def verification_inputs(config: CompileConfig, mode: Optional[str] = None) -> list[list]:
+def verification_plan(config: CompileConfig, mode: Optional[str] = None) -> tuple[int, bool]:
+    """(number of inputs, exhaustive?) that `verification_inputs` will return."""
     mode = mode or config.verify
     size = input_space_size(len(config.vocab), config.max_seq_len)
     if mode == "exhaustive" or (mode == "auto" and size <= config.exhaustive_limit):
+        return size, True
+    return max(config.sample_size, 1), False
+
+
+def verification_inputs(config: CompileConfig, mode: Optional[str] = None) -> list[list]:
+    if verification_plan(config, mode)[1]:
         return list(enumerate_inputs(config.vocab, config.max_seq_len))
     return sample_inputs(config.vocab, config.max_seq_len, config.sample_size, config.seed)
 
 
-def _value_match(e: Any, g: Any, atol: float) -> bool:
+def values_match(e: Any, g: Any, *, numerical: Optional[bool] = None, atol: float = 1e-6) -> bool:
+    """One decoded value against the interpreter's: the one comparison rule of theory_kit.
+
+    Categorical values compare exactly, type included (10_000_001 is not 10_000_000, True is
+    not 1, None only matches None). Numerical values match within `atol`, absolute below 1
+    and relative above. `numerical=None` decides per value: numbers of which at least one is
+    a float (and neither a bool) compare numerically, everything else exactly.
+    """
     if e is None or g is None:
         return e is None and g is None
-    if isinstance(e, (int, float)) and isinstance(g, (int, float)) and not (
-            isinstance(e, bool) and not isinstance(g, (int, float))):
-        return math.isclose(float(e), float(g), rel_tol=atol, abs_tol=atol)
-    return e == g
+    if numerical is None:
+        numerical = (is_plain_number(e) and is_plain_number(g)
+                     and (isinstance(e, float) or isinstance(g, float)))
+    if numerical:
+        try:
+            fe, fg = float(e), float(g)
+        except (TypeError, ValueError):
+            return False
+        return math.isfinite(fg) and math.isclose(fe, fg, rel_tol=atol, abs_tol=atol)
+    return same_value(e, g)
 
 
-def outputs_match(expected: list, got: list, atol: float = 1e-6) -> bool:
-    """Decoded outputs agree: None only with None, numbers within atol, others by ==."""
-    return len(expected) == len(got) and all(_value_match(e, g, atol) for e, g in zip(expected, got))
+def outputs_match(expected: list, got: list, atol: float = 1e-6, *,
+                  numerical: Optional[bool] = None) -> bool:
+    """Decoded outputs agree position by position under `values_match`."""
+    return (got is not None and len(expected) == len(got)
+            and all(values_match(e, g, numerical=numerical, atol=atol)
+                    for e, g in zip(expected, got)))
 
 
 def diagnose(model, program, xs: list) -> str:
@@ -87,7 +110,9 @@ def diagnose(model, program, xs: list) -> str:
     decoded = node_values_from_reference(layered, reference)
     for node_id in graph.order:
         if node_id in decoded and node_id in truth:
-            if not outputs_match(truth[node_id], decoded[node_id], NUMERIC_ATOL[model.dtype]):
+            numerical = layered.blocks.assignment.nodes[node_id].encoding == "numerical"
+            if not outputs_match(truth[node_id], decoded[node_id], NUMERIC_ATOL[model.dtype],
+                                 numerical=numerical):
                 label = graph.node(node_id).label
                 return (f"weights match the block-level reference; the block for {label!r} "
                         f"computes {decoded[node_id]!r:.80} where the interpreter gives "
@@ -118,7 +143,9 @@ def verify_model(model, program, config: CompileConfig, mode: Optional[str] = No
         ) from exc
     got = model.run_batch(inputs)
     atol = NUMERIC_ATOL[config.dtype]
-    failing = [i for i, (e, g) in enumerate(zip(expected, got)) if not outputs_match(e, g, atol)]
+    numerical = model.weights.output_encoding == "numerical"
+    failing = [i for i, (e, g) in enumerate(zip(expected, got))
+               if not outputs_match(e, g, atol, numerical=numerical)]
     if failing:
         i = min(failing, key=lambda j: (len(inputs[j]), j))
         xs = inputs[i]

@@ -27,7 +27,8 @@ def layers_to_weights(layered: LayeredModel, config: CompileConfig) -> Weights:
     tokens = token_order(config)
     tok = np.zeros((len(tokens), d))
     for t_id, t in enumerate(tokens):
-        for direction, v in layered.embedding.tokens.get(t, {}).items():
+        row = layered.embedding.bos if t_id == 0 else layered.embedding.tokens.get(t, {})
+        for direction, v in row.items():
             tok[t_id, layout[direction]] += v
     pos = np.zeros((config.max_seq_len + 1, d))
     for p, row in layered.embedding.positions.items():

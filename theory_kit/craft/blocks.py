@@ -117,16 +117,19 @@ class MLP:
 class Embedding:
     """What the token embedding and the position embedding write, per named direction.
 
-    `tokens[token]` and `positions[p]` map to {direction: value}; position 0 is BOS.
+    `tokens[token]` and `positions[p]` map to {direction: value}; position 0 is BOS, whose
+    token row is `bos` (kept apart from `tokens`, so a BOS token that Python calls equal to a
+    vocabulary token, such as bos=True beside the token 1, keeps its own row).
     """
 
     label: str
     tokens: Mapping[Any, Mapping[BasisDirection, float]] = field(default_factory=dict)
     positions: Mapping[int, Mapping[BasisDirection, float]] = field(default_factory=dict)
+    bos: Mapping[BasisDirection, float] = field(default_factory=dict)
 
     @property
     def writes(self) -> tuple[BasisDirection, ...]:
-        dirs = {}
+        dirs = dict.fromkeys(self.bos)
         for table in (self.tokens, self.positions):
             for entry in table.values():
                 dirs.update(dict.fromkeys(entry))

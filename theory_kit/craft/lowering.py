@@ -24,7 +24,8 @@ import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, Block, NodeBasis
-from theory_kit.craft.bases import BOS, ONE, BasisDirection, is_plain_number
+from theory_kit.craft.bases import BOS, ONE, BasisDirection, is_plain_number, typed_key
+from theory_kit.values import same_value
 from theory_kit.craft.blocks import MLP, AttentionHead
 from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
@@ -205,11 +206,11 @@ def lower_map(ctx: LoweringContext, expr: rn.Map, node: NodeBasis) -> None:
         outs = [_apply_total(fn, expr.f, d.value) for d in dirs]
         if node.encoding == "categorical":
             # relu(Σ_{v: f(v)=y} x_v): x is one-hot, so the sum is [f(x) = y]; one unit per y.
-            by_value: dict = {}
+            by_value: dict = {}  # typed_key(y) -> (y, {direction: 1})
             for d, y in zip(dirs, outs):
                 if y is not None:
-                    by_value.setdefault(y, {})[d] = 1.0
-            groups = [(w, 0.0, y) for y, w in by_value.items()]
+                    by_value.setdefault(typed_key(y), (y, {}))[1][d] = 1.0
+            groups = [(w, 0.0, y) for y, w in by_value.values()]
             payload = _lookup_mlp(ctx, node, groups, dirs, "categorical lookup")
         else:
             # f is linear in the one-hot: z = Σ f(v) x_v = relu(z) - relu(-z).
@@ -270,7 +271,7 @@ def _steps(ctx, node: NodeBasis, z: dict, xs: list, ys: list, note: str, offset:
         mlp.unit(present, -1.0, first, gate=2.0)
     xmax = max(abs(x) for x in xs) + abs(offset)
     for j in range(len(xs) - 1):
-        if ys[j] == ys[j + 1] and type(ys[j]) is type(ys[j + 1]):
+        if same_value(ys[j], ys[j + 1]):
             continue  # f does not change here: no threshold needed
         gap = xs[j + 1] - xs[j]
         t = (xs[j] + xs[j + 1]) / 2
@@ -302,8 +303,8 @@ def _through_sum(ctx, fv: dict, xdirs, xvals, ydirs, yvals) -> Optional[tuple]:
         table: dict = {}
         for xv in xvals:
             for yv in yvals:
-                s, z = xv + c * yv, fv[xv, yv]
-                if s in table and (table[s] != z or type(table[s]) is not type(z)):
+                s, z = xv + c * yv, fv[typed_key(xv), typed_key(yv)]
+                if s in table and not same_value(table[s], z):
                     break
                 table[s] = z
             else:
@@ -327,7 +328,7 @@ def _through_sum(ctx, fv: dict, xdirs, xvals, ydirs, yvals) -> Optional[tuple]:
 
 def _n_steps(ys: list) -> int:
     """Hidden units `_steps` uses for outputs ys."""
-    changes = sum(1 for a, b in zip(ys, ys[1:]) if not (a == b and type(a) is type(b)))
+    changes = sum(1 for a, b in zip(ys, ys[1:]) if not same_value(a, b))
     return (ys[0] is not None) + 2 * changes
 
 
@@ -346,31 +347,33 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
     ydirs, yvals = _categorical_read(ctx, expr.snd)
     if xdirs == ydirs:
         # Both arguments read the same one-hot: a lookup over single values.
-        groups: dict = {}
+        groups: dict = {}  # typed_key(z) -> (z, {direction: 1})
         for d, xv, yv in zip(xdirs, xvals, yvals):
             z = None if xv is None or yv is None else expr.f(xv, yv)
             if z is not None:
-                groups.setdefault(z, {})[d] = 1.0
-        payload = _lookup_mlp(ctx, node, [(w, 0.0, z) for z, w in groups.items()], xdirs,
+                groups.setdefault(typed_key(z), (z, {}))[1][d] = 1.0
+        payload = _lookup_mlp(ctx, node, [(w, 0.0, z) for z, w in groups.values()], xdirs,
                               "lookup on a shared argument")
         ctx.add(node, "mlp", payload)
         return
 
     # f on every pair of values, once (both tables and the x ± y check read it)
-    fv = {(xv, yv): expr.f(xv, yv) for xv in xvals if xv is not None
+    # (keyed by type-aware keys: 1 and True are different arguments)
+    fv = {(typed_key(xv), typed_key(yv)): expr.f(xv, yv) for xv in xvals if xv is not None
           for yv in yvals if yv is not None}
 
     def table(outer_dirs, outer_vals, inner_dirs, inner_vals, swap):
         units = []
         for od, ov in zip(outer_dirs, outer_vals):
-            by_z: dict = {}
+            by_z: dict = {}  # typed_key(z) -> (z, {direction: 1})
             for idr, iv in zip(inner_dirs, inner_vals):
                 if ov is None or iv is None:
                     continue
-                z = fv[iv, ov] if swap else fv[ov, iv]
+                ko, ki = typed_key(ov), typed_key(iv)
+                z = fv[ki, ko] if swap else fv[ko, ki]
                 if z is not None:
-                    by_z.setdefault(z, {})[idr] = 1.0
-            for z, w in by_z.items():
+                    by_z.setdefault(typed_key(z), (z, {}))[1][idr] = 1.0
+            for z, w in by_z.values():
                 units.append(({od: 1.0, **w}, 1.0, z))
         return units
 
@@ -506,13 +509,13 @@ def lower_aggregate(ctx: LoweringContext, expr: rn.Aggregate, node: NodeBasis) -
     if node.encoding == "categorical":
         vdirs, vvals = _categorical_read(ctx, expr.sop)
         w_v = np.zeros((len(vdirs) + 1, len(writes)))
-        index = {d.value: i for i, d in enumerate(writes)}
+        index = {typed_key(d.value): i for i, d in enumerate(writes)}
         for r, v in enumerate(vvals):
             if v is not None:
-                w_v[r, index[v]] = 1.0
+                w_v[r, index[typed_key(v)]] = 1.0
         default = np.zeros(len(writes))
         if expr.default is not None:
-            default[index[expr.default]] = 1.0
+            default[index[typed_key(expr.default)]] = 1.0
     else:
         sop_basis, fn = _resolve(ctx, expr.sop)
         if sop_basis.encoding == "numerical":
@@ -535,7 +538,7 @@ def lower_aggregate(ctx: LoweringContext, expr: rn.Aggregate, node: NodeBasis) -
 
 
 def lower_selector_width(ctx: LoweringContext, expr: rn.SelectorWidth, node: NodeBasis) -> None:
-    scratch = BasisDirection(f"{node.label}.bos_weight")
+    scratch = BasisDirection(f"{node.label}.bos_weight", internal=True)
     q_reads, k_reads, w_q, w_k = _qk_codes(ctx, expr.selector, bos_offset=0.0)
     head = AttentionHead(
         label=node.label, reads_q=q_reads, reads_k=k_reads, reads_v=(BOS,), writes=(scratch,),

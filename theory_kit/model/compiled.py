@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import dataclasses
 import itertools
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
 import zipfile
 from typing import Any, Iterable, Optional, Sequence
 
@@ -14,6 +17,7 @@ import numpy as np
 from theory_kit.errors import InvalidInput, InvalidModelFile
 from theory_kit.model.forward import Trace, additive_mask, execution_plan, forward, run_planned
 from theory_kit.model.weights import LayerWeights, Weights
+from theory_kit.values import typed_key
 
 __all__ = ["CompiledModel", "load", "FORMAT_VERSION"]
 
@@ -76,16 +80,22 @@ def _encode_value(v: Any) -> Any:
 
 
 def _decode_value(obj: Any) -> Any:
-    if not isinstance(obj, dict) or len(obj) != 1:
-        raise InvalidModelFile(f"malformed value {obj!r:.60} in model metadata")
-    (kind, v), = obj.items()
-    casts = {"bool": bool, "int": int, "float": float, "str": str}
-    if kind in casts and isinstance(v, (bool, int, float, str)):
-        return casts[kind](v)
-    if kind == "tuple" and isinstance(v, list):
-        return tuple(_decode_value(x) for x in v)
-    if kind == "none":
-        return None
+    """The value `_encode_value` wrote; the JSON type must be the one it writes for the kind
+    (no casts: {"int": 1.5} or {"bool": "false"} are refused, as are non-finite floats)."""
+    if isinstance(obj, dict) and len(obj) == 1:
+        (kind, v), = obj.items()
+        if kind == "bool" and isinstance(v, bool):
+            return v
+        if kind == "int" and isinstance(v, int) and not isinstance(v, bool):
+            return v
+        if kind == "float" and isinstance(v, float) and math.isfinite(v):
+            return v
+        if kind == "str" and isinstance(v, str):
+            return v
+        if kind == "tuple" and isinstance(v, list):
+            return tuple(_decode_value(x) for x in v)
+        if kind == "none" and v is None:
+            return None
     raise InvalidModelFile(f"malformed value {obj!r:.60} in model metadata")
 
 
@@ -116,6 +126,12 @@ class CompiledModel:
         self._token_id = {t: i for i, t in enumerate(weights.tokens)}
         # Token -> id for real tokens only (BOS is id 0 and never a valid input token).
         self._vocab_id = {t: i for i, t in enumerate(weights.tokens) if i > 0}
+        # Tokens match by value *and* type (1, True and 1.0 are different tokens): inputs whose
+        # token types are all vocabulary types take the C-level lookup; with several vocabulary
+        # types, where 1 could find 1.0's id, the lookup is keyed on (type, value).
+        self._token_types = frozenset(type(t) for t in weights.tokens[1:])
+        self._typed_vocab_id = ({typed_key(t): i for t, i in self._vocab_id.items()}
+                                if len(self._token_types) > 1 else None)
         if output_value_set:
             vals = np.array(sorted(float(v) for v in output_value_set))
             gaps = np.diff(vals)
@@ -162,11 +178,24 @@ class CompiledModel:
             raise InvalidInput(f"{where}: input of length {len(xs)} is longer than max_seq_len "
                                f"{self.max_seq_len}")
         for pos, x in enumerate(xs):
-            if x not in self.vocab or (x == self.bos and type(x) is type(self.bos)):
+            if isinstance(x, np.generic):  # numpy scalars stand for the Python value
+                xs[pos] = x = x.item()
+            if typed_key(x) not in self._typed_vocab:
+                like = [t for t in self.vocab if t == x]
+                hint = (f" (the vocabulary has {like[0]!r} of type {type(like[0]).__name__}, "
+                        f"a different token from {x!r} of type {type(x).__name__})"
+                        if like else "")
                 raise InvalidInput(
                     f"{where}: token {x!r} at position {pos} is not in the vocabulary "
-                    f"{sorted(map(repr, self.vocab))}")
+                    f"{sorted(map(repr, self.vocab))}{hint}")
         return xs
+
+    @property
+    def _typed_vocab(self) -> frozenset:
+        cached = self.__dict__.get("_typed_vocab_cache")
+        if cached is None:
+            cached = self.__dict__["_typed_vocab_cache"] = frozenset(map(typed_key, self.vocab))
+        return cached
 
     def _token_ids(self, seqs: list) -> tuple[np.ndarray, np.ndarray]:
         """Every input's token ids, concatenated [sum of lengths], and the lengths [B].
@@ -175,27 +204,35 @@ class CompiledModel:
         On anything else the inputs are checked one by one, so errors are the precise ones of
         `_check`.
         """
-        vocab_id = self._vocab_id
+        vocab_id, typed = self._vocab_id, self._typed_vocab_id
         try:
             if not set(map(type, seqs)) <= _PLAIN_SEQUENCES:
                 raise TypeError
             lengths = list(map(len, seqs))
             if lengths and max(lengths) > self.max_seq_len:
                 raise KeyError
-            flat = list(map(vocab_id.__getitem__, itertools.chain.from_iterable(seqs)))
+            if typed is None:
+                if not set(map(type, itertools.chain.from_iterable(seqs))) <= self._token_types:
+                    raise TypeError  # e.g. True or 1.0 against an int vocabulary
+                flat = list(map(vocab_id.__getitem__, itertools.chain.from_iterable(seqs)))
+            else:
+                flat = list(map(typed.__getitem__,
+                                map(typed_key, itertools.chain.from_iterable(seqs))))
         except (KeyError, TypeError):
             rows = []
             for i, s in enumerate(seqs):
-                try:  # a list/tuple/str of known tokens, not too long
-                    if not isinstance(s, (list, tuple, str)) or len(s) > self.max_seq_len:
-                        raise KeyError
-                    rows.append([vocab_id[x] for x in s])
-                except (KeyError, TypeError):
-                    self._check(s, f"input {i}")  # raises the precise error
-                    rows.append([vocab_id[x] for x in s])
+                # precise errors for bad inputs; numpy scalars become Python values
+                xs = self._check(s, f"input {i}")
+                rows.append([self._typed_id(x) for x in xs])
             lengths = list(map(len, rows))
             flat = list(itertools.chain.from_iterable(rows))
         return np.array(flat, dtype=np.int64), np.array(lengths, dtype=np.int64)
+
+    def _typed_id(self, x: Any) -> int:
+        """The id of a checked token (by value and type)."""
+        if self._typed_vocab_id is not None:
+            return self._typed_vocab_id[typed_key(x)]
+        return self._vocab_id[x]
 
     def encode(self, seqs: Sequence[Sequence]) -> tuple[np.ndarray, np.ndarray]:
         """Token ids [B, T] (BOS prepended, padded with BOS) and key mask [B, T]."""
@@ -261,13 +298,26 @@ class CompiledModel:
     # -- running ------------------------------------------------------------------------------
     def forward(self, token_ids: Any, key_mask: Optional[np.ndarray] = None) -> Trace:
         """Residual stream after every sublayer and attention patterns, for token ids [B, T]
-        or [T] (column 0 is BOS, id 0; ids index `weights.tokens`)."""
+        or [T] (column 0 is BOS, id 0; ids index `weights.tokens`).
+
+        An empty batch (B = 0, T >= 1) is valid, as for numpy: the Trace has the usual
+        shapes with a leading 0 ([0, T, D] residuals, [0, H, T, T] patterns).
+
+        Raises:
+            InvalidInput: not an int array of 1 or 2 axes; no positions (T = 0: every row
+                needs its BOS column); an id outside `weights.tokens`; more than
+                max_seq_len + 1 positions; a key_mask of another shape or dtype.
+        """
         ids = np.asarray(token_ids)
+        shape = ids.shape
         if ids.ndim == 1:
             ids = ids[None]
         if ids.ndim != 2 or not np.issubdtype(ids.dtype, np.integer):
             raise InvalidInput(f"forward: token_ids must be an int array [B, T], got dtype "
                                f"{ids.dtype} shape {ids.shape}")
+        if ids.shape[1] == 0:
+            raise InvalidInput(f"forward: token_ids of shape {shape} has no positions; each row "
+                               f"needs at least the BOS column (id 0)")
         if ids.size and (ids.min() < 0 or ids.max() >= len(self.weights.tokens)):
             raise InvalidInput(f"forward: token id out of range 0..{len(self.weights.tokens) - 1}")
         if key_mask is not None:
@@ -278,6 +328,12 @@ class CompiledModel:
         if ids.shape[1] > self.max_seq_len + 1:
             raise InvalidInput(f"forward: {ids.shape[1]} positions exceed max_seq_len + 1 = "
                                f"{self.max_seq_len + 1}")
+        if ids.shape[0] == 0:  # the shapes of a one-row pass, with no rows
+            one = forward(self.weights, np.zeros((1, ids.shape[1]), dtype=np.int64))
+            return dataclasses.replace(
+                one, residuals=tuple(r[:0] for r in one.residuals),
+                attention=tuple(a[:0] for a in one.attention),
+                key_mask=one.key_mask[:0] if key_mask is None else key_mask)
         return forward(self.weights, ids, key_mask)
 
     def run(self, seq: Sequence) -> list:
@@ -371,9 +427,20 @@ class CompiledModel:
     def save(self, path: str | os.PathLike) -> None:
         """Write the model to one .npz file (arrays + a `meta.json` member; no pickle).
 
-        The file is written to a temporary name and renamed, so it is never half-written.
+        The file is written to a temporary name in the same folder and renamed, so it is never
+        half-written. It is byte-for-byte deterministic: the same model always gives the same
+        bytes (meta.json first, then the arrays in name order, fixed zip timestamps and member
+        permissions, nothing time-dependent in meta.json). Like `open`, it is created with
+        permissions 0o666 minus the process umask.
+
+        Raises:
+            InvalidInput: `path` is not a path, names an existing folder or ends in a path
+                separator, its folder does not exist (folders are never created), or the file
+                cannot be written; a token or output value cannot be stored in a model file.
         """
+        target = _save_target(path)
         w = self.weights
+        vset = self.output_value_set
         meta = {
             "format": "theory_kit.CompiledModel", "format_version": FORMAT_VERSION,
             "vocab": [_encode_value(v) for v in sorted(self.vocab, key=repr)],
@@ -383,31 +450,426 @@ class CompiledModel:
             "residual_labels": list(w.residual_labels),
             "output_values": [_encode_value(v) for v in w.output_values],
             "output_encoding": w.output_encoding,
-            "output_value_set": None if self.output_value_set is None
-            else [_encode_value(v) for v in self.output_value_set],
+            # sorted: a set's iteration order would make the bytes differ between processes
+            "output_value_set": None if vset is None
+            else [_encode_value(v) for v in sorted(vset, key=_number_order)],
             "n_layers": len(w.layers),
-            "constants": json.loads(json.dumps(self.constants, default=str)),
+            "constants": json.loads(json.dumps(self.constants, default=_json_fallback)),
         }
-        path = os.fspath(path)
-        folder = os.path.dirname(os.path.abspath(path))
-        fd, tmp = tempfile.mkstemp(dir=folder, suffix=".tmp")
+        meta_bytes = json.dumps(meta, indent=1, sort_keys=True).encode("utf-8")
+        folder = os.path.dirname(os.path.abspath(target))
+        tmp = None
         try:
+            # O_EXCL with mode 0o666: the kernel applies the umask (and default ACLs) exactly
+            # as for open(); tempfile.mkstemp would leave an owner-only 0o600 file.
+            fd, tmp = _create_exclusive(folder, os.path.basename(target))
             with os.fdopen(fd, "wb") as fh:
-                np.savez(fh, **w.arrays())
-            with zipfile.ZipFile(tmp, "a") as zf:
-                zf.writestr("meta.json", json.dumps(meta, indent=1, sort_keys=True))
-            os.replace(tmp, path)
+                _write_model_zip(fh, meta_bytes, w.arrays())
+            os.replace(tmp, target)
+        except OSError as exc:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise InvalidInput(f"save: cannot write the model file {target!r} "
+                               f"({type(exc).__name__}: {exc})") from exc
         except BaseException:
-            if os.path.exists(tmp):
+            if tmp is not None and os.path.exists(tmp):
                 os.unlink(tmp)
             raise
 
 
+# -- saving ------------------------------------------------------------------------------------
+#: Date of every zip member (the earliest a zip header can hold): no clock in the file.
+_ZIP_DATE = (1980, 1, 1, 0, 0, 0)
+#: Unix mode of every zip member (a regular file, rw-r--r--) and the system that "made" it,
+#: fixed so the bytes do not depend on the platform.
+_ZIP_MODE = 0o100644
+_ZIP_UNIX = 3
+
+
+def _number_order(v: Any) -> tuple:
+    try:
+        return (float(v), repr(v))
+    except (TypeError, ValueError):
+        raise InvalidInput(f"save: output_value_set holds {v!r:.60} ({type(v).__name__}), not "
+                           f"a number") from None
+
+
+def _json_fallback(obj: Any) -> Any:
+    """json.dumps default for constants: sets sorted (their order varies between processes),
+    anything else as its str."""
+    if isinstance(obj, (set, frozenset)):
+        return sorted(obj, key=repr)
+    return str(obj)
+
+
+def _save_target(path: Any) -> str:
+    """The file path `save` writes; InvalidInput for a folder, a missing folder or a non-path."""
+    try:
+        target = os.fsdecode(os.fspath(path))
+    except TypeError:
+        raise InvalidInput(f"save: expected a file path, got {type(path).__name__} "
+                           f"{path!r:.60}") from None
+    if not target:
+        raise InvalidInput("save: the path is empty; pass a file path such as 'model.npz'")
+    if os.path.isdir(target):
+        raise InvalidInput(f"save: {target!r} is an existing folder; pass a file path such as "
+                           f"{os.path.join(target, 'model.npz')!r}")
+    if target.endswith(os.sep) or (os.altsep and target.endswith(os.altsep)):
+        raise InvalidInput(f"save: {target!r} ends in a path separator; pass a file path")
+    folder = os.path.dirname(os.path.abspath(target))
+    if not os.path.isdir(folder):
+        what = "is not a folder" if os.path.exists(folder) else "does not exist"
+        raise InvalidInput(f"save: cannot write {target!r}: its folder {folder!r} {what} "
+                           f"(save does not create folders)")
+    return target
+
+
+def _create_exclusive(folder: str, base: str) -> tuple[int, str]:
+    """A new file next to the target, opened for writing: (file descriptor, path)."""
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0)
+    for _ in range(100):
+        tmp = os.path.join(folder, f".{base}.{secrets.token_hex(6)}.tmp")
+        try:
+            return os.open(tmp, flags, 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name next to {base!r} in {folder!r}")
+
+
+def _zip_info(name: str) -> zipfile.ZipInfo:
+    info = zipfile.ZipInfo(name, date_time=_ZIP_DATE)
+    info.compress_type = zipfile.ZIP_STORED
+    info.create_system = _ZIP_UNIX
+    info.external_attr = _ZIP_MODE << 16
+    return info
+
+
+def _write_model_zip(fh, meta_bytes: bytes, arrays: dict[str, np.ndarray]) -> None:
+    """meta.json, then each array as `<name>.npy` in name order, all stored (uncompressed)."""
+    with zipfile.ZipFile(fh, "w", compression=zipfile.ZIP_STORED, allowZip64=True) as zf:
+        zf.writestr(_zip_info("meta.json"), meta_bytes)
+        for name in sorted(arrays):
+            a = arrays[name]
+            info = _zip_info(f"{name}.npy")
+            # An upper bound, used only to decide on a zip64 header; the real size replaces it.
+            info.file_size = a.nbytes + _MAX_NPY_HEADER
+            with zf.open(info, "w") as out:
+                np.lib.format.write_array(out, a, allow_pickle=False)
+
+
+# -- loading -----------------------------------------------------------------------------------
+#: Every field of meta.json (a file with more or fewer is refused).
+_META_FIELDS = ("bos", "causal", "constants", "dtype", "format", "format_version", "max_seq_len",
+                "n_layers", "output_encoding", "output_value_set", "output_values",
+                "residual_labels", "tokens", "vocab")
+_DTYPES = ("float32", "float64")
+_ENCODINGS = ("categorical", "numerical")
+#: Largest meta.json accepted (real ones are kilobytes: labels, tokens and constants).
+_MAX_META_BYTES = 64 * 2 ** 20
+#: Largest .npy header accepted (numpy's own limit for untrusted files).
+_MAX_NPY_HEADER = 10_000
+#: Deflate expands at most 1032-fold (a 258-byte match per 2 bits); a larger declared size in
+#: a deflated member is a forged header.
+_MAX_DEFLATE_RATIO = 1032
+#: Number of axes of each saved array (layer arrays by their LayerWeights name).
+_NDIM = {"token_embed": 2, "pos_embed": 2, "unembed": 2, "W_Q": 3, "W_K": 3, "W_V": 3,
+         "W_O": 3, "W_in": 2, "b_in": 1, "W_out": 2, "b_out": 1}
+#: Which axes of a layer array are the residual width D (the others are checked against each
+#: other by LayerWeights).
+_D_AXES = {"W_Q": 1, "W_K": 1, "W_V": 1, "W_O": 2, "W_in": 0, "W_out": 1, "b_out": 0}
+_LAYER_MEMBER = re.compile(r"layer(\d+)\.(\w+)\.npy")
+
+
+def _canonical(v: Any) -> str:
+    """A decoded value as text that tells 1, 1.0 and True apart (for exact comparisons)."""
+    return json.dumps(_encode_value(v), sort_keys=True)
+
+
+def _listing(items: list, limit: int = 6) -> str:
+    shown = ", ".join(map(str, items[:limit]))
+    return shown + (f" and {len(items) - limit} more" if len(items) > limit else "")
+
+
+def _no_repeated_keys(pairs: list) -> dict:
+    out = dict(pairs)
+    if len(out) != len(pairs):
+        seen: set = set()
+        repeated = sorted({k for k, _ in pairs if k in seen or seen.add(k)})
+        raise InvalidModelFile(f"meta.json repeats the key(s) {repeated}")
+    return out
+
+
+def _is_int(v: Any) -> bool:
+    return isinstance(v, int) and not isinstance(v, bool)
+
+
+def _meta_fields(meta: dict) -> tuple[dict, list[str]]:
+    """The decoded fields of meta.json and every problem with them (types, ranges and how the
+    fields agree with each other; agreement with the arrays is `_read_arrays`'s job)."""
+    problems: list[str] = []
+    missing = [k for k in _META_FIELDS if k not in meta]
+    unknown = sorted(set(meta) - set(_META_FIELDS))
+    problems += [f"field {k!r} is missing" for k in missing]
+    if unknown:
+        problems.append(f"unknown field(s) {unknown}")
+    out: dict = {}
+
+    def values(field: str, allow_empty: bool = True) -> Optional[list]:
+        raw = meta.get(field)
+        if not isinstance(raw, list):
+            problems.append(f"field {field!r} must be a list of values, got {raw!r:.60}")
+            return None
+        if not raw and not allow_empty:
+            problems.append(f"field {field!r} is empty")
+            return None
+        try:
+            return [_decode_value(x) for x in raw]
+        except InvalidModelFile as exc:
+            problems.append(f"field {field!r}: {exc}")
+            return None
+
+    def repeats(field: str, decoded: list) -> None:
+        seen: set = set()
+        dup = sorted({c for c in map(_canonical, decoded) if c in seen or seen.add(c)})
+        if dup:
+            problems.append(f"field {field!r} repeats {_listing(dup)}")
+
+    for field in ("max_seq_len", "n_layers"):
+        v = meta.get(field)
+        low = 1 if field == "max_seq_len" else 0
+        if field in meta and not (_is_int(v) and v >= low):
+            problems.append(f"field {field!r} must be an int >= {low}, got {v!r:.60}")
+    if "causal" in meta and not isinstance(meta["causal"], bool):
+        problems.append(f"field 'causal' must be true or false, got {meta['causal']!r:.60}")
+    if "dtype" in meta and meta["dtype"] not in _DTYPES:
+        problems.append(f"field 'dtype' must be one of {list(_DTYPES)}, got "
+                        f"{meta['dtype']!r:.60}")
+    encoding = meta.get("output_encoding")
+    if "output_encoding" in meta and encoding not in _ENCODINGS:
+        problems.append(f"field 'output_encoding' must be one of {list(_ENCODINGS)}, got "
+                        f"{encoding!r:.60}")
+    labels = meta.get("residual_labels")
+    if "residual_labels" in meta and not (isinstance(labels, list)
+                                          and all(isinstance(x, str) for x in labels)):
+        problems.append(f"field 'residual_labels' must be a list of strings, got "
+                        f"{labels!r:.60}")
+    if "constants" in meta and not isinstance(meta["constants"], dict):
+        problems.append(f"field 'constants' must be a JSON object, got "
+                        f"{meta['constants']!r:.60}")
+
+    bos = vocab = tokens = None
+    if "bos" in meta:
+        try:
+            bos = out["bos"] = _decode_value(meta["bos"])
+        except InvalidModelFile as exc:
+            problems.append(f"field 'bos': {exc}")
+    if "vocab" in meta:
+        vocab = values("vocab", allow_empty=False)
+    if vocab is not None:
+        from theory_kit.rasp.validate import check_vocab
+
+        problems += [f"field 'vocab' {p.reason}" for p in check_vocab(vocab, bos=bos)]
+        repeats("vocab", vocab)
+        out["vocab"] = vocab
+    if "tokens" in meta:
+        tokens = values("tokens", allow_empty=False)
+    if tokens is not None:
+        repeats("tokens", tokens[1:])
+        if "bos" in out and _canonical(tokens[0]) != _canonical(bos):
+            problems.append(f"field 'tokens' starts with {tokens[0]!r:.60}, not the BOS token "
+                            f"{bos!r:.60} of field 'bos'")
+        if vocab is not None:
+            in_tokens = {_canonical(v) for v in tokens[1:]}
+            in_vocab = {_canonical(v) for v in vocab}
+            if in_tokens != in_vocab:
+                problems.append(
+                    f"fields 'tokens' and 'vocab' disagree: tokens after BOS not in vocab: "
+                    f"[{_listing(sorted(in_tokens - in_vocab))}]; vocab not in tokens: "
+                    f"[{_listing(sorted(in_vocab - in_tokens))}]")
+        out["tokens"] = tokens
+
+    if "output_values" in meta:
+        outputs = values("output_values")
+        if outputs is not None:
+            repeats("output_values", outputs)
+            if encoding == "numerical" and outputs:
+                problems.append(f"field 'output_values' must be empty for a numerical model "
+                                f"(field 'output_encoding'), got {len(outputs)} values")
+            out["output_values"] = outputs
+    vset = meta.get("output_value_set")
+    if vset is not None:
+        decoded = values("output_value_set")
+        if decoded is not None:
+            if encoding == "categorical":
+                problems.append("field 'output_value_set' must be null for a categorical model "
+                                "(field 'output_encoding')")
+            bad = [v for v in decoded if not isinstance(v, (bool, int, float))]
+            if bad:
+                problems.append(f"field 'output_value_set' must hold numbers, got "
+                                f"{_listing([repr(v) for v in bad])}")
+            else:
+                floats = [float(v) for v in decoded]
+                if len(set(floats)) != len(floats):
+                    problems.append(f"field 'output_value_set' repeats a value: {decoded!r:.80}")
+            out["output_value_set"] = tuple(decoded)
+    else:
+        out["output_value_set"] = None
+    return out, problems
+
+
+def _member_size_problem(info: zipfile.ZipInfo, archive_size: int) -> Optional[str]:
+    """Why a member's declared sizes cannot be trusted, checked before reading it: the sizes
+    are bounded by the bytes really in the file, so no forged header can make `load`
+    allocate more than the file could hold."""
+    name = info.filename
+    if info.flag_bits & 0x1:
+        return f"member {name!r} is encrypted"
+    if info.compress_size > archive_size:
+        return (f"member {name!r} declares {info.compress_size} stored bytes, more than the "
+                f"whole file ({archive_size} bytes)")
+    if info.compress_type == zipfile.ZIP_STORED:
+        if info.file_size != info.compress_size:
+            return (f"member {name!r} declares {info.file_size} bytes uncompressed but stores "
+                    f"{info.compress_size} (a forged or corrupt zip header)")
+    elif info.compress_type == zipfile.ZIP_DEFLATED:
+        if info.file_size > _MAX_DEFLATE_RATIO * info.compress_size + 1024:
+            return (f"member {name!r} declares {info.file_size} bytes uncompressed, more than "
+                    f"deflate can expand {info.compress_size} bytes to (a forged zip header)")
+    else:
+        return (f"member {name!r} uses zip compression method {info.compress_type}; model "
+                f"files hold stored (or deflated) members")
+    if name == "meta.json" and info.file_size > _MAX_META_BYTES:
+        return f"member 'meta.json' declares {info.file_size} bytes (at most {_MAX_META_BYTES})"
+    return None
+
+
+def _array_names(n_layers: int) -> list[str]:
+    return ["token_embed", "pos_embed", "unembed"] + [
+        f"layer{i}.{n}" for i in range(n_layers) for n in LayerWeights.ARRAYS]
+
+
+def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dtype: np.dtype, ndim: int,
+                limit: Optional[tuple[int, str]]
+                ) -> tuple[Optional[np.ndarray], Optional[str], Any]:
+    """(array, None, None), or (None, problem, None), or (None, None, the dtype found when it
+    is not `dtype`) for one .npy member: the header is read and checked
+    (version, dtype, axes, and that it accounts for exactly the member's declared size) before
+    any data is allocated. `limit`: the most data bytes the metadata allows for it, and the
+    fields that say so."""
+    name = info.filename
+    if limit is not None and info.file_size > limit[0] + _MAX_NPY_HEADER:
+        return None, (f"member {name!r} declares {info.file_size} bytes, more than fields "
+                      f"{limit[1]} allow for it"), None
+    fmt = np.lib.format
+    with zf.open(info) as fh:
+        version = fmt.read_magic(fh)
+        if version == (1, 0):
+            shape, fortran, found = fmt.read_array_header_1_0(fh, max_header_size=_MAX_NPY_HEADER)
+        elif version == (2, 0):
+            shape, fortran, found = fmt.read_array_header_2_0(fh, max_header_size=_MAX_NPY_HEADER)
+        else:
+            return None, f"member {name!r} has .npy format version {version}", None
+        if found != dtype:
+            return None, None, found
+        if len(shape) != ndim:
+            return None, f"array {name[:-4]!r} has {len(shape)} axes {shape}, expected {ndim}", None
+        nbytes = math.prod(shape) * dtype.itemsize
+        if fh.tell() + nbytes != info.file_size:
+            return None, (f"member {name!r} declares {info.file_size} bytes but its .npy "
+                          f"header describes a {shape} array of {fh.tell() + nbytes} bytes "
+                          f"(a forged or corrupt header)"), None
+        data = fh.read(nbytes)   # reading to the end also checks the member's CRC
+        if len(data) != nbytes or fh.read(1):
+            return None, f"member {name!r} is truncated", None
+    array = np.frombuffer(data, dtype=dtype).reshape(shape, order="F" if fortran else "C")
+    return array, None, None
+
+
+def _read_arrays(zf: zipfile.ZipFile, members: dict, fields: dict, meta: dict
+                 ) -> tuple[dict, list[str]]:
+    """Every array, checked against the metadata: members present, dtypes, axes, the widths the
+    fields imply (tokens, max_seq_len, residual_labels, output columns), finite entries."""
+    n_layers = meta["n_layers"]
+    present = set(members) - {"meta.json"}
+    layers_in_file = sorted({int(m.group(1)) for m in map(_LAYER_MEMBER.fullmatch, present) if m})
+    if n_layers != len(layers_in_file):  # checked first: n_layers may be absurdly large
+        return {}, [f"field 'n_layers' is {n_layers} but the file holds arrays of "
+                    f"{len(layers_in_file)} layer(s) {_listing(layers_in_file)}"]
+    expected = _array_names(n_layers)
+    wanted = {f"{n}.npy" for n in expected}
+    problems: list[str] = []
+    if present - wanted:
+        problems.append(f"unexpected member(s) {_listing(sorted(map(repr, present - wanted)))}")
+    if wanted - present:
+        problems.append(f"missing member(s) {_listing(sorted(map(repr, wanted - present)))}")
+    if problems:
+        return {}, problems
+
+    dtype = np.dtype(meta["dtype"])
+    it = dtype.itemsize
+    n_tokens, labels = len(fields["tokens"]), meta["residual_labels"]
+    categorical = meta["output_encoding"] == "categorical"
+    k = len(fields["output_values"]) if categorical else 1
+    positions = meta["max_seq_len"] + 1
+    # Sane sizes from the metadata (the residual width from the labels, with slack: an exact
+    # mismatch is reported below with the field to blame).
+    limits = {"token_embed": (2 * n_tokens * len(labels) * it, "'tokens', 'residual_labels'"),
+              "pos_embed": (2 * positions * len(labels) * it, "'max_seq_len', 'residual_labels'"),
+              "unembed": (2 * len(labels) * k * it, "'residual_labels', 'output_values'")}
+    arrays: dict = {}
+    wrong_dtype: dict = {}
+    for name in expected:
+        short = name.split(".")[-1]
+        a, problem, found = _read_array(zf, members[f"{name}.npy"], dtype, _NDIM[short],
+                                        limits.get(name))
+        if found is not None:
+            wrong_dtype.setdefault(str(found), []).append(name)
+        elif problem:
+            problems.append(problem)
+        else:
+            arrays[name] = a
+    for found, names in wrong_dtype.items():
+        problems.append(f"field 'dtype': arrays {_listing(names)} are {found}, metadata says "
+                        f"{dtype}")
+    if "token_embed" not in arrays:
+        return arrays, problems
+    v, d = arrays["token_embed"].shape
+    if v != n_tokens:
+        problems.append(f"field 'tokens' lists {n_tokens} tokens but token_embed has {v} rows")
+    if len(labels) != d:
+        problems.append(f"field 'residual_labels' has {len(labels)} residual labels for "
+                        f"residual width {d}")
+    if "pos_embed" in arrays and arrays["pos_embed"].shape[0] != positions:
+        p = arrays["pos_embed"].shape[0]
+        problems.append(f"field 'max_seq_len' is {meta['max_seq_len']} but pos_embed has {p} "
+                        f"rows (max_seq_len {p - 1})")
+    if "unembed" in arrays and arrays["unembed"].shape[1] != k:
+        cols = arrays["unembed"].shape[1]
+        problems.append(
+            f"field 'output_values' lists {k} values but unembed has {cols} columns (field "
+            f"'output_encoding' is 'categorical')" if categorical
+            else f"field 'output_encoding' is 'numerical' but unembed has {cols} columns "
+                 f"(a numerical model reads 1)")
+    widths = {"pos_embed": 1, "unembed": 0, **{f"layer{i}.{n}": ax for i in range(n_layers)
+                                               for n, ax in _D_AXES.items()}}
+    for name, axis in widths.items():
+        if name in arrays and arrays[name].shape[axis] != d:
+            problems.append(f"array {name!r} has shape {arrays[name].shape}: axis {axis} should "
+                            f"be the residual width {d}")
+    bad = [name for name, a in arrays.items() if not np.all(np.isfinite(a))]
+    if bad:
+        problems.append(f"array(s) {_listing(bad)} have non-finite entries")
+    return arrays, problems
+
+
 def load(path: str | os.PathLike) -> CompiledModel:
-    """Load a model written by `CompiledModel.save`.
+    """Load a model written by `CompiledModel.save` (fail closed: every field of meta.json is
+    checked against the arrays and the other fields before anything is trusted).
 
     Raises:
-        InvalidModelFile: the file is missing, not a model file, truncated or inconsistent.
+        InvalidModelFile: the file is missing, not a model file, truncated, forged (declared
+            sizes larger than the file can hold) or inconsistent; the message names the field
+            or member and the offending value.
     """
     try:
         path = os.fspath(path)
@@ -416,45 +878,63 @@ def load(path: str | os.PathLike) -> CompiledModel:
                                f"{path!r:.60}") from None
     if not os.path.isfile(path):
         raise InvalidModelFile(f"no model file at {path!r}")
+
+    def inconsistent(problems: list[str]) -> InvalidModelFile:
+        return InvalidModelFile(f"{path!r} is an inconsistent model file: " + "; ".join(problems))
+
     try:
+        archive_size = os.path.getsize(path)
         with zipfile.ZipFile(path) as zf:
-            meta = json.loads(zf.read("meta.json").decode("utf-8"))
-        with np.load(path, allow_pickle=False) as data:
-            arrays = {k: data[k] for k in data.files}
-    except (zipfile.BadZipFile, KeyError, ValueError, OSError, EOFError, UnicodeDecodeError) as exc:
-        raise InvalidModelFile(f"{path!r} is not a readable theory_kit model file "
-                               f"({type(exc).__name__}: {exc})") from exc
-    if not isinstance(meta, dict) or meta.get("format") != "theory_kit.CompiledModel":
-        raise InvalidModelFile(f"{path!r} is not a theory_kit model file (format "
-                               f"{meta.get('format') if isinstance(meta, dict) else meta!r})")
-    if meta.get("format_version") != FORMAT_VERSION:
-        raise InvalidModelFile(f"{path!r} has format version {meta.get('format_version')!r}; "
-                               f"this theory_kit reads version {FORMAT_VERSION}")
-    try:
-        n_layers = int(meta["n_layers"])
-        layers = tuple(LayerWeights(*(arrays[f"layer{i}.{n}"] for n in LayerWeights.ARRAYS))
-                       for i in range(n_layers))
-        weights = Weights(
-            token_embed=arrays["token_embed"], pos_embed=arrays["pos_embed"], layers=layers,
-            unembed=arrays["unembed"], tokens=tuple(_decode_value(t) for t in meta["tokens"]),
-            residual_labels=tuple(meta["residual_labels"]),
-            output_values=tuple(_decode_value(v) for v in meta["output_values"]),
-            output_encoding=meta["output_encoding"], causal=bool(meta["causal"]))
-        if str(weights.dtype) != meta["dtype"]:
-            raise ValueError(f"arrays are {weights.dtype}, metadata says {meta['dtype']}")
-        if weights.max_seq_len != meta["max_seq_len"]:
-            raise ValueError("max_seq_len disagrees with the position embedding")
-        for name, a in weights.arrays().items():
-            if not np.all(np.isfinite(a)):
-                raise ValueError(f"array {name} has non-finite entries")
-        vset = meta["output_value_set"]
-        return CompiledModel(
-            weights, vocab=frozenset(_decode_value(v) for v in meta["vocab"]),
-            max_seq_len=int(meta["max_seq_len"]), bos=_decode_value(meta["bos"]),
-            constants=meta.get("constants", {}),
-            output_value_set=None if vset is None else tuple(_decode_value(v) for v in vset))
+            infos = zf.infolist()
+            names = [i.filename for i in infos]
+            seen: set = set()
+            repeated = sorted({n for n in names if n in seen or seen.add(n)})
+            if repeated:
+                raise inconsistent([f"member(s) {_listing(list(map(repr, repeated)))} appear "
+                                    f"more than once"])
+            size_problems = [p for p in (_member_size_problem(i, archive_size) for i in infos)
+                             if p]
+            if size_problems:
+                raise inconsistent(size_problems)
+            members = dict(zip(names, infos))
+            if "meta.json" not in members:
+                raise InvalidModelFile(f"{path!r} is not a theory_kit model file (no meta.json "
+                                       f"member)")
+            meta = json.loads(zf.read(members["meta.json"]).decode("utf-8"),
+                              object_pairs_hook=_no_repeated_keys)
+            if not isinstance(meta, dict) or meta.get("format") != "theory_kit.CompiledModel":
+                raise InvalidModelFile(
+                    f"{path!r} is not a theory_kit model file (format "
+                    f"{meta.get('format') if isinstance(meta, dict) else meta!r:.60})")
+            version = meta.get("format_version")
+            if not (_is_int(version) and version == FORMAT_VERSION):
+                raise InvalidModelFile(f"{path!r} has format version {version!r:.60}; this "
+                                       f"theory_kit reads version {FORMAT_VERSION}")
+            fields, problems = _meta_fields(meta)
+            if problems:
+                raise inconsistent(problems)
+            arrays, problems = _read_arrays(zf, members, fields, meta)
+            if problems:
+                raise inconsistent(problems)
     except InvalidModelFile:
         raise
-    except (KeyError, ValueError, TypeError, IndexError) as exc:
-        raise InvalidModelFile(f"{path!r} is an inconsistent model file ({type(exc).__name__}: "
-                               f"{exc})") from exc
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, KeyError, ValueError, OSError, EOFError,
+            UnicodeDecodeError, NotImplementedError, RuntimeError) as exc:
+        # RecursionError (deeply nested JSON) is a RuntimeError
+        raise InvalidModelFile(f"{path!r} is not a readable theory_kit model file "
+                               f"({type(exc).__name__}: {exc})") from exc
+    try:
+        layers = tuple(LayerWeights(*(arrays[f"layer{i}.{n}"] for n in LayerWeights.ARRAYS))
+                       for i in range(meta["n_layers"]))
+        weights = Weights(
+            token_embed=arrays["token_embed"], pos_embed=arrays["pos_embed"], layers=layers,
+            unembed=arrays["unembed"], tokens=tuple(fields["tokens"]),
+            residual_labels=tuple(meta["residual_labels"]),
+            output_values=tuple(fields["output_values"]),
+            output_encoding=meta["output_encoding"], causal=meta["causal"])
+    except ValueError as exc:
+        raise inconsistent([str(exc)]) from exc
+    return CompiledModel(
+        weights, vocab=frozenset(fields["vocab"]), max_seq_len=meta["max_seq_len"],
+        bos=fields["bos"], constants=meta["constants"],
+        output_value_set=fields["output_value_set"])

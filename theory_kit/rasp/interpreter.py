@@ -3,7 +3,9 @@
 Semantics are Tracr's (`rasp.evaluate`), with two deliberate, documented differences:
   * a numerical Aggregate averages floats too (Tracr raises on a float exemplar);
   * a categorical Aggregate that selects several *different* values raises EvaluationError
-    (Tracr returns their mean, a value no categorical transformer can output).
+    (Tracr returns their mean, a value no categorical transformer can output); values are
+    the same only when equal *and* of the same type (1, True and 1.0 are three values).
+A fused Map (`Map(f, Map(g, x))`) is None wherever g returns None, as the unfused pair is.
 Causal mode masks every selector at the point it is consumed (Aggregate, SelectorWidth) to
 keys k <= query q, and `length` is the prefix length q + 1: position q then depends only on
 input[:q + 1], exactly what a decoder with a causal mask computes.
@@ -17,6 +19,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from theory_kit.errors import EvaluationError, InvalidInput, InvalidProgram
 from theory_kit.rasp import nodes as n
+from theory_kit.values import same_value
 
 __all__ = ["evaluate", "evaluate_batch", "evaluate_all", "topological_order", "check_input"]
 
@@ -97,6 +100,13 @@ class _Evaluator:
     """Evaluates one program on many inputs, caching f(value) per node (functions are pure)."""
 
     def __init__(self, program: n.RASPExpr, causal: bool):
+        if not isinstance(causal, bool) and type(causal).__name__ != "bool_":  # numpy.bool_ ok
+            raise InvalidInput(f"causal must be True or False, got {type(causal).__name__} "
+                               f"{causal!r:.60}")
+        causal = bool(causal)
+        if not isinstance(program, n.RASPExpr):
+            raise InvalidProgram(f"expected a RASP expression, got {type(program).__name__} "
+                                 f"{program!r:.60}")
         self.program = program
         self.order = topological_order(program)
         self.causal = causal
@@ -249,7 +259,7 @@ class _Evaluator:
                     f"non-numeric values {selected!r:.80}")
             return sum(selected) / len(selected)
         first = selected[0]
-        if all(v == first for v in selected[1:]):
+        if all(same_value(v, first) for v in selected[1:]):  # 1, True and 1.0 differ
             return first
         raise EvaluationError(
             f"categorical Aggregate {node.label!r} at position {q} selected several different "
@@ -299,6 +309,9 @@ def evaluate_batch(program: n.RASPExpr, inputs: Iterable[Sequence], *,
         The same errors as `evaluate`, naming the index of the offending input.
     """
     evaluator = _Evaluator(program, causal)
+    if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Iterable):
+        raise InvalidInput(f"evaluate_batch: inputs must be an iterable of input sequences, "
+                           f"got {type(inputs).__name__} {inputs!r:.60}")
     results = []
     for i, seq in enumerate(inputs):
         xs = check_input(seq, where=f"evaluate_batch (input {i})")

@@ -305,6 +305,35 @@ indices = IndicesType()
 length = LengthType()
 
 
+class ComposedFunction:
+    """x -> fs[-1](...fs[0](x)), stopping at None (a Map of None is None, fused or not).
+
+    Applied in a loop, not by nesting closures, so 10,000 fused Maps do not recurse."""
+
+    __slots__ = ("functions",)
+
+    def __init__(self, functions: tuple):
+        self.functions = functions
+
+    def __call__(self, x):
+        for fn in self.functions:
+            if x is None:
+                return None
+            x = fn(x)
+        return x
+
+    def __repr__(self) -> str:
+        return " ∘ ".join(getattr(fn, "__name__", repr(fn)) for fn in reversed(self.functions))
+
+
+def compose(first: Callable, then: Callable) -> ComposedFunction:
+    """`then` after `first` as one flat ComposedFunction."""
+    parts = []
+    for fn in (first, then):
+        parts.extend(fn.functions if isinstance(fn, ComposedFunction) else (fn,))
+    return ComposedFunction(tuple(parts))
+
+
 class Map(SOp):
     """Apply `f` elementwise: Map(lambda x: x + 1, tokens)([1, 2]) == [2, 3].
 
@@ -318,10 +347,7 @@ class Map(SOp):
         _check_callable("Map", "f", f)
         _check_child("Map", "inner", inner, SOp)
         if simplify and isinstance(inner, Map):
-            # Bind both functions by value: `f` is rebound below, so a closure over it recursed.
-            outer_f, inner_f = f, inner.f
-            fused = lambda x: outer_f(inner_f(x))  # noqa: E731
-            f, inner = fused, inner.inner
+            f, inner = compose(inner.f, f), inner.inner
         self._set(f=f, inner=inner)
 
     @property

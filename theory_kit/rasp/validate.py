@@ -48,6 +48,19 @@ def check_vocab(vocab: Any, *, bos: Any = "BOS") -> list[Problem]:
         elif bos is not None and tok == bos and type(tok) is type(bos):
             problems.append(Problem("vocab", f"contains the BOS token {bos!r}",
                                     "pick another bos=... or remove it from the vocabulary"))
+    keys: dict = {}
+    for tok in items:
+        try:
+            keys.setdefault(hash(tok), []).append(tok)
+        except TypeError:
+            continue
+    for same_hash in keys.values():
+        for i, a in enumerate(same_hash):
+            for b in same_hash[i + 1:]:
+                if a == b and type(a) is not type(b):
+                    problems.append(Problem(
+                        "vocab", f"contains {a!r} and {b!r}, which Python treats as one token "
+                        f"({a!r} == {b!r})", "keep one of them"))
     return problems
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import math
 from typing import Any, Iterator, Optional, Sequence
 
 import numpy
@@ -15,10 +14,8 @@ from theory_kit.testing.formatting import format_program
 from theory_kit.testing.functions import sorted_values
 
 __all__ = ["assert_compiles_correctly", "all_inputs", "input_space_size", "outputs_agree",
-           "NUMERICAL_RTOL", "numerical_atol"]
+           "numerical_atol"]
 
-#: Relative tolerance on decoded numerical outputs (plus `numerical_atol(dtype)` absolute).
-NUMERICAL_RTOL = 1e-6
 _NUMERICAL_ATOL = {numpy.dtype(numpy.float64): 1e-6, numpy.dtype(numpy.float32): 1e-3}
 _BATCH = 2048
 
@@ -76,29 +73,14 @@ def _sampled_inputs(vocab: Any, max_seq_len: int, count: int, seed: int) -> list
     return out
 
 
-def _values_agree(expected: Any, got: Any, *, numerical: bool, atol: float) -> bool:
-    if expected is None or got is None:
-        return expected is None and got is None
-    if numerical:
-        try:
-            e, g = float(expected), float(got)
-        except (TypeError, ValueError):
-            return False
-        return math.isfinite(g) and abs(e - g) <= atol + NUMERICAL_RTOL * abs(e)
-    if isinstance(expected, float) or isinstance(got, float):
-        try:
-            return math.isclose(float(expected), float(got), rel_tol=1e-9, abs_tol=1e-9)
-        except (TypeError, ValueError):
-            return False
-    return expected == got
-
-
 def outputs_agree(expected: Sequence, got: Sequence, *, numerical: bool,
                   atol: float = 1e-6) -> bool:
-    """Whether a decoded model output equals the interpreter's (numerical: within atol)."""
-    if got is None or len(expected) != len(got):
-        return False
-    return all(_values_agree(e, g, numerical=numerical, atol=atol) for e, g in zip(expected, got))
+    """Whether a decoded model output equals the interpreter's: the compiler's own rule
+    (`theory_kit.compiler.verify.outputs_match`): categorical values exactly, type included;
+    numerical ones within atol (absolute below 1, relative above)."""
+    from theory_kit.compiler.verify import outputs_match
+
+    return outputs_match(expected, got, atol, numerical=numerical)
 
 
 def _check_args(program, vocab, max_seq_len, causal, dtype, max_inputs, seed) -> None:
