@@ -18,6 +18,13 @@ SIGTERM this process stops its workers (SIGTERM, then SIGKILL after 5 s), remove
 staging folders and exits 130/143. If this process is SIGKILLed, its workers are killed too
 (Linux PR_SET_PDEATHSIG) and leave only staging folders, which the next build removes.
 
+The cache is only ever a hint. An entry that cannot be read or does not have the shape this
+file writes (hand-edited, truncated, a folder where the file belongs, ...) is a cache miss: the
+figure is rebuilt and the entry overwritten; the same holds for every other file or folder of
+the cache (logs/, manifests/, staging/, lock). One build at a time uses a cache folder: a second
+`make figures` in the same clone waits on an exclusive lock (flock on <cache>/lock, printing
+"waiting for another figure build (pid N) to finish") and then finds the figures cached.
+
 Exit status: 0 when every figure is built or cached, 1 when any failed (each failure printed
 with the tail of its traceback; full logs in figures/.cache/logs/), 130/143 when interrupted.
 """
@@ -26,17 +33,21 @@ from __future__ import annotations
 
 import argparse
 import ast
+import contextlib
+import fcntl
 import hashlib
 import json
+import math
 import os
 import shutil
 import signal
+import stat
 import subprocess
 import sys
 import time
 from dataclasses import dataclass, field
 from importlib import metadata
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script
 
@@ -126,40 +137,113 @@ def _entry_path(cache_dir: Path, name: str) -> Path:
     return cache_dir / "entries" / f"{name}.json"
 
 
-def _read_entry(cache_dir: Path, name: str) -> dict | None:
+def _read_json(path: Path):
+    """The JSON value stored in the regular file `path`; ValueError/OSError when there is none.
+
+    Anything else in its place (a folder, a FIFO that would block the read forever, a socket)
+    counts as unreadable.
+    """
+    if not stat.S_ISREG(path.stat().st_mode):
+        raise ValueError(f"{path} is not a regular file")
     try:
-        return json.loads(_entry_path(cache_dir, name).read_text(encoding="utf-8"))
+        return json.loads(path.read_text(encoding="utf-8"))
+    except RecursionError as exc:  # absurdly nested JSON
+        raise ValueError(f"{path}: nested too deeply") from exc
+
+
+def _is_plain_relative(rel: str) -> bool:
+    """A path inside the output folder: relative, no '..', not empty."""
+    p = PurePosixPath(rel)
+    return bool(rel) and not p.is_absolute() and ".." not in p.parts and "\x00" not in rel
+
+
+def _valid_entry(entry: object) -> bool:
+    """True when `entry` has exactly the shape _finish records (see _write_entry)."""
+    if not isinstance(entry, dict):
+        return False
+    if not isinstance(entry.get("key"), str) or not isinstance(entry.get("out_dir"), str):
+        return False
+    outputs, seconds = entry.get("outputs"), entry.get("seconds")
+    if not isinstance(outputs, dict) or not outputs:
+        return False
+    if not all(isinstance(rel, str) and _is_plain_relative(rel) and isinstance(digest, str)
+               for rel, digest in outputs.items()):
+        return False
+    return (isinstance(seconds, (int, float)) and not isinstance(seconds, bool)
+            and math.isfinite(seconds) and seconds >= 0)
+
+
+def _read_entry(cache_dir: Path, name: str) -> dict | None:
+    """The cache entry of `name`; None (a miss) when it is missing, unreadable or ill-shaped."""
+    try:
+        entry = _read_json(_entry_path(cache_dir, name))
     except (OSError, ValueError):
         return None
+    return entry if _valid_entry(entry) else None
 
 
 def _is_fresh(entry: dict | None, key: str, out_dir: Path) -> bool:
-    if not entry or entry.get("key") != key or entry.get("out_dir") != str(out_dir):
+    if entry is None or entry["key"] != key or entry["out_dir"] != str(out_dir):
         return False
     try:
         return all(_file_hash(out_dir / rel) == digest for rel, digest in entry["outputs"].items())
-    except (OSError, KeyError, TypeError):
+    except OSError:  # missing, a folder, unreadable
         return False
+
+
+def _ensure_dir(path: Path) -> Path:
+    """`path` as a folder of the cache: a file or dangling link in its place is removed first."""
+    if not path.is_dir():
+        if path.is_symlink() or path.exists():
+            path.unlink()
+        path.mkdir(parents=True, exist_ok=True)
+    return path
+
+
+def _clear_for_file(path: Path) -> None:
+    """Remove a folder (or a link to one) standing where the cache wants to write a file."""
+    if path.is_symlink():
+        if path.is_dir():
+            path.unlink()
+    elif path.is_dir():
+        shutil.rmtree(path)
 
 
 def _write_entry(cache_dir: Path, name: str, entry: dict) -> None:
     path = _entry_path(cache_dir, name)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(f".{path.name}.tmp{os.getpid()}")
-    tmp.write_text(json.dumps(entry, indent=1, sort_keys=True), encoding="utf-8")
-    os.replace(tmp, path)
+    _ensure_dir(path.parent)
+    _clear_for_file(path)
+    paths.write_atomic(path, json.dumps(entry, indent=1, sort_keys=True))
+
+
+# Staging folders: theory_kit.plotting.atomic_outputs stages a figure in <cache>/staging/ when
+# that is on the output folder's filesystem, else in hidden <out>/.staging-<figure>-<pid>-*
+# folders (older versions used a sibling <out>/../.<out>.staging/). A folder whose process is
+# gone was left by a killed worker. (Not imported from plotting: that would load matplotlib.)
+_OUT_STAGING_PREFIX = ".staging-"  # == theory_kit.plotting.OUT_STAGING_PREFIX
 
 
 def _remove_stale_staging(cache_dir: Path, out_dir: Path) -> None:
     """Remove staging folders of processes that no longer exist (left by a killed build)."""
-    roots = [cache_dir / "staging", out_dir.parent / f".{out_dir.name}.staging"]
-    for root in roots:
-        if not root.is_dir():
-            continue
-        for d in root.iterdir():
-            pid = _pid_of_staging(d.name)
-            if pid is None or not _pid_alive(pid):
+    cache_staging = cache_dir / "staging"
+    if cache_staging.is_symlink() or (cache_staging.exists() and not cache_staging.is_dir()):
+        with contextlib.suppress(OSError):  # else plotting stages inside out_dir instead
+            cache_staging.unlink()
+    candidates = []
+    for root in (cache_staging, out_dir.parent / f".{out_dir.name}.staging"):
+        if root.is_dir():
+            candidates += [(d, d.name) for d in root.iterdir()]
+    if out_dir.is_dir():
+        candidates += [(d, d.name[len(_OUT_STAGING_PREFIX):]) for d in out_dir.iterdir()
+                       if d.name.startswith(_OUT_STAGING_PREFIX)]
+    for d, name in candidates:
+        pid = _pid_of_staging(name)
+        if pid is None or not _pid_alive(pid):
+            if d.is_dir() and not d.is_symlink():
                 shutil.rmtree(d, ignore_errors=True)
+            else:
+                with contextlib.suppress(OSError):
+                    d.unlink()
 
 
 def _pid_of_staging(dirname: str) -> int | None:
@@ -231,13 +315,13 @@ def _die_with_parent() -> None:
 
 
 def _start(fig: Figure, *, out_dir: Path, cache_dir: Path, seed: int, env: dict) -> Running:
-    logs = cache_dir / "logs"
-    logs.mkdir(parents=True, exist_ok=True)
-    manifests = cache_dir / "manifests"
-    manifests.mkdir(parents=True, exist_ok=True)
+    logs = _ensure_dir(cache_dir / "logs")
+    manifests = _ensure_dir(cache_dir / "manifests")
     manifest = manifests / f"{fig.name}.json"
+    _clear_for_file(manifest)
     manifest.unlink(missing_ok=True)
     log_path = logs / f"{fig.name}.log"
+    _clear_for_file(log_path)
     log_file = open(log_path, "wb")
     cmd = [sys.executable, str(fig.script), "--out-dir", str(out_dir), "--seed", str(seed),
            "--manifest", str(manifest)]
@@ -260,9 +344,12 @@ def _finish(run: Running, *, out_dir: Path, cache_dir: Path) -> tuple[bool, str]
     if run.proc.returncode != 0:
         return False, f"exit status {run.proc.returncode}"
     try:
-        written = [Path(p) for p in json.loads(run.manifest.read_text(encoding="utf-8"))]
+        listed = _read_json(run.manifest)
     except (OSError, ValueError) as exc:
         return False, f"no manifest ({exc})"
+    if not isinstance(listed, list) or not all(isinstance(p, str) and p for p in listed):
+        return False, f"malformed manifest {run.manifest} (not a JSON list of paths)"
+    written = [Path(p) for p in listed]
     outputs = {}
     for p in written:
         try:
@@ -274,13 +361,16 @@ def _finish(run: Running, *, out_dir: Path, cache_dir: Path) -> tuple[bool, str]
         outputs[rel.as_posix()] = _file_hash(p)
     if not any(r.endswith(".pdf") for r in outputs):
         return False, "no PDF among its outputs"
-    _write_entry(cache_dir, run.fig.name, {
-        "key": run.fig.key,
-        "out_dir": str(out_dir),
-        "outputs": outputs,
-        "seconds": round(time.monotonic() - run.started, 3),
-    })
-    run.manifest.unlink(missing_ok=True)
+    try:
+        _write_entry(cache_dir, run.fig.name, {
+            "key": run.fig.key,
+            "out_dir": str(out_dir),
+            "outputs": outputs,
+            "seconds": round(time.monotonic() - run.started, 3),
+        })
+        run.manifest.unlink(missing_ok=True)
+    except OSError as exc:
+        return False, f"built, but its cache entry could not be written ({exc})"
     return True, ""
 
 
@@ -300,6 +390,61 @@ def _stop(running: list[Running], cache_dir: Path, out_dir: Path) -> None:
     _remove_stale_staging(cache_dir, out_dir)
 
 
+def _lock_holder(fd: int) -> str:
+    try:
+        text = os.pread(fd, 32, 0).decode("ascii", "replace").strip()
+    except OSError:
+        text = ""
+    return text if text.isdigit() else "unknown"
+
+
+@contextlib.contextmanager
+def _exclusive(cache_dir: Path):
+    """Hold the cache folder's build lock (flock on <cache>/lock) for the duration of the block.
+
+    Builds sharing a cache share manifests/, logs/, entries/ (all keyed by figure name) and in
+    practice the output folder, so they run one after the other; the waiting one says so on
+    stderr. The lock dies with its process, so a killed build never leaves it held.
+    """
+    path = cache_dir / "lock"
+    while True:
+        _clear_for_file(path)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                print(f"waiting for another figure build (pid {_lock_holder(fd)}) to finish",
+                      file=sys.stderr, flush=True)
+                fcntl.flock(fd, fcntl.LOCK_EX)
+            try:  # the file we locked must still be the one at `path` (not removed meanwhile)
+                same = os.path.samestat(os.fstat(fd), os.stat(path))
+            except OSError:
+                same = False
+            if not same:
+                os.close(fd)
+                continue
+            os.ftruncate(fd, 0)
+            os.pwrite(fd, f"{os.getpid()}\n".encode("ascii"), 0)
+        except BaseException:
+            os.close(fd)
+            raise
+        break
+    try:
+        yield
+    finally:
+        os.close(fd)  # releases the lock
+
+
+def _usable_dir(path: Path, what: str) -> str | None:
+    """Create `path` as a folder; the reason it cannot be one, or None."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        return f"{what} {path} cannot be used as a folder ({exc.strerror or exc})"
+    return None
+
+
 def build(
     *,
     jobs: int,
@@ -313,12 +458,28 @@ def build(
 ) -> int:
     """Build the figures; returns the process exit status (see module docstring)."""
     t0 = time.monotonic()
-    out_dir.mkdir(parents=True, exist_ok=True)
-    cache_dir.mkdir(parents=True, exist_ok=True)
+    for folder, what in ((out_dir, "output folder"), (cache_dir, "cache folder")):
+        problem = _usable_dir(folder, what)
+        if problem:
+            print(problem, file=sys.stderr)
+            return 2
     out_dir, cache_dir = out_dir.resolve(), cache_dir.resolve()
+    try:
+        with _exclusive(cache_dir):
+            return _build_locked(jobs=jobs, out_dir=out_dir, cache_dir=cache_dir, seed=seed,
+                                 force=force, only=only, scripts_dir=scripts_dir, stream=stream,
+                                 t0=t0)
+    except KeyboardInterrupt:  # Ctrl-C before the workers' signal handling is set up
+        print("\ninterrupted (SIGINT)", file=stream, flush=True)
+        return 128 + signal.SIGINT
+
+
+def _build_locked(*, jobs: int, out_dir: Path, cache_dir: Path, seed: int, force: bool,
+                  only: list[str] | None, scripts_dir: Path | None, stream, t0: float) -> int:
     _remove_stale_staging(cache_dir, out_dir)
 
-    scripts = sorted((scripts_dir or paths.FIGURES_DIR).glob("fig_*.py"))
+    # Absolute: workers run with the repository root as their working directory.
+    scripts = sorted((scripts_dir or paths.FIGURES_DIR).resolve().glob("fig_*.py"))
     if only:
         unknown = sorted(set(only) - {s.stem for s in scripts})
         if unknown:
@@ -331,7 +492,7 @@ def build(
     for s in scripts:
         entry = _read_entry(cache_dir, s.stem)
         key = figure_key(s, seed, lib, env_fp)
-        figs.append(Figure(s.stem, s, key, float((entry or {}).get("seconds", 0.0)),
+        figs.append(Figure(s.stem, s, key, float(entry["seconds"]) if entry else 0.0,
                            cached=not force and _is_fresh(entry, key, out_dir)))
     total = len(figs)
     done = 0

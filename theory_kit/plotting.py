@@ -9,7 +9,10 @@ hands it and the plotted data to `save_figure`, which writes `<name>.pdf`, `<nam
 * a file in the output folder is always complete: everything is written into a private staging
   folder first and moved into place with `os.replace` (atomic on POSIX) only once all outputs
   of the figure exist. A killed process leaves at most a staging folder behind, never a
-  half-written file next to the finished ones.
+  half-written file next to the finished ones. The staging folder is on the output folder's
+  filesystem (in the build cache when that is, else hidden inside the output folder), and a
+  rename that still crosses a mount (EXDEV: bind mounts share a device number) falls back to a
+  copy next to the destination, so the final step is always a same-folder `os.replace`.
 
 The style is sized for a two-column paper (single column 3.25 in, full width 6.75 in, 8 pt
 text) with the Okabe–Ito colour-blind-safe palette. pyplot is never used: figures are plain
@@ -21,6 +24,7 @@ from __future__ import annotations
 
 import argparse
 import csv
+import errno
 import io
 import json
 import math
@@ -171,19 +175,32 @@ def format_number(x) -> str:
 Table = tuple[Sequence[str], Iterable[Sequence[object]]]
 
 
-def _staging_root(target_dir: Path) -> Path:
-    """Staging folder on the same filesystem as `target_dir` (os.replace must not cross devices)."""
+# Prefix of the hidden staging folders made inside an output folder (figures/build.py removes
+# those of dead processes; it parses "<prefix><figure>-<pid>-<random>").
+OUT_STAGING_PREFIX = ".staging-"
+
+
+def _new_stage(target_dir: Path, name: str) -> Path:
+    """A fresh private staging folder from which os.replace into `target_dir` can work.
+
+    The build cache's staging/ folder when it is on `target_dir`'s filesystem (so a killed
+    worker leaves nothing in the output folder), else a hidden folder inside `target_dir` itself:
+    never a sibling, which is on another filesystem when `target_dir` is a mount point.
+    """
     staging = paths.figures_cache_dir() / "staging"
     try:
         staging.mkdir(parents=True, exist_ok=True)
         if os.stat(staging).st_dev == os.stat(target_dir).st_dev:
-            return staging
-    except OSError:
+            return Path(tempfile.mkdtemp(prefix=f"{name}-{os.getpid()}-", dir=staging))
+    except OSError:  # no usable cache (read-only, a file in the way, ...)
         pass
-    # Different filesystem (e.g. out dir on tmpfs): a hidden sibling of the target folder.
-    fallback = target_dir.parent / f".{target_dir.name}.staging"
-    fallback.mkdir(parents=True, exist_ok=True)
-    return fallback
+    return _local_stage(target_dir, name)
+
+
+def _local_stage(target_dir: Path, name: str) -> Path:
+    """A hidden staging folder inside `target_dir`: renames from it never cross a mount."""
+    return Path(tempfile.mkdtemp(prefix=f"{OUT_STAGING_PREFIX}{name}-{os.getpid()}-",
+                                 dir=target_dir))
 
 
 class atomic_outputs:
@@ -205,12 +222,12 @@ class atomic_outputs:
 
     def __enter__(self) -> Path:
         self.out_dir.mkdir(parents=True, exist_ok=True)
-        root = _staging_root(self.out_dir)
-        self._stage = Path(tempfile.mkdtemp(prefix=f"{self.name}-{os.getpid()}-", dir=root))
+        self._stage = _new_stage(self.out_dir, self.name)
         return self._stage
 
     def __exit__(self, exc_type, exc, tb) -> bool:
         assert self._stage is not None
+        stages = [self._stage]
         try:
             if exc_type is None:
                 # Data files first, the PDF last: a reader polling for the PDF sees the rest.
@@ -218,12 +235,25 @@ class atomic_outputs:
                     (p for p in self._stage.iterdir() if p.is_file()),
                     key=lambda p: (p.suffix == ".pdf", p.name),
                 )
+                local = None
                 for src in files:
                     dst = self.out_dir / src.name
-                    os.replace(src, dst)
+                    try:
+                        os.replace(src, dst)
+                    except OSError as err:
+                        if err.errno != errno.EXDEV:
+                            raise
+                        # The stage is on another mount after all (same st_dev, e.g. a bind
+                        # mount): copy next to the destination, then rename from there.
+                        if local is None:
+                            local = _local_stage(self.out_dir, self.name)
+                            stages.append(local)
+                        shutil.copyfile(src, local / src.name)
+                        os.replace(local / src.name, dst)
                     self.final.append(dst)
         finally:
-            shutil.rmtree(self._stage, ignore_errors=True)
+            for stage in stages:
+                shutil.rmtree(stage, ignore_errors=True)
         return False
 
 

@@ -53,8 +53,11 @@ def test_int_needs_integer_ends():
 
 
 def test_bound_must_be_a_sympy_expression():
-    with pytest.raises(InvalidClaim, match=r"bound must be a sympy expression, got str '1/n'"):
-        Claim("c", q, "1/n", {"n": (1, 2, "real")})
+    # issue 22 item 5: a string bound is now parsed safely (it used to be refused, see
+    # tests/claims/test_claims_parsing.py); anything else that is not a sympy expression is refused
+    assert Claim("c", q, "1/n", {"n": (1, 2, "real")}).bound == 1 / n
+    with pytest.raises(InvalidClaim, match=r"got str 'n/': does not parse"):
+        Claim("c", q, "n/", {"n": (1, 2, "real")})
     with pytest.raises(InvalidClaim, match="bound must be a sympy expression, got float 0.5"):
         Claim("c", q, 0.5, {"n": (1, 2, "real")})
     with pytest.raises(InvalidClaim, match="bound must be a sympy expression, got StrictLessThan"):

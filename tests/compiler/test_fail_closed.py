@@ -207,3 +207,15 @@ def test_sampled_verification_too_long_to_run_is_refused():
     p = rasp.SelectorWidth(rasp.Select(T, T, C.EQ))
     with pytest.raises(InvalidInput, match="verify=None"):
         tk.compile(p, vocab={1, 2}, max_seq_len=5_000)
+
+
+def test_threshold_at_a_rounded_rational_value_is_refused_for_precision():
+    # the value set holds round(1/3, 12) < 1/3; the interpreter computes 1/3 itself
+    one = rasp.numerical(rasp.Map(lambda t: 1 if t == 1 else 0, T))
+    mean = rasp.numerical(rasp.Aggregate(rasp.Select(I, I, C.TRUE), one, default=0))
+    out = rasp.Map(lambda x: x >= 1 / 3, mean)
+    with pytest.raises(UnsupportedProgram, match="precision"):
+        tk.compile(out, vocab={0, 1}, max_seq_len=3)
+    exact = rasp.Map(lambda x: x >= 0.5, mean)  # 0.5 is represented exactly: compiles
+    m = tk.compile(exact, vocab={0, 1}, max_seq_len=3)
+    _agrees_everywhere(m, exact, {0, 1}, 3)

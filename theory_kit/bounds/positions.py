@@ -15,6 +15,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theory_kit.bounds import symbols as sym
+from theory_kit.bounds._coerce import sympify_arg
 
 __all__ = [
     "layer_norm_hash_inner_product",
@@ -40,7 +41,7 @@ def layer_norm_hash_inner_product(q=_q, k=_k) -> sp.Expr:
     Returns:
         The sympy expression (qk + 1) / sqrt((q^2 + 1)(k^2 + 1)).
     """
-    q, k = map(sp.sympify, (q, k))
+    q, k = map(sympify_arg, (q, k))
     return (q * k + 1) / sp.sqrt((q**2 + 1) * (k**2 + 1))
 
 
@@ -58,7 +59,7 @@ def layer_norm_hash_gap_lower(i=sym.i) -> sp.Expr:
     Returns:
         The sympy expression 1/(2 i^4).
     """
-    i = sp.sympify(i)
+    i = sympify_arg(i)
     return 1 / (2 * i**4)
 
 
@@ -76,7 +77,7 @@ def tie_breaker_upper(i=sym.i) -> sp.Expr:
     Returns:
         The sympy expression 1/(2 i^4).
     """
-    i = sp.sympify(i)
+    i = sympify_arg(i)
     return 1 / (2 * i**4)
 
 
@@ -92,7 +93,7 @@ def bipolar_inner_product(d=sym.d, h=sym.h) -> sp.Expr:
     Returns:
         The sympy expression d - 2h.
     """
-    d, h = map(sp.sympify, (d, h))
+    d, h = map(sympify_arg, (d, h))
     return d - 2 * h
 
 
@@ -110,4 +111,4 @@ def bipolar_offdiagonal_upper(d=sym.d) -> sp.Expr:
     Returns:
         The sympy expression d - 2.
     """
-    return sp.sympify(d) - 2
+    return sympify_arg(d) - 2

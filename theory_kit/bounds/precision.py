@@ -10,6 +10,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theory_kit.bounds import symbols as sym
+from theory_kit.bounds._coerce import sympify_arg
 from theory_kit.errors import InvalidInput
 
 __all__ = [
@@ -55,7 +56,7 @@ def unit_roundoff(p=sym.p) -> sp.Expr:
     Returns:
         The sympy expression 2^-p.
     """
-    return sp.Integer(2) ** (-sp.sympify(p))
+    return sp.Integer(2) ** (-sympify_arg(p))
 
 
 def position_gap_lower(n=sym.n, p=sym.p) -> sp.Expr:
@@ -75,7 +76,7 @@ def position_gap_lower(n=sym.n, p=sym.p) -> sp.Expr:
     Returns:
         The sympy expression 1/n - 2^-p.
     """
-    n, p = map(sp.sympify, (n, p))
+    n, p = map(sympify_arg, (n, p))
     return 1 / n - unit_roundoff(p)
 
 
@@ -93,7 +94,7 @@ def mantissa_bits_needed(n=sym.n, margin=sym.margin) -> sp.Expr:
     Returns:
         The sympy expression log2(n) + margin.
     """
-    n, margin = map(sp.sympify, (n, margin))
+    n, margin = map(sympify_arg, (n, margin))
     return sp.log(n, 2) + margin
 
 
@@ -109,7 +110,7 @@ def max_distinguishable_positions(p=sym.p, margin=sym.margin) -> sp.Expr:
     Returns:
         The sympy expression 2^(p - margin).
     """
-    p, margin = map(sp.sympify, (p, margin))
+    p, margin = map(sympify_arg, (p, margin))
     return sp.Integer(2) ** (p - margin)
 
 
@@ -149,7 +150,7 @@ def layer_norm_hash_bits_needed(i=sym.i, c=1) -> sp.Expr:
     Returns:
         The sympy expression log2(2 c i^4).
     """
-    i, c = map(sp.sympify, (i, c))
+    i, c = map(sympify_arg, (i, c))
     return sp.log(2 * c * i**4, 2)
 
 
@@ -166,7 +167,7 @@ def layer_norm_hash_max_position(p=sym.p, c=1) -> sp.Expr:
     Returns:
         The sympy expression (2^p / (2 c))^(1/4).
     """
-    p, c = map(sp.sympify, (p, c))
+    p, c = map(sympify_arg, (p, c))
     return (sp.Integer(2) ** p / (2 * c)) ** sp.Rational(1, 4)
 
 
@@ -188,5 +189,5 @@ def layer_norm_hash_lemma_max_position(p=sym.p, c=1) -> sp.Expr:
     Returns:
         The sympy expression (2^p / c)^(1/5).
     """
-    p, c = map(sp.sympify, (p, c))
+    p, c = map(sympify_arg, (p, c))
     return (sp.Integer(2) ** p / c) ** sp.Rational(1, 5)

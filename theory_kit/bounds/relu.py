@@ -16,6 +16,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theory_kit.bounds import symbols as sym
+from theory_kit.bounds._coerce import sympify_arg
 
 __all__ = [
     "relu_pair_step_error",
@@ -39,7 +40,7 @@ def relu_pair_step_error(L=sym.L, dist=sym.delta / 2) -> sp.Expr:
     Returns:
         The sympy expression Max(0, 1/2 - L dist).
     """
-    L, dist = map(sp.sympify, (L, dist))
+    L, dist = map(sympify_arg, (L, dist))
     return sp.Max(0, sp.Rational(1, 2) - L * dist)
 
 
@@ -54,7 +55,7 @@ def relu_exact_distance(L=sym.L) -> sp.Expr:
     Returns:
         The sympy expression 1/(2L).
     """
-    return 1 / (2 * sp.sympify(L))
+    return 1 / (2 * sympify_arg(L))
 
 
 def relu_exact_slope(delta=sym.delta, rho=0) -> sp.Expr:
@@ -72,7 +73,7 @@ def relu_exact_slope(delta=sym.delta, rho=0) -> sp.Expr:
     Returns:
         The sympy expression 1 / ((1 - 2|rho|) delta).
     """
-    delta, rho = map(sp.sympify, (delta, rho))
+    delta, rho = map(sympify_arg, (delta, rho))
     return 1 / ((1 - 2 * sp.Abs(rho)) * delta)
 
 
@@ -95,5 +96,5 @@ def relu_discretiser_error_upper(K=sym.K, L=sym.L, delta=sym.delta, rho=sym.rho)
     Returns:
         The sympy expression (K-1) Max(0, 1/2 - L delta (1/2 - |rho|)).
     """
-    K, L, delta, rho = map(sp.sympify, (K, L, delta, rho))
+    K, L, delta, rho = map(sympify_arg, (K, L, delta, rho))
     return (K - 1) * relu_pair_step_error(L, delta * (sp.Rational(1, 2) - sp.Abs(rho)))

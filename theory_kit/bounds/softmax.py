@@ -18,6 +18,7 @@ from __future__ import annotations
 import sympy as sp
 
 from theory_kit.bounds import symbols as sym
+from theory_kit.bounds._coerce import sympify_arg
 
 __all__ = [
     "softmax_pmax_lower",
@@ -46,7 +47,7 @@ def softmax_pmax_lower(n=sym.n, beta=sym.beta, Delta=sym.Delta) -> sp.Expr:
     Returns:
         The sympy expression 1 / (1 + (n-1) exp(-beta Delta)).
     """
-    n, beta, Delta = map(sp.sympify, (n, beta, Delta))
+    n, beta, Delta = map(sympify_arg, (n, beta, Delta))
     return 1 / (1 + (n - 1) * sp.exp(-beta * Delta))
 
 
@@ -65,7 +66,7 @@ def softmax_pmax_linear_lower(n=sym.n, beta=sym.beta, Delta=sym.Delta) -> sp.Exp
     Returns:
         The sympy expression 1 - (n-1) exp(-beta Delta).
     """
-    n, beta, Delta = map(sp.sympify, (n, beta, Delta))
+    n, beta, Delta = map(sympify_arg, (n, beta, Delta))
     return 1 - (n - 1) * sp.exp(-beta * Delta)
 
 
@@ -83,7 +84,7 @@ def offmax_mass_upper(n=sym.n, beta=sym.beta, Delta=sym.Delta) -> sp.Expr:
     Returns:
         The sympy expression (n-1) exp(-beta Delta) / (1 + (n-1) exp(-beta Delta)).
     """
-    n, beta, Delta = map(sp.sympify, (n, beta, Delta))
+    n, beta, Delta = map(sympify_arg, (n, beta, Delta))
     e = (n - 1) * sp.exp(-beta * Delta)
     return e / (1 + e)
 
@@ -104,7 +105,7 @@ def beta_for_offmax_mass(n=sym.n, eps=sym.eps, Delta=sym.Delta) -> sp.Expr:
     Returns:
         The sympy expression log((n-1)(1-eps)/eps) / Delta.
     """
-    n, eps, Delta = map(sp.sympify, (n, eps, Delta))
+    n, eps, Delta = map(sympify_arg, (n, eps, Delta))
     return sp.log((n - 1) * (1 - eps) / eps) / Delta
 
 
@@ -127,7 +128,7 @@ def attention_output_error_upper(n=sym.n, beta=sym.beta, Delta=sym.Delta, S=sym.
     Returns:
         The sympy expression S (n-1) exp(-beta Delta) / (1 + (n-1) exp(-beta Delta)).
     """
-    return offmax_mass_upper(n, beta, Delta) * sp.sympify(S)
+    return offmax_mass_upper(n, beta, Delta) * sympify_arg(S)
 
 
 def tied_max_mass_lower(n=sym.n, r=sym.r, beta=sym.beta, Delta=sym.Delta) -> sp.Expr:
@@ -147,7 +148,7 @@ def tied_max_mass_lower(n=sym.n, r=sym.r, beta=sym.beta, Delta=sym.Delta) -> sp.
     Returns:
         The sympy expression r / (r + (n-r) exp(-beta Delta)).
     """
-    n, r, beta, Delta = map(sp.sympify, (n, r, beta, Delta))
+    n, r, beta, Delta = map(sympify_arg, (n, r, beta, Delta))
     return r / (r + (n - r) * sp.exp(-beta * Delta))
 
 
@@ -166,5 +167,5 @@ def tied_max_each_lower(n=sym.n, r=sym.r, beta=sym.beta, Delta=sym.Delta) -> sp.
     Returns:
         The sympy expression 1 / (r + (n-r) exp(-beta Delta)).
     """
-    n, r, beta, Delta = map(sp.sympify, (n, r, beta, Delta))
+    n, r, beta, Delta = map(sympify_arg, (n, r, beta, Delta))
     return 1 / (r + (n - r) * sp.exp(-beta * Delta))

@@ -3,12 +3,15 @@
 A Claim pairs a measured quantity (a Python callable) with a sympy bound over a box of parameters;
 `verify` searches the box adversarially (corners, Sobol points, local optimisation of the
 violation) and returns a Verdict. Built-in claims live in the registry (`names`, `get`,
-`registry`); other modules add theirs with `register` or `register_factory`.
+`registry`); other modules add theirs with `register` or `register_factory`. A bound may also be
+given as text: `parse_expression` reads it safely (a whitelist walked in Python's syntax tree,
+never eval), with the domain's names as plain symbols.
 """
 
 from __future__ import annotations
 
 from theory_kit.claims.claim import KINDS, RELATIONS, Claim, ParamSpec, parse_domain
+from theory_kit.claims.parsing import parse_expression
 from theory_kit.claims.quantities import HashBreakpoints, layer_norm_hash_breakpoints
 from theory_kit.claims.registry import get, names, register, register_factory, register_module, registry, unregister
 from theory_kit.claims.verify import DEFAULT_BUDGET, Evaluation, Verdict, assert_holds, ratio_from_margin, verify
@@ -19,6 +22,7 @@ __all__ = [
     "RELATIONS",
     "KINDS",
     "parse_domain",
+    "parse_expression",
     "verify",
     "assert_holds",
     "Verdict",

@@ -20,6 +20,7 @@ from typing import Any, Callable, Mapping
 import sympy as sp
 from sympy.core.function import AppliedUndef
 
+from theory_kit.claims.parsing import parse_expression
 from theory_kit.errors import InvalidClaim
 
 __all__ = ["Claim", "ParamSpec", "RELATIONS", "KINDS", "parse_domain"]
@@ -115,10 +116,22 @@ def _check_domain(domain) -> tuple[list[ParamSpec], list[str]]:
     return specs, problems
 
 
+#: Unevaluated sympy objects the verifier cannot evaluate (lambdify has no numeric form for them).
+_UNEVALUATED = (sp.Integral, sp.Derivative, sp.Limit, sp.Subs)
+
+
 def _check_bound(bound, names: set[str]) -> list[str]:
     if not isinstance(bound, sp.Expr):
-        hint = " (build it with sympy, e.g. sympy.sympify(...) or theory_kit.bounds)"
+        hint = " (build it with sympy or theory_kit.bounds, or give its text, e.g. \"(n-1)*exp(-beta)\")"
         return [f"bound must be a sympy expression, got {type(bound).__name__} {bound!r}{hint}"]
+    if bound.has(sp.zoo):
+        return [f"bound {bound} contains zoo (complex infinity, e.g. from a division by zero); a bound must be a real formula"]
+    if bound.has(sp.nan):
+        return [f"bound {bound} contains nan (an undefined value); a bound must be a real formula"]
+    unevaluated = sorted({type(a).__name__ for a in bound.atoms(*_UNEVALUATED)})
+    if unevaluated:
+        return [f"bound {bound} contains an unevaluated {', '.join(unevaluated)}, which the verifier cannot evaluate "
+                f"numerically; evaluate it (.doit()) or give a closed form"]
     problems = []
     free = sorted(bound.free_symbols, key=str)
     by_name: dict[str, list] = {}
@@ -165,7 +178,12 @@ class Claim:
         name: identifier of the claim (letters, digits, underscores; starts with a letter).
         quantity: callable taking every domain parameter as a keyword argument and returning a
             real number (ints for "int"/"logint" parameters, floats otherwise).
-        bound: sympy expression over symbols named like domain parameters (a subset of them).
+        bound: sympy expression over symbols named like domain parameters (a subset of them),
+            or its text, e.g. "(n-1)*exp(-beta)": parsed safely (never evaluated as Python) by
+            `theory_kit.claims.parse_expression` with every domain name read as a plain Symbol,
+            so a parameter named beta or gamma is a symbol, not sympy's function. Stored as the
+            parsed expression. It must not contain zoo, nan or an unevaluated Integral,
+            Derivative, Limit or Subs.
         domain: mapping name -> (lo, hi, kind), kind in KINDS; ranges are closed. Stored as a
             read-only mapping; `params` gives the parsed ParamSpec tuple in domain order.
         relation: how quantity compares with bound: "<=", "<", ">=", ">" or "==".
@@ -178,7 +196,9 @@ class Claim:
     Raises:
         InvalidClaim: listing every problem of the specification at once (unknown symbols,
             empty, inverted or non-integer ranges, lo <= 0 on a log scale, a bound that is not
-            a sympy expression, an unknown relation, a quantity that cannot take the parameters).
+            a sympy expression or text the safe parser accepts, a bound containing zoo, nan or
+            an unevaluated integral, an unknown relation, a quantity that cannot take the
+            parameters).
     """
 
     name: str
@@ -199,7 +219,16 @@ class Claim:
         specs, domain_problems = _check_domain(self.domain)
         problems += domain_problems
         names = list(self.domain) if isinstance(self.domain, Mapping) else []
-        problems += _check_bound(self.bound, {n for n in names if isinstance(n, str)})
+        str_names = [n for n in names if isinstance(n, str)]
+        if isinstance(self.bound, str):
+            try:  # never sympify: it would eval the text and read beta, gamma, E... as sympy's
+                object.__setattr__(self, "bound", parse_expression(self.bound, str_names, source="bound"))
+            except InvalidClaim as exc:
+                reason = getattr(exc, "reason", str(exc))
+                problems.append(f"bound must be a sympy expression or a formula in the domain's names, got str {self.bound!r}: {reason}"
+                                if len(self.bound) <= 200 else f"bound must be a sympy expression or a formula in the domain's names: {exc}")
+        if not isinstance(self.bound, str):
+            problems += _check_bound(self.bound, set(str_names))
         problems += _check_quantity(self.quantity, [n for n in names if isinstance(n, str)])
         if self.relation not in RELATIONS:
             problems.append(f"relation must be one of {', '.join(map(repr, RELATIONS))}, got {self.relation!r}")

@@ -15,9 +15,9 @@ import os
 import sys
 
 import sympy as sp
-from sympy.parsing.sympy_parser import parse_expr, standard_transformations
 
 from theory_kit.claims.claim import RELATIONS, Claim, parse_domain
+from theory_kit.claims.parsing import parse_expression
 from theory_kit.claims.registry import get, names
 from theory_kit.claims.verify import DEFAULT_BUDGET, Verdict, verify
 from theory_kit.errors import TheoryKitError
@@ -54,7 +54,8 @@ def register_commands(subparsers) -> None:
     v.add_argument("--progress", action="store_true", help="report progress on stderr")
     g = v.add_argument_group("your own claim")
     g.add_argument("--quantity", metavar="MODULE:FUNCTION", help="callable taking the parameters as keyword arguments")
-    g.add_argument("--bound", metavar="EXPR", help='sympy expression, e.g. "1/(1+(n-1)*exp(-beta))"')
+    g.add_argument("--bound", metavar="EXPR", help='expression in the domain\'s names, e.g. "1/(1+(n-1)*exp(-beta))" '
+                                                   '(+ - * / ** // %%, exp, log, sqrt, floor, Min, Max, ...; never run as Python)')
     g.add_argument("--domain", metavar="SPEC", help='e.g. "n=2..1024:int,beta=0.1..50:log" (kinds: int, real, log, logint)')
     g.add_argument("--relation", default="<=", help=f"one of {', '.join(RELATIONS)} (default <=)")
     g.add_argument("--rtol", type=float, default=0.0, help="relative slack for non-strict relations (default 0)")
@@ -104,19 +105,18 @@ def load_quantity(spec: str):
 def parse_bound(text: str, names_: list[str]) -> sp.Expr:
     """Parse a bound expression with every domain name read as a plain symbol.
 
-    Names such as beta, gamma, E, I, N, S would otherwise mean sympy functions or constants.
+    Names such as beta, gamma, E, I, N, S would otherwise mean sympy functions or constants. The
+    text is never evaluated as Python (theory_kit.claims.parsing: a whitelist of operators,
+    functions and constants, walked in the parsed syntax tree).
 
     Raises:
-        UsageError: if the text does not parse to a sympy expression.
+        UsageError: if the text does not parse, uses anything outside the whitelist, or is a
+            comparison rather than an expression.
     """
-    local = {n: sp.Symbol(n) for n in names_}
     try:
-        expr = parse_expr(text, local_dict=local, transformations=standard_transformations)
-    except Exception as exc:  # sympy's parser raises many types (SyntaxError, TokenError, TypeError...)
-        raise UsageError(f"--bound {text!r} does not parse: {type(exc).__name__}: {exc}") from exc
-    if not isinstance(expr, sp.Expr):
-        raise UsageError(f"--bound {text!r} is a {type(expr).__name__}, not an expression (write the relation with --relation)")
-    return expr
+        return parse_expression(text, names_, source="--bound")
+    except TheoryKitError as exc:
+        raise UsageError(str(exc)) from exc
 
 
 def _user_claim(args) -> Claim:

@@ -34,8 +34,10 @@ violation, e.g. a positive quantity against a bound <= 0). Both sides zero count
 (ratio 1), since the relation then holds with equality.
 
 Bounds are evaluated with numpy (lambdify, floating-point errors raised); on overflow, underflow,
-division by zero or a non-finite result they are re-evaluated with mpmath at 50 digits and the
-comparison is done in mpmath.
+division by zero, a non-finite result or any other failure they are re-evaluated with mpmath at 50
+digits and the comparison is done in mpmath; so is a quantity whose value is finite but beyond
+the float range (an int such as 10**400). A bound that mpmath cannot evaluate at a point (or a
+Piecewise without a branch there) is an InvalidClaim naming the claim and the point.
 """
 
 from __future__ import annotations
@@ -75,7 +77,8 @@ class Evaluation:
         index: 1-based order of evaluation.
         phase: search phase that proposed it ("exhaustive", "corners", "sobol", "local", "explore").
         params: read-only mapping parameter name -> value (int for integer kinds, else float).
-        quantity: the measured value.
+        quantity: the measured value as a float (+-inf for a finite value beyond the float
+            range, such as the int 10**400: the comparison is then done in mpmath).
         bound: the bound's value as a float (may be 0.0 or inf if only mpmath could represent it).
         margin: the normalised margin (module docstring); negative means the relation fails
             beyond the claim's tolerance (non-strict relations).
@@ -187,40 +190,72 @@ class _BoundEvaluator:
     def __init__(self, claim: Claim):
         by_name = {str(s): s for s in claim.bound.free_symbols}
         args = [by_name.get(spec.name, sp.Symbol(spec.name)) for spec in claim.params]
-        self._np = sp.lambdify(args, claim.bound, modules="numpy")
-        self._mp = sp.lambdify(args, claim.bound, modules="mpmath")
         self._claim = claim
+        try:  # numpy is only the fast path: anything it cannot print is left to mpmath
+            self._np = sp.lambdify(args, claim.bound, modules="numpy")
+        except Exception:
+            self._np = None
+        try:
+            self._mp = sp.lambdify(args, claim.bound, modules="mpmath")
+        except Exception as exc:  # e.g. a sympy object without a numeric form
+            raise InvalidClaim(f"claim {claim.name!r}: bound {claim.bound} cannot be evaluated numerically: "
+                               f"{type(exc).__name__}: {exc}") from exc
 
     def __call__(self, values: tuple, params: Mapping):
-        try:
-            with np.errstate(all="raise"):
-                v = self._np(*values)
-            if isinstance(v, (complex, np.complexfloating)):
-                raise ValueError("complex")
-            v = float(v)
-            if math.isfinite(v):
-                return v, None
-        except (FloatingPointError, OverflowError, ZeroDivisionError, ValueError, TypeError):
-            pass
+        if self._np is not None:
+            try:
+                with np.errstate(all="raise"):
+                    v = self._np(*values)
+                if isinstance(v, (complex, np.complexfloating)):
+                    raise ValueError("complex")
+                v = float(v)
+                if math.isfinite(v):
+                    return v, None
+            except Exception:  # any failure of the float fast path is settled by mpmath below
+                pass
+        where = f"claim {self._claim.name!r}: bound {self._claim.bound}"
         with mpmath.workdps(MP_DPS):
             try:
                 v = self._mp(*[mpmath.mpf(x) for x in values])
-            except (ZeroDivisionError, ValueError, OverflowError, TypeError) as exc:
-                raise InvalidClaim(f"claim {self._claim.name!r}: bound {self._claim.bound} cannot be evaluated at {_fmt_params(params)}: {type(exc).__name__}: {exc}") from exc
+            except Exception as exc:  # a bound is arbitrary sympy: report any failure with its point
+                raise InvalidClaim(f"{where} cannot be evaluated at {_fmt_params(params)}: {type(exc).__name__}: {exc}") from exc
+            if v is None:  # a Piecewise none of whose conditions holds here
+                raise InvalidClaim(f"{where} is undefined at {_fmt_params(params)}: none of its Piecewise conditions "
+                                   f"holds there (add an otherwise branch (value, True) or narrow the domain)")
             if isinstance(v, mpmath.mpc):
                 if abs(v.imag) > mpmath.mpf(10) ** (-MP_DPS + 10) * max(1, abs(v.real)):
-                    raise InvalidClaim(f"claim {self._claim.name!r}: bound {self._claim.bound} is not real at {_fmt_params(params)} (value {v})")
+                    raise InvalidClaim(f"{where} is not real at {_fmt_params(params)} (value {v})")
                 v = v.real
-            v = mpmath.mpf(v)
+            try:
+                v = mpmath.mpf(v)
+            except Exception as exc:
+                raise InvalidClaim(f"{where} is not a real number at {_fmt_params(params)}: got {type(v).__name__} {v!r}") from exc
             if not mpmath.isfinite(v):
-                raise InvalidClaim(f"claim {self._claim.name!r}: bound {self._claim.bound} is {v} at {_fmt_params(params)}")
+                raise InvalidClaim(f"{where} is {v} at {_fmt_params(params)}")
             return float(v), v
 
 
-def _slack_and_violation(claim: Claim, q: float, b: float, b_mp) -> tuple[float, bool]:
-    """The normalised margin (tolerance folded in) and whether the point violates the claim."""
+def _exact_real(q):
+    """q as an mpmath number at MP_DPS digits (for values beyond the float range), or None."""
+    with mpmath.workdps(MP_DPS):
+        try:
+            if isinstance(q, numbers.Integral):
+                return mpmath.mpf(int(q))
+            if isinstance(q, numbers.Rational):
+                return mpmath.mpf(int(q.numerator)) / mpmath.mpf(int(q.denominator))
+            return mpmath.mpf(q)
+        except Exception:
+            return None
+
+
+def _slack_and_violation(claim: Claim, q: float, b: float, b_mp, q_mp=None) -> tuple[float, bool]:
+    """The normalised margin (tolerance folded in) and whether the point violates the claim.
+
+    b_mp / q_mp: the mpmath value of a side that floats could not represent (else None); the
+    comparison is then done in mpmath at MP_DPS digits.
+    """
     rel = claim.relation
-    if b_mp is None:
+    if b_mp is None and q_mp is None:
         scale = max(abs(q), abs(b))
         tol = 0.0 if rel in ("<", ">") else claim.atol + claim.rtol * scale
         if rel in ("<=", "<"):
@@ -241,7 +276,8 @@ def _slack_and_violation(claim: Claim, q: float, b: float, b_mp) -> tuple[float,
             m = tol / denom - d
         return float(max(-2.0, min(2.0, m))), bool(violated)
     with mpmath.workdps(MP_DPS):
-        qm = mpmath.mpf(q)
+        qm = q_mp if q_mp is not None else mpmath.mpf(q)
+        b_mp = b_mp if b_mp is not None else mpmath.mpf(b)
         scale = max(abs(qm), abs(b_mp))
         tol = mpmath.mpf(0) if rel in ("<", ">") else claim.atol + claim.rtol * scale
         if rel in ("<=", "<"):
@@ -325,9 +361,9 @@ class _Search:
         if len(self.log) >= self.budget:
             raise _Exhausted
         params = MappingProxyType({s.name: v for s, v in zip(self.specs, values)})
-        q = self._quantity(params)
+        q, q_mp = self._quantity(params)
         b, b_mp = self.bound(values, params)
-        m, violated = _slack_and_violation(self.claim, q, b, b_mp)
+        m, violated = _slack_and_violation(self.claim, q, b, b_mp, q_mp)
         ev = Evaluation(len(self.log) + 1, self.phase, params, q, b, m, violated)
         self.log.append(ev)
         self.units.append(self.unit_of(values))
@@ -342,7 +378,8 @@ class _Search:
             raise _Exhausted
         return ev
 
-    def _quantity(self, params: Mapping) -> float:
+    def _quantity(self, params: Mapping) -> tuple[float, "mpmath.mpf | None"]:
+        """The quantity as a float, plus its mpmath value when it is finite but beyond the float range."""
         name = self.claim.name
         try:
             q = self.claim.quantity(**params)
@@ -352,10 +389,16 @@ class _Search:
             q = q[()]
         if isinstance(q, (bool, np.bool_)) or not isinstance(q, (numbers.Real, mpmath.mpf)):
             raise InvalidClaim(f"claim {name!r}: quantity returned {type(q).__name__} {q!r} at {_fmt_params(params)}; expected a real number")
-        qf = float(q)
-        if not math.isfinite(qf):
+        try:
+            qf = float(q)
+        except OverflowError:  # e.g. an int such as 10**400: finite, compared exactly in mpmath
+            qf = math.inf
+        if math.isfinite(qf):
+            return qf, None
+        q_mp = _exact_real(q) if not isinstance(q, (float, np.floating)) else None
+        if q_mp is None or not mpmath.isfinite(q_mp):
             raise InvalidClaim(f"claim {name!r}: quantity returned {qf!r} at {_fmt_params(params)}; it must be finite everywhere on the domain")
-        return qf
+        return math.copysign(math.inf, q_mp), q_mp
 
     def values_of(self, u) -> tuple:
         return tuple(_decode(s, x) for s, x in zip(self.specs, u))

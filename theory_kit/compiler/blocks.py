@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+from fractions import Fraction
 
 import numpy as np
 
@@ -20,17 +21,61 @@ from theory_kit.values import same_value
 __all__ = ["graph_to_blocks", "choose_epsilon", "resolution_problems", "VALUE_RESOLUTION"]
 
 
-#: A value set is an over-approximation computed in floating point (means rounded to 12
-#: decimals, sums in another order than the interpreter's): a reachable non-integer value may
-#: differ from its representative by this much, relative (absolute below 1). A function that
-#: changes within this distance of such a value cannot be discretised exactly. (Integer values
-#: are not probed: they come from integer data, where sums and means are exact, and a
-#: threshold placed exactly at one, `x > 0`, is the common case; exhaustive verification,
-#: which compares categorical outputs exactly, remains the check.)
+#: Value sets are computed in floating point, and means and linear combinations are rounded to
+#: 12 decimals there (sums in another order than the interpreter's): a reachable value may
+#: differ from its representative. How far depends on where it comes from (`_provenance`):
+#: "exact" values (tokens, indices, widths, a function of exact values) are the interpreter's
+#: own floats; "rational" ones (means of integers, integer combinations of those) are
+#: fractions with small denominators, which the representative identifies exactly; "inexact"
+#: ones may be anywhere within VALUE_RESOLUTION (relative, absolute below 1) of it. A Map that
+#: gives another output at the interpreter's value than at the representative, or that changes
+#: within VALUE_RESOLUTION of an inexact value, cannot be discretised exactly.
 VALUE_RESOLUTION = 1e-12
+#: Rounding error of a representative (12 decimals) plus summation noise.
+_REPRESENTATIVE_ERROR = 6e-13
 #: The off-target mass ε may not go below this many ulps of 1 (times N+1): beyond, the rounding
 #: of the attention sums, not ε, decides what the discretising MLPs see.
 _EPSILON_FLOOR_ULPS = 64
+
+
+def _integer_valued(values) -> bool:
+    return all(isinstance(v, (int, float)) and float(v).is_integer() for v in values)
+
+
+def _provenance(assignment: BasisAssignment, config: CompileConfig) -> dict:
+    """node id -> ("exact", None) | ("rational", max denominator) | ("inexact", None)."""
+    graph = assignment.graph
+    n = config.max_seq_len
+    out: dict = {}
+
+    def integer_exact(c) -> bool:
+        kind, _ = out.get(c.unique_id, ("inexact", None))
+        values = assignment.nodes[c.unique_id].values
+        return kind == "exact" and values is not None and _integer_valued(
+            v for v in values if v is not None)
+
+    for node_id in graph.order:
+        expr, b = graph.node(node_id).expr, assignment.nodes[node_id]
+        if b.encoding is None:
+            continue
+        children = [c for c in expr.children if assignment.nodes[c.unique_id].encoding]
+        if isinstance(expr, rn.Aggregate) and b.encoding == "numerical":
+            ok = integer_exact(expr.sop) and _integer_valued([expr.default])
+            out[node_id] = ("rational", n) if ok else ("inexact", None)
+        elif isinstance(expr, rn.LinearSequenceMap) and b.encoding == "numerical":
+            kinds = [out[c.unique_id] for c in (expr.fst, expr.snd)]
+            integer_factors = _integer_valued([expr.fst_fac, expr.snd_fac])
+            if integer_factors and all(integer_exact(c) for c in (expr.fst, expr.snd)):
+                out[node_id] = ("exact", None)
+            elif integer_factors and all(k[0] != "inexact" for k in kinds):
+                out[node_id] = ("rational", max(k[1] or 1 for k in kinds) ** 2)
+            else:
+                out[node_id] = ("inexact", None)
+        elif all(out[c.unique_id][0] == "exact" for c in children):
+            out[node_id] = ("exact", None)
+        else:
+            out[node_id] = ("inexact", None)
+    return out
 
 
 def _discretised(assignment: BasisAssignment):
@@ -69,23 +114,31 @@ def resolution_problems(assignment: BasisAssignment, config: CompileConfig) -> l
     problems = []
     floor = _EPSILON_FLOOR_ULPS * float(np.finfo(config.dtype).eps) * (config.max_seq_len + 1)
     vmax = _vmax(assignment)
+    provenance = _provenance(assignment, config)
     for expr, node, xs, ys, gaps in _discretised(assignment):
         numerical = node.encoding == "numerical"
+        kind, denominator = provenance[expr.inner.unique_id]
+        if kind == "rational" and 2.0 * denominator ** 2 * _REPRESENTATIVE_ERROR >= 1.0:
+            kind = "inexact"  # denominators too large to identify the fraction
         for x, y in zip(xs, ys):
-            if float(x).is_integer():
+            if kind == "exact" or float(x).is_integer():
                 continue
-            r = VALUE_RESOLUTION * max(1.0, abs(x))
+            if kind == "rational":
+                true = float(Fraction(x).limit_denominator(denominator))
+                near, what = [true], f"the interpreter's value {true!r}"
+            else:
+                r = VALUE_RESOLUTION * max(1.0, abs(x))
+                near, what = [x - r, x + r], f"x ∓ {r:.1g}"
             try:
-                near = [expr.f(x - r), expr.f(x + r)]
+                outs = [expr.f(z) for z in near]
             except Exception:  # noqa: BLE001 — f need not be defined off the value set
                 continue
-            if not all(_same_output(y, z, numerical) for z in near):
+            if not all(_same_output(y, z, numerical) for z in outs):
                 problems.append(Problem(
-                    node.label, f"precision: its function changes within {r:.1g} of the "
-                    f"reachable value {x!r} of {expr.inner.label!r} ({y!r} there, "
-                    f"{near[0]!r} / {near[1]!r} at x ∓ {r:.1g}); the interpreter's float and "
-                    "the model's differ by rounding at that scale, so no threshold separates "
-                    "them reliably",
+                    node.label, f"precision: its function changes at the reachable value {x!r} "
+                    f"of {expr.inner.label!r} ({y!r} there, {outs!r:.60} at {what}); the "
+                    "interpreter's float and the model's differ by rounding at that scale, so "
+                    "no threshold separates them reliably",
                     "move the threshold away from the values the input can take, or compute "
                     "the condition on categorical values"))
                 break

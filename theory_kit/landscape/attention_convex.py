@@ -20,11 +20,25 @@ Certificate: for any λ, ½‖F(Z) − y‖² ≥ λᵀ(y − F(Z)) − ½‖λ�
 λᵀy − ½‖λ‖² + β‖Z‖_* − ⟨F*λ, Z⟩ ≥ λᵀy − ½‖λ‖² when ‖F*λ‖₂ ≤ β (spectral norm: the dual of the
 nuclear norm). With λ = y − ŷ scaled into feasibility this is an exact, closed-form dual check.
 
+Scaling law (why `linear_attention_convex` solves on normalised data). F_X is cubic in X: with
+X = s_x X̃, Y = s_y Ỹ and Z = (s_y / s_x³) Z̃, F_X(Z) = s_x³ F_X̃(Z) = s_y F_X̃(Z̃), so
+    ½ Σ_i ‖F_{X_i}(Z) − Y_i‖² + β‖Z‖_* = s_y² [ ½ Σ_i ‖F_{X̃_i}(Z̃) − Ỹ_i‖² + β̃ ‖Z̃‖_* ],
+    β̃ = β / (s_x³ s_y).
+So p* = s_y² p̃*, Z* = (s_y/s_x³) Z̃*, heads W1, W2 = √(s_y/s_x³) (W̃1, W̃2); on the dual side λ = s_y λ̃,
+‖F*λ‖₂ = s_x³ s_y ‖F̃*λ̃‖₂, the feasibility scale s is unchanged and LB = s_y² LB̃. With power-of-two
+s_x, s_y (`_scaling`) all of this is exact. Without it Clarabel failed at X·1e12 and returned a
+value 26× off the optimum at X·1e-12 (with β scaled to keep the problem equivalent).
+
+No heads. Z = 0 (value ½‖Y‖²) is optimal iff λ = Y is dual feasible, ‖F*Y‖₂ ≤ β (then LB(Y) =
+½‖Y‖²); in particular for Y = 0. We check this before solving: a solver returns noise there.
+
 Shape glossary: N sequences, T tokens, D features, C outputs, M heads, K inits, S head counts.
 """
 
 from __future__ import annotations
 
+import math
+import time
 from typing import Mapping, Sequence
 
 import cvxpy as cp
@@ -32,6 +46,7 @@ import numpy as np
 from scipy.optimize import minimize
 
 from theory_kit.errors import InvalidInput
+from theory_kit.landscape._scaling import power_of_two_scale
 from theory_kit.landscape._validate import (Problems, check_int, check_matrix, check_positive, check_seed,
                                             check_solver)
 from theory_kit.landscape.relu import _scaled_bound
@@ -49,6 +64,9 @@ __all__ = [
 
 # Singular values of Z below this fraction of the largest are solver noise, not heads.
 PRUNE_RTOL = 1e-6
+# Largest |log2| of the data scale factors (s_x³, s_y/s_x³) we accept; beyond it float64 over- or
+# underflows when mapping the normalised solution back.
+_MAX_SCALE_EXPONENT = 1000
 OPTIMAL_RTOL = 1e-6
 
 
@@ -167,6 +185,17 @@ def attention_dual_certificate(X, Y, lam, *, beta: float) -> DualCertificate:
                            method="exact")
 
 
+def _check_scales(problems: Problems, X, Y, s_x: float, s_y: float, zero_value: float) -> None:
+    """Record data too large or small for float64 in this cubic model (s_x, s_y powers of two)."""
+    e_x, e_y = math.frexp(s_x)[1] - 1, math.frexp(s_y)[1] - 1
+    if abs(3 * e_x) > _MAX_SCALE_EXPONENT or abs(3 * e_x - e_y) > _MAX_SCALE_EXPONENT:
+        problems.add(f"X is outside the float64 range of this cubic model: max |X| = {float(np.max(np.abs(X)))!r} "
+                     f"(its cube, against max |Y| = {float(np.max(np.abs(Y)))!r}, over- or underflows); "
+                     f"rescale X")
+    elif not math.isfinite(s_y * s_y * zero_value):
+        problems.add(f"Y is too large for float64: ½‖Y‖² overflows (max |Y| = {float(np.max(np.abs(Y)))!r})")
+
+
 def linear_attention_convex(X, Y, *, beta: float, solver: str = DEFAULT_SOLVER,
                             solver_options: Mapping[str, object] | None = None) -> AttentionConvexResult:
     """Certified global optimum of weight-decayed multi-head linear self-attention.
@@ -177,7 +206,9 @@ def linear_attention_convex(X, Y, *, beta: float, solver: str = DEFAULT_SOLVER,
 
     Returns:
         AttentionConvexResult: value (global optimum for any head count ≥ n_heads), its exact
-        dual lower bound, and the heads recovered from the SVD of Z.
+        dual lower bound, and the heads recovered from the SVD of Z. Solved on power-of-two
+        normalised data and mapped back (module docstring, "Scaling law"); when ‖F*Y‖₂ ≤ β the
+        model without heads is certified optimal and no solver is called.
 
     Raises:
         InvalidInput: bad inputs (all listed, before solving). SolverFailed: non-optimal solve.
@@ -190,22 +221,43 @@ def linear_attention_convex(X, Y, *, beta: float, solver: str = DEFAULT_SOLVER,
         problems.add(f"solver_options must be a mapping or None, got {solver_options!r}")
     problems.raise_if_any()
     d, c = X.shape[2], Y.shape[2]
-    solution = solve(build_linear_attention_problem(X, Y, beta=beta), solver=solver, solver_options=solver_options)
-    Z = solution.variables["Z"]
-    F = lifted_attention_operator(X)
-    residual = Y.reshape(-1, c) - _predict(F, Z, d, c)
-    certificate = attention_dual_certificate(X, Y, residual, beta=beta)
-    check_certificate_consistent(solution.value, certificate.lower_bound, solver=solution.solver,
-                                 context="linear_attention_convex")
+    # the equivalent O(1) problem (module docstring, "Scaling law")
+    s_x, s_y = power_of_two_scale(X), power_of_two_scale(Y)
+    Xs, Ys = X / s_x, Y / s_y
+    zero_value = 0.5 * float(np.sum(Ys * Ys))
+    _check_scales(problems, X, Y, s_x, s_y, zero_value)
+    problems.raise_if_any()
+    beta_s = beta / s_x ** 3 / s_y
+    if beta_s == 0.0:
+        problems.add(f"beta = {beta!r} is negligible against the data scale (beta / (max|X|³ max|Y|) underflows "
+                     f"to 0); rescale beta or the data")
+    problems.raise_if_any()
+    start = time.perf_counter()
+    F = lifted_attention_operator(Xs)
+    target = Ys.reshape(-1, c)
+    if float(np.linalg.norm(_adjoint(F, target, d, c), 2)) <= beta_s:  # no heads is optimal (docstring)
+        Z = np.zeros((d * d, d * c))
+        certificate = attention_dual_certificate(Xs, Ys, target, beta=beta_s)
+        value, status, seconds = zero_value, "optimal", time.perf_counter() - start
+    else:
+        solution = solve(build_linear_attention_problem(Xs, Ys, beta=beta_s), solver=solver,
+                         solver_options=solver_options)
+        Z = solution.variables["Z"]
+        residual = target - _predict(F, Z, d, c)
+        certificate = attention_dual_certificate(Xs, Ys, residual, beta=beta_s)
+        value, status, solver, seconds = solution.value, solution.status, solution.solver, solution.solve_seconds
+        check_certificate_consistent(value, certificate.lower_bound, solver=solver, context="linear_attention_convex")
     u, sigma, vt = np.linalg.svd(Z, full_matrices=False)
     keep = sigma > PRUNE_RTOL * max(float(sigma[0]), 0.0) if sigma.size else np.zeros(0, bool)
-    root = np.sqrt(sigma[keep])
+    keep &= sigma > 0
+    root = np.sqrt(sigma[keep] * (s_y / s_x ** 3))
     W1 = (u[:, keep] * root).T.reshape(-1, d, d)
     W2 = (vt[keep].T * root).T.reshape(-1, d, c)
+    value, lower = s_y * s_y * value, s_y * s_y * certificate.lower_bound
     return AttentionConvexResult(
-        value=solution.value, lower_bound=certificate.lower_bound, gap=solution.value - certificate.lower_bound,
-        status=solution.status, solver=solution.solver, solve_seconds=solution.solve_seconds, Z=Z, W1=W1, W2=W2,
-        network_objective=attention_objective(X, Y, W1, W2, beta=beta), beta=beta)
+        value=value, lower_bound=lower, gap=value - lower, status=status, solver=solver, solve_seconds=seconds,
+        Z=(s_y / s_x ** 3) * Z, W1=W1, W2=W2, network_objective=attention_objective(X, Y, W1, W2, beta=beta),
+        beta=beta)
 
 
 def _heads_loss_and_grad(theta, F, y, beta, d, c, m):
@@ -259,21 +311,29 @@ def attention_nonconvex_baseline(X, Y, *, beta: float, heads: Sequence[int] = (1
     elif certified is not None and beta is not None and certified.beta != beta:
         problems.add(f"certified was solved with beta={certified.beta!r}, not beta={beta!r}")
     problems.raise_if_any()
+    s_x, s_y = power_of_two_scale(X, even=True), power_of_two_scale(Y, even=True)
+    _check_scales(problems, X, Y, s_x, s_y, 0.5 * float(np.sum((Y / s_y) ** 2)))
+    problems.raise_if_any()
     if certified is None:
         certified = linear_attention_convex(X, Y, beta=beta)
     d, c = X.shape[2], Y.shape[2]
-    F = lifted_attention_operator(X)
-    y = Y.reshape(-1, c)
+    # Train on X̃ = X/s_x, Ỹ = Y/s_y, β̃ = β/(s_x³ s_y) (module docstring, "Scaling law"): the heads map
+    # by a = √(s_y/s_x³) (a power of two for power-of-four s_x, s_y) and the objective by s_y². The
+    # init refers to the normalised data. On raw data L-BFGS stalled at 1e-12 and diverged at 1e12.
+    a = float(np.sqrt(s_y / s_x ** 3))
+    beta_s = beta / s_x ** 3 / s_y
+    F = lifted_attention_operator(X / s_x)
+    y = Y.reshape(-1, c) / s_y
     objectives = np.empty((len(heads), n_inits))
     iterations = np.empty((len(heads), n_inits), dtype=int)
     for s, m in enumerate(heads):
         for k in range(n_inits):
             rng = np.random.default_rng((seed, s, k))
             theta0 = rng.standard_normal((d * d + d * c) * m) * init_scale / np.sqrt(d)
-            res = minimize(_heads_loss_and_grad, theta0, args=(F, y, beta, d, c, m), jac=True, method="L-BFGS-B",
-                           options={"maxiter": max_iter, "gtol": 1e-12, "ftol": 1e-15})
-            A = res.x[: d * d * m].reshape(d * d, m)
-            B = res.x[d * d * m:].reshape(d * c, m)
+            res = minimize(_heads_loss_and_grad, theta0, args=(F, y, beta_s, d, c, m), jac=True,
+                           method="L-BFGS-B", options={"maxiter": max_iter, "gtol": 1e-12, "ftol": 1e-15})
+            A = a * res.x[: d * d * m].reshape(d * d, m)
+            B = a * res.x[d * d * m:].reshape(d * c, m)
             objectives[s, k] = attention_objective(X, Y, A.T.reshape(m, d, d), B.T.reshape(m, d, c), beta=beta)
             iterations[s, k] = res.nit
     if not np.all(np.isfinite(objectives)):

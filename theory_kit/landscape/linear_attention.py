@@ -32,6 +32,16 @@ L times, each loop a preconditioned GD step on the in-context least squares from
     L_loop(A) = E_S tr(Σ (I − AS)^L (I − AS)^{Lᵀ}).  For L = 1 this is the LSA loss with Γ = A.
 It is minimised numerically (no closed form for L ≥ 2).
 
+Scaling (why the numerical minimisers work on a normalised covariance). With Σ = s Σ̃ (s > 0) the
+samples are x = √s x̃, so S = s S̃, h = s h̃, q = s q̃ while w is unchanged, and
+    L_Σ(Γ) = E tr(Σ (ΓS − I)(ΓS − I)ᵀ) = s L_Σ̃(s Γ):   Γ* = Γ̃*/s,  L* = s L̃*;
+the same holds for the looped loss in A. In the full layer v is a product of one entry of b and one
+of A times (S, h, q), so (b, A) = (b̃, Ã)/√s. L-BFGS stops on an absolute gradient tolerance (and
+the 1-D search for a is bounded to [0, 4]), so on Σ = 1e-12 I it stopped at the initialisation
+(relative error 1.0) and on Σ = 1e12 I the full layer ended 0.61 off Γ*. We therefore optimise for
+Σ̃ = Σ/s with s a power of four (`_scaling`: √s is a power of two, so the sampled contexts are the
+same numbers up to exact powers of two) and map back; Σ = I is left unchanged (s = 1).
+
 Shape glossary: D dimension, n context length, K sampled contexts (prompts), L loops.
 """
 
@@ -45,6 +55,7 @@ import sympy as sp
 from scipy.optimize import minimize, minimize_scalar
 
 from theory_kit.errors import InvalidInput
+from theory_kit.landscape._scaling import power_of_two_scale
 from theory_kit.landscape._validate import Problems, check_int, check_matrix, check_seed, check_vector
 from theory_kit.landscape.results import LoopedLSAResult, LSAClosedForm, LSANumericResult, LSATrainedVsClosedForm
 
@@ -304,6 +315,8 @@ def lsa_numerical_minimiser(d: int, n: int, *, parametrisation: str = "gamma", n
     max_iter = check_int(problems, "max_iter", max_iter)
     problems.raise_if_any()
     closed = lsa_closed_form(d, n, cov_diag=cov)
+    s = power_of_two_scale(cov, even=True)  # optimise for Σ̃ = Σ/s, map back (module docstring, "Scaling")
+    cov = cov / s
     rng = np.random.default_rng(seed)
     Sigma = np.diag(cov)
     options = {"maxiter": max_iter, "gtol": 1e-12, "ftol": 1e-15}
@@ -317,7 +330,8 @@ def lsa_numerical_minimiser(d: int, n: int, *, parametrisation: str = "gamma", n
             return float(f), grad.ravel()
 
         res = minimize(fun, rng.standard_normal(d * d), jac=True, method="L-BFGS-B", options=options)
-        gamma, params, loss, nit = res.x.reshape(d, d), {"gamma": res.x.reshape(d, d)}, float(res.fun), int(res.nit)
+        gamma = res.x.reshape(d, d) / s
+        params, loss, nit = {"gamma": gamma}, s * float(res.fun), int(res.nit)
     else:
         Phi = _full_statistics(d, n, n_prompts, cov, rng)
         best = None
@@ -327,10 +341,11 @@ def lsa_numerical_minimiser(d: int, n: int, *, parametrisation: str = "gamma", n
                            options=options)
             if best is None or res.fun < best.fun:
                 best = res
-        bx, by, Ax, ay, _ = _full_coefficients(best.x, d)
+        theta = best.x / np.sqrt(s)  # (b, A) = (b̃, Ã)/√s, √s a power of two
+        bx, by, Ax, ay, _ = _full_coefficients(theta, d)
         gamma = by * Ax.T + np.outer(ay, bx)
-        params = {"b": best.x[: d + 1], "A": best.x[d + 1:].reshape(d + 1, d)}
-        loss, nit = float(best.fun), int(best.nit)
+        params = {"b": theta[: d + 1], "A": theta[d + 1:].reshape(d + 1, d)}
+        loss, nit = s * float(best.fun), int(best.nit)
     error = float(np.linalg.norm(gamma - closed.gamma) / np.linalg.norm(closed.gamma))
     return LSANumericResult(d=d, n=n, parametrisation=parametrisation, gamma=gamma, loss=loss, closed_form=closed,
                             relative_error=error, n_prompts=n_prompts, iterations=nit, seed=seed, params=params)
@@ -394,6 +409,8 @@ def looped_lsa(d: int, n: int, *, loops: Sequence[int] = (1, 2, 3, 4), n_prompts
     cov = _validate_cov(problems, cov_diag, d)
     max_iter = check_int(problems, "max_iter", max_iter)
     problems.raise_if_any()
+    s = power_of_two_scale(cov, even=True)  # optimise for Σ̃ = Σ/s: A = Ã/s, loss = s·loss̃ (docstring)
+    cov = cov / s
     rng = np.random.default_rng(seed)
     S = np.concatenate([chunk[0] for chunk in _contexts(d, n, n_prompts, cov, rng)])
     Sigma = np.diag(cov)
@@ -408,8 +425,8 @@ def looped_lsa(d: int, n: int, *, loops: Sequence[int] = (1, 2, 3, 4), n_prompts
                                  bounds=(0.0, 4.0), method="bounded", options={"xatol": 1e-10})
         scalars.append(float(scalar.x))
         scalar_losses.append(float(scalar.fun))
-    return LoopedLSAResult(d=d, n=n, loops=np.array(loop_list), A=np.array(As), loss=np.array(losses),
-                           scalar_a=np.array(scalars), scalar_loss=np.array(scalar_losses),
+    return LoopedLSAResult(d=d, n=n, loops=np.array(loop_list), A=np.array(As) / s, loss=s * np.array(losses),
+                           scalar_a=np.array(scalars) / s, scalar_loss=s * np.array(scalar_losses),
                            n_prompts=n_prompts, seed=seed)
 
 

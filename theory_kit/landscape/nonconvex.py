@@ -6,17 +6,27 @@ Analytic (sub)gradient, with r = relu(XW)α − y and the convention relu'(0) = 
 Every trained network is a feasible point, so its objective is ≥ the global minimum ≥ the dual
 lower bound — the comparison a test asserts.
 
+Scaling. L-BFGS stops on an absolute gradient tolerance, so on raw data at scale 1e-12 it stopped at
+the initialisation. We train on X̃ = X/s_x, ỹ = y/s_y (s_x, s_y powers of four, `_scaling`) with
+β̃ = β/(s_x s_y): for W = a W̃, α = a α̃, a = √(s_y/s_x) (a power of two),
+    relu(X W) α = s_x a² relu(X̃ W̃) α̃ = s_y relu(X̃ W̃) α̃,   (β/2)(‖W‖² + ‖α‖²) = s_y² (β̃/2)(‖W̃‖² + ‖α̃‖²),
+so f(W, α; X, y, β) = s_y² f(W̃, α̃; X̃, ỹ, β̃) — the same scaling law as the convex program
+(`relu` module docstring). The He-style initialisation is drawn for (W̃, α̃), i.e. relative to the
+normalised data, which makes training equivariant under rescaling the data by powers of two.
+
 Shape glossary: N samples, D input dimension, M width, S widths swept, K initialisations.
 """
 
 from __future__ import annotations
 
+import math
 from typing import Sequence
 
 import numpy as np
 from scipy.optimize import minimize
 
 from theory_kit.errors import InvalidInput
+from theory_kit.landscape._scaling import power_of_two_scale
 from theory_kit.landscape._validate import Problems, check_int, check_positive, check_seed
 from theory_kit.landscape.data import TOY_BETA, toy_relu_dataset
 from theory_kit.landscape.relu import _validate_data, two_layer_objective, two_layer_relu
@@ -77,13 +87,21 @@ def train_two_layer_relu(X, y, *, beta: float, width: int, seed: int = 0, max_it
 
 def _train(X, y, beta, width, rng, max_iter, init_scale):
     d = X.shape[1]
+    # normalised problem (module docstring, "Scaling"): f = s_y² f̃, (W, α) = a (W̃, α̃)
+    s_x, s_y = power_of_two_scale(X, even=True), power_of_two_scale(y, even=True)
+    Xs, ys = X / s_x, y / s_y
+    a = math.sqrt(s_y / s_x)
+    beta_s = beta / s_x / s_y
+    if beta_s == 0.0 or not 0.0 < a < math.inf or not math.isfinite(s_y * s_y * float(ys @ ys)):
+        raise InvalidInput(f"two-layer ReLU training: the data scale (max|X| = {float(np.max(np.abs(X)))!r}, "
+                           f"max|y| = {float(np.max(np.abs(y)))!r}) and beta = {beta!r} are outside float64 range")
     W0 = rng.standard_normal((d, width)) * init_scale * np.sqrt(2.0 / d)
     a0 = rng.standard_normal(width) * init_scale / np.sqrt(width)
-    result = minimize(objective_and_gradient, np.concatenate([W0.ravel(), a0]), args=(X, y, beta, width),
-                      jac=True, method="L-BFGS-B",
+    result = minimize(objective_and_gradient, np.concatenate([W0.ravel(), a0]),
+                      args=(Xs, ys, beta_s, width), jac=True, method="L-BFGS-B",
                       options={"maxiter": max_iter, "maxcor": 30, "gtol": 1e-12, "ftol": 1e-15})
-    W = result.x[: d * width].reshape(d, width)
-    alpha = result.x[d * width:]
+    W = a * result.x[: d * width].reshape(d, width)
+    alpha = a * result.x[d * width:]
     return W, alpha, two_layer_objective(X, y, W, alpha, beta=beta), int(result.nit)
 
 

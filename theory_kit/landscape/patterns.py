@@ -33,6 +33,7 @@ import numpy as np
 from scipy.optimize import linprog
 
 from theory_kit.errors import InvalidInput
+from theory_kit.landscape._scaling import power_of_two_scale
 from theory_kit.landscape._validate import Problems, check_int, check_matrix, check_seed
 
 __all__ = [
@@ -209,6 +210,7 @@ def enumerate_patterns(X, *, max_patterns: int = DEFAULT_MAX_PATTERNS, method: s
     if method not in ("auto", "vertex-enumeration", "incremental-lp"):
         problems.add(f"method must be 'auto', 'vertex-enumeration' or 'incremental-lp', got {method!r}")
     problems.raise_if_any()
+    X = X / power_of_two_scale(X)  # patterns and witness gates are invariant under X -> X/s (s > 0)
     basis = _row_space(X)
     rank = basis.shape[1]
     if rank == 0:
@@ -251,7 +253,7 @@ def sample_patterns(X, n_gates: int, *, seed: int = 0) -> PatternSet:
     seed = check_seed(problems, seed)
     problems.raise_if_any()
     gates = np.random.default_rng(seed).standard_normal((X.shape[1], n_gates))
-    return _finalise(X, gates, False, "sampled")
+    return _finalise(X / power_of_two_scale(X), gates, False, "sampled")
 
 
 def activation_patterns(X, patterns="all", *, seed: int = 0, max_patterns: int = DEFAULT_MAX_PATTERNS) -> PatternSet:

@@ -42,12 +42,34 @@ Gated ReLU (Mishkin, Sahiner & Pilanci, ICML 2022): with fixed gates g_i the mod
 (no cone constraints). Setting u_i = u_i^ReLU − v_i^ReLU maps every feasible ReLU point to a gated
 point with the same fit and no larger penalty, so gated value ≤ ReLU value on the same patterns.
 
+Scaling law (why `two_layer_relu` and `gated_relu` solve on normalised data). With X = s_x X̃,
+y = s_y ỹ (s_x, s_y > 0) and blocks u = (s_y/s_x) ũ, v = (s_y/s_x) ṽ:
+    D_i X (u_i − v_i) = s_y D_i X̃ (ũ_i − ṽ_i),  and (2D_i − I) X u ≥ 0 ⇔ (2D_i − I) X̃ ũ ≥ 0,
+so (the patterns of X and X̃ coincide)
+    ½‖Σ_i D_i X (u_i − v_i) − y‖² + β Σ_i (‖u_i‖ + ‖v_i‖)
+        = s_y² [ ½‖Σ_i D_i X̃ (ũ_i − ṽ_i) − ỹ‖² + β̃ Σ_i (‖ũ_i‖ + ‖ṽ_i‖) ],   β̃ = β / (s_x s_y).
+Hence p*(X, y, β) = s_y² p*(X̃, ỹ, β̃) and minimisers map by u = (s_y/s_x) ũ (the gated program is
+the same computation without v and cones). On the dual side λ = y − ŷ = s_y λ̃,
+c(λ; X) = s_x s_y c(λ̃; X̃) (c is 1-homogeneous in X and in λ), the feasibility scale s ∈ [0, β/c]
+is unchanged (β/c = β̃/c̃) and LB = s_y² LB̃. We take s_x, s_y powers of two (`_scaling`), so X̃, ỹ
+and the way back are exact; the solver then sees O(1) data at any scale (at 1e12 Clarabel said
+"infeasible", at 1e-12 it returned noise).
+
+Zero network. When the dual point λ = y is feasible, c(y) ≤ β, the bound is LB(y) = ‖y‖² − ½‖y‖²
+= ½‖y‖² (s = 1): exactly the objective of the zero network, which is therefore a global minimiser
+(every width, all or sampled patterns, ReLU or gated). This is the case y = 0 (c(0) = 0; directly:
+the objective is a square plus norms, hence ≥ 0, and the zero network attains 0) and the case of a
+weight decay that dominates the data (β huge, y tiny). A solver would return ~1e-9 noise in every
+block there (all 80 blocks on a 20-point toy problem with y = 0), so we check first and skip it.
+
 Shape glossary: N samples, D input dimension, P patterns, M width of the recovered network.
 """
 
 from __future__ import annotations
 
 import math
+import time
+from dataclasses import dataclass
 from typing import Mapping
 
 import cvxpy as cp
@@ -55,6 +77,7 @@ import numpy as np
 from scipy.optimize import nnls
 
 from theory_kit.errors import InvalidInput
+from theory_kit.landscape._scaling import power_of_two_scale
 from theory_kit.landscape._validate import (Problems, check_int, check_matrix, check_patterns, check_positive,
                                             check_seed, check_solver, check_vector)
 from theory_kit.landscape.patterns import (DEFAULT_MAX_PATTERNS, PatternSet, _row_space, activation_patterns,
@@ -273,6 +296,14 @@ def relu_dual_constraint(X, lam, *, pattern_set: PatternSet | None = None,
     X = check_matrix(problems, "X", X)
     lam = check_vector(problems, "lam", lam, length=None if X is None else X.shape[0])
     problems.raise_if_any()
+    # c is 1-homogeneous in X and in λ: compute it on power-of-two normalised copies (exact) so
+    # NNLS and the closed forms see O(1) numbers, then scale back.
+    s_x, s_lam = power_of_two_scale(X), power_of_two_scale(lam)
+    c, method = _dual_constraint_normalised(X / s_x, lam / s_lam, pattern_set, max_check_patterns)
+    return c * s_x * s_lam, method
+
+
+def _dual_constraint_normalised(X, lam, pattern_set, max_check_patterns) -> tuple[float, str]:
     basis = _row_space(X)
     if basis.shape[1] == 0:
         return 0.0, "all-patterns"
@@ -322,10 +353,14 @@ def relu_dual_certificate(X, y, lam, *, beta: float, pattern_set: PatternSet | N
     return DualCertificate(lower_bound=bound, dual=lam, scale=s, constraint_value=c, method=method)
 
 
+def _gated_constraint(X, lam, masks) -> float:
+    """max_i ‖Xᵀ D_i λ‖ over the fixed gates' patterns (exact)."""
+    return float(np.max(np.linalg.norm(X.T @ (masks * lam[:, None]), axis=0)))
+
+
 def _gated_certificate(X, y, lam, beta, masks) -> tuple[float, float]:
     """Dual bound for the gated model on fixed gates: constraint max_i ‖Xᵀ D_i λ‖ ≤ β."""
-    c = float(np.max(np.linalg.norm(X.T @ (masks * lam[:, None]), axis=0)))
-    bound, s = _scaled_bound(lam, y, beta, c)
+    bound, s = _scaled_bound(lam, y, beta, _gated_constraint(X, lam, masks))
     return bound, s
 
 
@@ -356,6 +391,69 @@ def _blocks_to_network(blocks: np.ndarray, sign: float) -> tuple[np.ndarray, np.
     return blocks / np.sqrt(norms), sign * np.sqrt(norms)
 
 
+@dataclass(frozen=True)
+class _Normalised:
+    """The equivalent problem on X̃ = X/s_x, ỹ = y/s_y, β̃ = β/(s_x s_y) (module docstring)."""
+
+    X: np.ndarray
+    y: np.ndarray
+    beta: float
+    s_x: float
+    s_y: float
+
+    @property
+    def block_scale(self) -> float:
+        """u = block_scale · ũ."""
+        return self.s_y / self.s_x
+
+    @property
+    def value_scale(self) -> float:
+        """p* = value_scale · p̃*."""
+        return self.s_y * self.s_y
+
+    @property
+    def zero_value(self) -> float:
+        """½‖ỹ‖²: the normalised objective of the zero network."""
+        return 0.5 * float(self.y @ self.y)
+
+
+def _normalise(context: str, X: np.ndarray, y: np.ndarray, beta: float) -> _Normalised:
+    s_x, s_y = power_of_two_scale(X), power_of_two_scale(y)
+    data = _Normalised(X=X / s_x, y=y / s_y, beta=beta / s_x / s_y, s_x=s_x, s_y=s_y)
+    problems = Problems(context)
+    if not 0.0 < data.block_scale < math.inf:
+        problems.add(f"X and y are too far apart in scale for float64 (max |X| = {float(np.max(np.abs(X)))!r}, "
+                     f"max |y| = {float(np.max(np.abs(y)))!r}): the weights s_y/s_x over- or underflow")
+    elif not math.isfinite(data.value_scale * data.zero_value):
+        problems.add(f"y is too large for float64: ½‖y‖² overflows (max |y| = {float(np.max(np.abs(y)))!r}); "
+                     f"rescale y (and beta) first")
+    if data.beta == 0.0:
+        problems.add(f"beta = {beta!r} is negligible against the data scale (beta / (max|X| max|y|) underflows "
+                     f"to 0); rescale beta or the data")
+    problems.raise_if_any()
+    return data
+
+
+def _zero_network_certificate(data: _Normalised, pattern_set: PatternSet) -> DualCertificate | None:
+    """The certificate of λ = ỹ when it proves the zero network optimal (c(ỹ) ≤ β̃), else None.
+
+    Cheap necessary test first: c(ỹ) ≥ |ỹᵀ relu(X̃ g)| / ‖g‖ for every witness gate g.
+    """
+    if not np.any(data.y):
+        return DualCertificate(lower_bound=0.0, dual=data.y, scale=0.0, constraint_value=0.0, method="all-patterns")
+    gates = pattern_set.gates
+    gate_norms = np.linalg.norm(gates, axis=0)
+    useful = gate_norms > 0
+    below = np.abs(data.y @ np.maximum(data.X @ gates[:, useful], 0.0)) / gate_norms[useful]
+    if below.size and float(np.max(below)) > data.beta:
+        return None
+    c, method = relu_dual_constraint(data.X, data.y, pattern_set=pattern_set if pattern_set.exact else None)
+    if c > data.beta:
+        return None
+    bound, s = _scaled_bound(data.y, data.y, data.beta, c)
+    return DualCertificate(lower_bound=bound, dual=data.y, scale=s, constraint_value=c, method=method)
+
+
 def two_layer_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_SOLVER, seed: int = 0,
                    max_patterns: int = DEFAULT_MAX_PATTERNS,
                    solver_options: Mapping[str, object] | None = None) -> TwoLayerReluResult:
@@ -376,36 +474,51 @@ def two_layer_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_S
         on that minimum (attained by the recovered network). `lower_bound` is a dual certificate valid for every
         width: tight ("all-patterns") whenever the patterns of X can be enumerated — also when the
         program itself used sampled patterns — and a loose but rigorous "norm-bound" otherwise.
+        The program is solved on power-of-two normalised data and mapped back (module docstring,
+        "Scaling law"), so data at any scale representable in float64 gives the same answer.
+        When λ = y is dual feasible (y = 0, or β ≥ c(y)) the zero network is certified optimal
+        and no solver is called: width 0, value = lower_bound = ½‖y‖², `solver` the one requested.
 
     Raises:
-        InvalidInput: bad inputs (all listed at once), before any solving; too many patterns.
+        InvalidInput: bad inputs (all listed at once), before any solving; too many patterns;
+            data whose objective is outside the float64 range (½‖y‖² overflows, β/(max|X| max|y|)
+            underflows).
         SolverFailed: the solver did not return "optimal".
     """
     X, y, beta, patterns, solver, seed, max_patterns = _validate_call(
         "two_layer_relu", X, y, beta, patterns, solver, seed, max_patterns, solver_options)
     pattern_set = activation_patterns(X, patterns, seed=seed, max_patterns=max_patterns)
-    problem = build_two_layer_relu_problem(X, y, beta=beta, pattern_set=pattern_set)
-    solution = solve(problem, solver=solver, solver_options=solver_options)
-    U, V = solution.variables["U"], solution.variables["V"]
-    masks = pattern_set.masks
-    prediction = np.sum(masks * (X @ (U - V)), axis=1)
-    certificate = relu_dual_certificate(X, y, y - prediction, beta=beta,
-                                        pattern_set=pattern_set if pattern_set.exact else None)
-
-    value = solution.value
-    norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
-    largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
-    W_u, a_u = _blocks_to_network(U[:, _kept(norms_u, largest, beta, value)], 1.0)
-    W_v, a_v = _blocks_to_network(V[:, _kept(norms_v, largest, beta, value)], -1.0)
+    data = _normalise("two_layer_relu", X, y, beta)  # solve the equivalent O(1) problem
+    start = time.perf_counter()
+    zero = _zero_network_certificate(data, pattern_set)
+    if zero is not None:  # proved optimal without a solver (module docstring, "Zero network")
+        U = V = np.zeros((X.shape[1], 0))
+        value, certificate, status = data.zero_value, zero, "optimal"
+        seconds = time.perf_counter() - start
+    else:
+        problem = build_two_layer_relu_problem(data.X, data.y, beta=data.beta, pattern_set=pattern_set)
+        solution = solve(problem, solver=solver, solver_options=solver_options)
+        U, V = solution.variables["U"], solution.variables["V"]
+        prediction = np.sum(pattern_set.masks * (data.X @ (U - V)), axis=1)
+        certificate = relu_dual_certificate(data.X, data.y, data.y - prediction, beta=data.beta,
+                                            pattern_set=pattern_set if pattern_set.exact else None)
+        value, status, solver, seconds = solution.value, solution.status, solution.solver, solution.solve_seconds
+        check_certificate_consistent(value, certificate.lower_bound, solver=solver, context="two_layer_relu")
+        norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
+        largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
+        U = U[:, _kept(norms_u, largest, data.beta, value)]
+        V = V[:, _kept(norms_v, largest, data.beta, value)]
+    # back to the caller's units: u = (s_y/s_x) ũ, p* = s_y² p̃*, λ = s_y λ̃ (module docstring)
+    W_u, a_u = _blocks_to_network(data.block_scale * U, 1.0)
+    W_v, a_v = _blocks_to_network(data.block_scale * V, -1.0)
     W = np.hstack([W_u, W_v])
     alpha = np.concatenate([a_u, a_v])
-    lower = certificate.lower_bound
-    check_certificate_consistent(value, lower, solver=solution.solver, context="two_layer_relu")
+    value, lower = data.value_scale * value, data.value_scale * certificate.lower_bound
     return TwoLayerReluResult(
-        value=value, lower_bound=lower, gap=value - lower, status=solution.status,
-        solver=solution.solver, solve_seconds=solution.solve_seconds, n_patterns=pattern_set.n_patterns,
+        value=value, lower_bound=lower, gap=value - lower, status=status,
+        solver=solver, solve_seconds=seconds, n_patterns=pattern_set.n_patterns,
         patterns_exact=pattern_set.exact, certificate=certificate.method, W=W, alpha=alpha,
-        network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=certificate.dual,
+        network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=data.s_y * certificate.dual,
         dual_scale=certificate.scale, beta=beta)
 
 
@@ -420,7 +533,8 @@ def gated_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_SOLVE
     Returns:
         GatedReluResult; its value is ≤ two_layer_relu(...).value on the same patterns (the gated
         program relaxes the cone constraints). Its lower bound certifies the gated model on
-        these gates (dual constraint max_i ‖Xᵀ D_i λ‖ ≤ β, checked exactly).
+        these gates (dual constraint max_i ‖Xᵀ D_i λ‖ ≤ β, checked exactly). Normalised data
+        and the zero-network check as in `two_layer_relu` (zero network iff max_i ‖Xᵀ D_i y‖ ≤ β).
 
     Raises:
         InvalidInput: bad inputs, before any solving. SolverFailed: non-optimal solve.
@@ -428,20 +542,30 @@ def gated_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_SOLVE
     X, y, beta, patterns, solver, seed, max_patterns = _validate_call(
         "gated_relu", X, y, beta, patterns, solver, seed, max_patterns, solver_options)
     pattern_set = activation_patterns(X, patterns, seed=seed, max_patterns=max_patterns)
-    problem = build_gated_relu_problem(X, y, beta=beta, pattern_set=pattern_set)
-    solution = solve(problem, solver=solver, solver_options=solver_options)
-    U = solution.variables["U"]
     masks = pattern_set.masks
-    prediction = np.sum(masks * (X @ U), axis=1)
-    lower, _ = _gated_certificate(X, y, y - prediction, beta, masks)
-    value = solution.value
-    norms = np.linalg.norm(U, axis=0)
-    keep = _kept(norms, float(np.max(norms)), beta, value)
-    W, alpha = _blocks_to_network(U[:, keep], 1.0)
-    gates = pattern_set.gates[:, keep]
-    check_certificate_consistent(value, lower, solver=solution.solver, context="gated_relu")
+    data = _normalise("gated_relu", X, y, beta)  # solve the equivalent O(1) problem
+    start = time.perf_counter()
+    # Zero network: optimal iff λ = ỹ is dual feasible, max_i ‖X̃ᵀ D_i ỹ‖ ≤ β̃ (module docstring).
+    if _gated_constraint(data.X, data.y, masks) <= data.beta:
+        lower, _ = _gated_certificate(data.X, data.y, data.y, data.beta, masks)
+        U, value, status = np.zeros((X.shape[1], 0)), data.zero_value, "optimal"
+        gates = np.zeros((X.shape[1], 0))
+        seconds = time.perf_counter() - start
+    else:
+        problem = build_gated_relu_problem(data.X, data.y, beta=data.beta, pattern_set=pattern_set)
+        solution = solve(problem, solver=solver, solver_options=solver_options)
+        U = solution.variables["U"]
+        prediction = np.sum(masks * (data.X @ U), axis=1)
+        lower, _ = _gated_certificate(data.X, data.y, data.y - prediction, data.beta, masks)
+        value, status, solver, seconds = solution.value, solution.status, solution.solver, solution.solve_seconds
+        check_certificate_consistent(value, lower, solver=solver, context="gated_relu")
+        norms = np.linalg.norm(U, axis=0)
+        keep = _kept(norms, float(np.max(norms)), data.beta, value)
+        U, gates = U[:, keep], pattern_set.gates[:, keep]
+    W, alpha = _blocks_to_network(data.block_scale * U, 1.0)
+    value, lower = data.value_scale * value, data.value_scale * lower
     return GatedReluResult(
-        value=value, lower_bound=lower, gap=value - lower, status=solution.status, solver=solution.solver,
-        solve_seconds=solution.solve_seconds, n_patterns=pattern_set.n_patterns,
+        value=value, lower_bound=lower, gap=value - lower, status=status, solver=solver,
+        solve_seconds=seconds, n_patterns=pattern_set.n_patterns,
         patterns_exact=pattern_set.exact, W=W, alpha=alpha, gates=gates,
         network_objective=gated_objective(X, y, W, alpha, gates, beta=beta), beta=beta)

@@ -71,6 +71,14 @@ def solve(problem: cp.Problem, *, solver: str = DEFAULT_SOLVER,
             # cvxpy/solver rejecting an option, or the problem being invalid for this solver
             raise SolverFailed(f"{name} rejected the problem or options {options}: {exc}",
                                status="solver_error", solver=name) from exc
+        except BaseException as exc:
+            # A Rust solver (Clarabel) that panics raises pyo3's PanicException, a BaseException
+            # (seen on badly scaled SDPs); it is a solver crash, not an interrupt of ours.
+            if type(exc).__name__ != "PanicException":
+                raise
+            raise SolverFailed(f"{name} crashed (panicked) on a problem with "
+                               f"{problem.size_metrics.num_scalar_variables} scalar variables: {exc}",
+                               status="solver_error", solver=name) from exc
     seconds = time.perf_counter() - start
     messages = tuple(str(w.message) for w in caught)
     status = problem.status
