@@ -17,7 +17,7 @@ import numpy as np
 from theory_kit.compiler.budget import check_value_pairs
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, NodeBasis, ProgramGraph
-from theory_kit.values import typed_key, typed_unique, value_sort_key
+from theory_kit.values import same_value, typed_key, typed_unique, value_sort_key
 from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.validate import Problem
@@ -135,8 +135,53 @@ class _Inference:
         if isinstance(expr, rn.SequenceMap):
             return any(self.bases[c.unique_id].may_be_none for c in (expr.fst, expr.snd))
         if isinstance(expr, rn.Aggregate):
-            return expr.default is None or self.bases[expr.sop.unique_id].may_be_none
+            empty = expr.default is None and not self.never_empty(expr.selector)
+            return empty or self.bases[expr.sop.unique_id].may_be_none
         return False
+
+    def same_at_every_position(self, a, b) -> bool:
+        """Two SOps provably equal at every position: the same node, or two Maps/SequenceMaps
+        of the same inputs whose functions agree on every reachable argument (the compiler's
+        own rewrites build such twins, e.g. the tuple keys and queries of a SelectorOr)."""
+        if a is b:
+            return True
+        if type(a) is not type(b) or not isinstance(a, (rn.Map, rn.SequenceMap)):
+            return False
+        if any(x is not y for x, y in zip(a.children, b.children)):
+            return False
+        domains = [self.values_of(c.unique_id) for c in a.children]
+        if any(d is None for d in domains):
+            return False
+        args = [(x,) for x in domains[0]] if len(domains) == 1 else \
+            [(x, y) for x in domains[0] for y in domains[1]]
+        if len(args) > 100_000:
+            return False
+        fa = self.apply(a.label, a.f, args)
+        fb = self.apply(b.label, b.f, args)
+        return fa.keys() == fb.keys() and all(same_value(fa[k], fb[k]) for k in fa)
+
+    def never_empty(self, sel) -> bool:
+        """A selector that selects at least one key for every query (causal masks included):
+        a Select true on every value pair, or with keys == queries and true on the diagonal
+        (every query then selects itself); an Or with such a side."""
+        if getattr(sel, "fused_from", None) is not None:
+            return self.never_empty(sel.fused_from)  # a SelectorOr/Not fused by graph.rewrite
+        if isinstance(sel, rn.SelectorOr):
+            return self.never_empty(sel.fst) or self.never_empty(sel.snd)
+        if not isinstance(sel, rn.Select):
+            return False
+        keys = self.values_of(sel.keys.unique_id)
+        queries = self.values_of(sel.queries.unique_id)
+        if keys is None or queries is None:
+            return False
+        if self.same_at_every_position(sel.keys, sel.queries):
+            pairs = [(k, k) for k in keys]
+        else:
+            pairs = [(k, q) for q in queries for k in keys]
+        if len(pairs) > 100_000:
+            return False
+        holds = self.apply(sel.label, lambda k, q: bool(sel.predicate(k, q)), pairs)
+        return bool(holds) and all(holds.values())
 
     def none_problems(self, gnode, encoding: str, may_be_none: bool) -> None:
         """Refuse what the residual cannot represent: a numerical None (its direction would

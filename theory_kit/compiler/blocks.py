@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import math
 from fractions import Fraction
+from typing import Optional
 
 import numpy as np
 
@@ -38,21 +39,41 @@ _REPRESENTATIVE_ERROR = 6e-13
 _EPSILON_FLOOR_ULPS = 64
 
 
-def _integer_valued(values) -> bool:
-    return all(isinstance(v, (int, float)) and float(v).is_integer() for v in values)
+def _denominator(values) -> Optional[int]:
+    """The lcm of the exact denominators of numeric `values` (floats are dyadic), or None when
+    one is not a number or its denominator exceeds 1024 (then sums of them may round)."""
+    d = 1
+    for v in values:
+        if v is None:
+            continue
+        if not isinstance(v, (int, float)):
+            return None
+        q = Fraction(v).denominator
+        if q > 1024:
+            return None
+        d = d * q // math.gcd(d, q)
+        if d > 1024:
+            return None
+    return d
 
 
 def _provenance(assignment: BasisAssignment, config: CompileConfig) -> dict:
-    """node id -> ("exact", None) | ("rational", max denominator) | ("inexact", None)."""
+    """node id -> ("exact", None) | ("rational", max denominator) | ("inexact", None).
+
+    Exact: the value set holds the interpreter's own floats (tokens, indices, widths,
+    functions of exact values, sums of small-denominator, hence dyadic, exact values).
+    Rational: a mean of such values, a fraction whose denominator is at most the bound."""
     graph = assignment.graph
     n = config.max_seq_len
     out: dict = {}
 
-    def integer_exact(c) -> bool:
-        kind, _ = out.get(c.unique_id, ("inexact", None))
-        values = assignment.nodes[c.unique_id].values
-        return kind == "exact" and values is not None and _integer_valued(
-            v for v in values if v is not None)
+    def exact_denominator(*sops, extra=()) -> Optional[int]:
+        if any(out.get(c.unique_id, ("inexact",))[0] != "exact" for c in sops):
+            return None
+        vals = [v for c in sops for v in (assignment.nodes[c.unique_id].values or ())]
+        if any(assignment.nodes[c.unique_id].values is None for c in sops):
+            return None
+        return _denominator(vals + list(extra))
 
     for node_id in graph.order:
         expr, b = graph.node(node_id).expr, assignment.nodes[node_id]
@@ -60,15 +81,20 @@ def _provenance(assignment: BasisAssignment, config: CompileConfig) -> dict:
             continue
         children = [c for c in expr.children if assignment.nodes[c.unique_id].encoding]
         if isinstance(expr, rn.Aggregate) and b.encoding == "numerical":
-            ok = integer_exact(expr.sop) and _integer_valued([expr.default])
-            out[node_id] = ("rational", n) if ok else ("inexact", None)
+            d = exact_denominator(expr.sop, extra=[expr.default])
+            out[node_id] = ("rational", d * n) if d is not None else ("inexact", None)
         elif isinstance(expr, rn.LinearSequenceMap) and b.encoding == "numerical":
+            factors = [expr.fst_fac, expr.snd_fac]
             kinds = [out[c.unique_id] for c in (expr.fst, expr.snd)]
-            integer_factors = _integer_valued([expr.fst_fac, expr.snd_fac])
-            if integer_factors and all(integer_exact(c) for c in (expr.fst, expr.snd)):
+            df = _denominator(factors)
+            if exact_denominator(expr.fst, expr.snd, extra=factors) is not None:
                 out[node_id] = ("exact", None)
-            elif integer_factors and all(k[0] != "inexact" for k in kinds):
-                out[node_id] = ("rational", max(k[1] or 1 for k in kinds) ** 2)
+            elif df is not None and all(k[0] != "inexact" for k in kinds):
+                bound = df
+                for kind, d in kinds:
+                    bound *= d if kind == "rational" else (exact_denominator(
+                        expr.fst, expr.snd) or 1)
+                out[node_id] = ("rational", bound)
             else:
                 out[node_id] = ("inexact", None)
         elif all(out[c.unique_id][0] == "exact" for c in children):

@@ -91,7 +91,10 @@ def _fuse_selector(sel: rn.Selector) -> rn.Select:
         qs = query if q_tuple else (query,)
         return combine([p(ks[i], qs[j]) for p, i, j in zip(preds, key_pos, query_pos)])
 
-    return rn.Select(keys, queries, predicate).named(sel.label)
+    fused = rn.Select(keys, queries, predicate).named(sel.label)
+    # the composite it replaces, for analyses that reason about its leaves (never-empty)
+    object.__setattr__(fused, "fused_from", sel)
+    return fused
 
 
 def rewrite(program: rn.SOp, config: CompileConfig) -> rn.SOp:
