@@ -219,3 +219,23 @@ def test_threshold_at_a_rounded_rational_value_is_refused_for_precision():
     exact = rasp.Map(lambda x: x >= 0.5, mean)  # 0.5 is represented exactly: compiles
     m = tk.compile(exact, vocab={0, 1}, max_seq_len=3)
     _agrees_everywhere(m, exact, {0, 1}, 3)
+
+
+def test_categorical_map_of_a_numerical_sop_sees_the_interpreters_python_value():
+    # the residual holds the number 0.0; the interpreter holds the int 0 (found by the sweep)
+    x = rasp.numerical(rasp.Map(lambda v: v % 2, I, simplify=False))
+    for f in (str, lambda v: v):
+        p = rasp.Map(f, x, simplify=False)
+        m = tk.compile(p, vocab={0}, max_seq_len=3, verify=None)
+        for n in (1, 2, 3):
+            got, want = m.run([0] * n), rasp.evaluate(p, [0] * n)
+            assert [(type(g), g) for g in got] == [(type(w), w) for w in want]
+
+
+def test_numbers_held_under_two_types_at_once_are_refused_for_type_sensitive_maps():
+    zero = rasp.numerical(rasp.Map(lambda t: 0, T))
+    mean = rasp.numerical(rasp.Aggregate(rasp.Select(I, I, lambda k, q: k < q), zero, default=0))
+    with pytest.raises(UnsupportedProgram, match="one number"):
+        tk.compile(rasp.Map(str, mean, simplify=False), vocab={0}, max_seq_len=3)
+    m = tk.compile(rasp.Map(lambda v: v > 0.5, mean, simplify=False), vocab={0}, max_seq_len=3)
+    assert m.run([0, 0]) == [False, False]

@@ -107,7 +107,7 @@ class _Inference:
             values = self.infer(gnode)
             may_be_none = self.returned_none or self.none_from_children(expr)
             encoding = "numerical" if rn.is_numerical(expr) else "categorical"
-            bounds = None
+            bounds = typed = None
             if encoding == "numerical":
                 if values is not None:
                     bad = [v for v in values if not _is_number(v)]
@@ -115,14 +115,45 @@ class _Inference:
                         self.fail(gnode.label, f"is numerical but can hold the non-numbers "
                                   f"{bad[:5]!r:.60}", "annotate it rasp.categorical(...)")
                         values = ()
+                    typed = self.typed_map(expr, values)
                     values = _sorted(float(v) for v in values)
                     bounds = (min(values), max(values)) if values else (0.0, 0.0)
                 else:
                     bounds = self.numeric_bounds(gnode)
             self.bases[node_id] = NodeBasis(node_id, gnode.label, encoding, values, bounds,
-                                            may_be_none=may_be_none)
+                                            may_be_none=may_be_none,
+                                            typed=typed if encoding == "numerical" else None)
             self.none_problems(gnode, encoding, may_be_none)
         self.fuse_maps()
+
+    def typed_map(self, expr, values) -> dict:
+        """float value -> the typed values the interpreter may hold there. `values` are the
+        inferred (typed) values, except for a numerical LinearSequenceMap, whose sums are
+        computed in floats here: the interpreter's a·x + b·y is an int when x, y, a and b all
+        are, and a float when any is."""
+        if isinstance(expr, rn.LinearSequenceMap):
+            kinds = {type(v) for c in (expr.fst, expr.snd)
+                     for v in self.typed_values_of(c.unique_id)}
+            kinds |= {type(expr.fst_fac), type(expr.snd_fac)}
+            ints, floats = kinds <= {int, bool}, bool(kinds - {int, bool})
+            out: dict = {}
+            for v in values:
+                x = float(v)
+                variants = ([int(x)] if ints and x.is_integer() else []) + \
+                    ([x] if floats or not x.is_integer() else [])
+                out[x] = tuple(variants)
+            return out
+        groups: dict = {}
+        for v in values:
+            groups.setdefault(float(v), []).append(v)
+        return {x: tuple(typed_unique(vs)) for x, vs in groups.items()}
+
+    def typed_values_of(self, node_id: int) -> Optional[tuple]:
+        """Every Python value the SOp can hold (numerical: all typed variants per number)."""
+        b = self.bases[node_id]
+        if b.typed:
+            return tuple(v for vs in b.typed.values() for v in vs)
+        return b.values
 
     # -- None (no value) ------------------------------------------------------------------------
     def none_from_children(self, expr) -> bool:
@@ -253,7 +284,7 @@ class _Inference:
         if isinstance(expr, rn.Full):
             return (expr.fill,)
         if isinstance(expr, rn.Map):
-            inner = self.values_of(expr.inner.unique_id)
+            inner = self.typed_values_of(expr.inner.unique_id)
             if inner is None:
                 self.fail(gnode.label, f"Map of {expr.inner.label!r}, whose set of values is "
                           f"too large to enumerate (> {MAX_NUMERICAL_VALUES})",
@@ -308,8 +339,8 @@ class _Inference:
                 means = _means(inner, n)
                 if means is None:
                     return None
-                if expr.default is not None:
-                    means = _sorted(means + (float(expr.default),))
+                if expr.default is not None:  # typed: 0 where empty, 0.0 the mean of zeros
+                    means = _sorted(means + (expr.default,))
                 return means
             extra = () if expr.default is None else (expr.default,)
             return _sorted((inner or ()) + extra)

@@ -118,8 +118,21 @@ def _discretised(assignment: BasisAssignment):
         if inner.encoding != "numerical" or not inner.values:
             continue
         xs = list(inner.values)
-        ys = [expr.f(x) for x in xs]
         numerical = node.encoding == "numerical"
+        ys = []
+        for x in xs:  # f on every Python value the interpreter may hold at x (0, 0.0, False)
+            outs = [expr.f(v) for v in (inner.typed or {}).get(x, (x,))]
+            if not all(_same_output(outs[0], o, numerical) for o in outs[1:]):
+                raise UnsupportedProgram(
+                    f"cannot compile {node.label!r}: its function gives {outs!r:.80} on the "
+                    f"values {(inner.typed or {}).get(x)!r:.60} of {expr.inner.label!r}, which "
+                    "are one number in the residual stream", (Problem(
+                        node.label, f"gives different outputs {outs!r:.60} on "
+                        f"{(inner.typed or {}).get(x)!r:.60}, which the numerical SOp "
+                        f"{expr.inner.label!r} can hold as one number",
+                        "make the function depend on the number only (e.g. float(x)), or make "
+                        f"{expr.inner.label!r} categorical"),))
+            ys.append(outs[0])
         gaps = [b - a for a, b, ya, yb in zip(xs, xs[1:], ys, ys[1:])
                 if not _same_output(ya, yb, numerical)]
         yield expr, node, xs, ys, gaps

@@ -68,6 +68,13 @@ class NodeBasis:
     base: Optional[int] = None
     fn: Optional[Callable[[Any], Any]] = None
     may_be_none: bool = False  # some input up to max_seq_len gives None at some position
+    #: numerical only: float value -> the Python values the interpreter may hold there (0 and
+    #: 0.0 and False are one residual number but not one value to a function like str)
+    typed: Optional[Mapping[float, tuple]] = None
+
+    def typed_value(self, x: Any) -> Any:
+        """A Python value the interpreter holds where this numerical SOp reads x."""
+        return self.typed[x][0] if self.typed and x in self.typed else x
 
     @property
     def virtual(self) -> bool:

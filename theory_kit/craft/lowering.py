@@ -239,7 +239,8 @@ def _linear_mlp(node: NodeBasis, z: dict, reads, bound: float) -> MLP:
 def _discretising_map(ctx, expr, node: NodeBasis, base: NodeBasis, fn) -> None:
     xs = base.values
     x_dir = BasisDirection(base.label)
-    ys = [_apply_total(fn, expr.f, x) for x in xs]
+    # f on the Python value the interpreter holds at x (an int 0, not 0.0: str sees the type)
+    ys = [_apply_total(fn, expr.f, base.typed_value(x)) for x in xs]
     if node.encoding == "numerical" and any(y is None for y in ys):
         raise UnsupportedProgram(f"{node.label}: numerical Map returns None", (
             Problem(node.label, "numerical Map returns None on some value"),))
