@@ -12,7 +12,8 @@ theory_kit runs in this process; Tracr runs in a long-lived subprocess,
 (generated once, seeded, here) as JSON lines. The two are interleaved program by program, so
 both see similar machine load. Tracr is never imported here.
 
-For every program (Tracr's lib.py names and arguments; vocabularies from Tracr's own tests,
+For every program (built by theory_kit.library.PROGRAMS[name].at for the vocabulary and N; Tracr
+builds the same expression, `call_at`, from its lib.py; vocabularies from Tracr's own tests,
 listed in PROGRAMS below) and every max_seq_len N in --lengths (default 5, 10, 20, 40):
 
   compile time    first compile of that program at that N in the process (Tracr's includes
@@ -44,6 +45,7 @@ of benchmarks/README.md. Timings are wall-clock, evidence only; tests never asse
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import os
@@ -85,60 +87,54 @@ TARGET_EXACT_UP_TO = 64
 
 @dataclass(frozen=True)
 class Bench:
-    """A Tracr lib program at the settings benchmarked. `call` may use {n} (max_seq_len)."""
+    """Benchmark settings for a Tracr lib program (a key of theory_kit.library.PROGRAMS).
+
+    The program itself comes from the registry, built at each N for the benchmark's vocabulary
+    (`program_at`); Tracr gets the same program as the expression `call_at` over its lib.py."""
 
     name: str
-    call: str
     vocab: tuple
     why: str
     distinct: bool = False          # inputs must have distinct tokens (vocab grows with N)
     dyck_pairs: tuple = ()
     default: bool = True
 
-    def call_at(self, n: int) -> str:
-        return self.call.format(n=n)
-
     def vocab_at(self, n: int) -> list:
         if self.distinct:
             return list(range(1, max(len(self.vocab), n) + 1))
         return list(self.vocab)
 
+    def program_at(self, n: int):
+        return lib.PROGRAMS[self.name].at(vocab=self.vocab_at(n), max_seq_len=n)
+
+    def call_at(self, n: int) -> str:
+        return lib.PROGRAMS[self.name].call_at(vocab=self.vocab_at(n), max_seq_len=n)
+
 
 PROGRAMS = [
-    Bench("length", "make_length()", (1, 2, 3), "vocab as in the brief"),
-    Bench("reverse", "make_reverse(rasp.tokens)", ("a", "b", "c"), "Tracr tests use {a,b,c,d}"),
-    Bench("hist", "make_hist()", ("a", "b", "c", "d"), "Tracr test"),
-    Bench("sort_unique", "make_sort_unique(rasp.tokens, rasp.tokens)", (1, 2, 3, 4, 5),
+    Bench("length", (1, 2, 3), "vocab as in the brief"),
+    Bench("reverse", ("a", "b", "c"), "Tracr tests use {a,b,c,d}"),
+    Bench("hist", ("a", "b", "c", "d"), "Tracr test"),
+    Bench("sort_unique", (1, 2, 3, 4, 5),
           "Tracr test {1..4}; vocab {1..max(5, N)}: inputs need distinct tokens", distinct=True),
-    Bench("sort", "make_sort(rasp.tokens, rasp.tokens, max_seq_len={n}, min_key=1)",
-          (1, 2, 3, 4), "Tracr test; max_seq_len argument = N"),
-    Bench("sort_freq", "make_sort_freq(max_seq_len={n})", (1, 2, 3, 4),
-          "Tracr test; max_seq_len argument = N"),
-    Bench("frac_prevs", 'make_frac_prevs(rasp.tokens == "x")', ("a", "b", "x"),
-          "Tracr test uses == 'l' over {h,e,l,o}"),
-    Bench("pair_balance", 'make_pair_balance(rasp.tokens, "(", ")")',
-          ("(", ")", "a", "b", "c"), "Tracr test", dyck_pairs=("()",)),
-    Bench("shuffle_dyck", 'make_shuffle_dyck(["()"])', ("(", ")", "a"),
-          "Tracr tests use [\"()\", \"{}\"]", dyck_pairs=("()",)),
-    Bench("shuffle_dyck2", "make_shuffle_dyck2()", ("(", ")", "{", "}"), "Tracr test",
-          dyck_pairs=("()", "{}")),
-    Bench("count_less_freq", "make_count_less_freq(2)", ("a", "b", "c", "d"), "Tracr test"),
-    Bench("count", 'make_count(rasp.tokens, "a")', ("a", "b", "c"), "Tracr test"),
-    Bench("detect_pattern", 'detect_pattern(rasp.tokens, "abc")', ("a", "b", "c"), "Tracr test"),
-    Bench("shift_by", "shift_by(1, rasp.tokens)", ("a", "b", "c", "d"), "Tracr test",
-          default=False),
-    Bench("nary_sequencemap",
-          "make_nary_sequencemap(lambda t, i, n: t + i < n, rasp.tokens, rasp.indices, length)",
-          (0, 1, 2), "theory_kit library default", default=False),
+    Bench("sort", (1, 2, 3, 4), "Tracr test; max_seq_len argument = N"),
+    Bench("sort_freq", (1, 2, 3, 4), "Tracr test; max_seq_len argument = N"),
+    Bench("frac_prevs", ("a", "b", "x"),
+          "Tracr test uses == 'l' over {h,e,l,o}; counts the first token, 'a'"),
+    Bench("pair_balance", ("(", ")", "a", "b", "c"), "Tracr test", dyck_pairs=("()",)),
+    Bench("shuffle_dyck", ("(", ")", "a"), "Tracr tests use [\"()\", \"{}\"]",
+          dyck_pairs=("()",)),
+    Bench("shuffle_dyck2", ("(", ")", "{", "}"), "Tracr test", dyck_pairs=("()", "{}")),
+    Bench("count_less_freq", ("a", "b", "c", "d"), "Tracr test"),
+    Bench("count", ("a", "b", "c"), "Tracr test"),
+    Bench("detect_pattern", ("a", "b", "c"), "Tracr test"),
+    Bench("shift_by", ("a", "b", "c", "d"), "Tracr test", default=False),
+    Bench("nary_sequencemap", (0, 1, 2), "theory_kit library default", default=False),
 ]
 BY_NAME = {b.name: b for b in PROGRAMS}
 
 
 # -- theory_kit side ---------------------------------------------------------------------------
-
-
-def build(call: str):
-    return eval(call, {"rasp": theory_kit.rasp, **{k: getattr(lib, k) for k in lib.__all__}})
 
 
 def interpret(program, inputs: list, budget_s: Optional[float] = None) -> tuple[list, int, float]:
@@ -196,14 +192,15 @@ def run_chunks(model, chunks: list[list], min_seconds: float) -> tuple[list, flo
 def ours_table(bench: Bench, n: int, inputs: list, args) -> dict:
     call, vocab = bench.call_at(n), bench.vocab_at(n)
     res: dict = {"call": call, "max_seq_len": n, "n_inputs": len(inputs)}
+    build = functools.partial(bench.program_at, n)
     try:
         with C.time_budget(args.table_compile_budget):
             start = time.perf_counter()
-            model = theory_kit.compile(build(call), vocab=set(vocab), max_seq_len=n, verify=None)
+            model = theory_kit.compile(build(), vocab=set(vocab), max_seq_len=n, verify=None)
             res["compile_first_s"] = time.perf_counter() - start
         if res["compile_first_s"] <= args.repeat_below:
             start = time.perf_counter()
-            model = theory_kit.compile(build(call), vocab=set(vocab), max_seq_len=n, verify=None)
+            model = theory_kit.compile(build(), vocab=set(vocab), max_seq_len=n, verify=None)
             res["compile_repeated_s"] = time.perf_counter() - start
     except C.BudgetExceeded:
         res["error"] = f"compile exceeded {args.table_compile_budget} s"
@@ -217,7 +214,7 @@ def ours_table(bench: Bench, n: int, inputs: list, args) -> dict:
                     "residual_width": s["residual_width"], "params": s["params"],
                     "params_nonzero": s["params_nonzero"], "max_abs_weight": s["max_abs_weight"],
                     "dtype": str(model.dtype), "beta": model.constants.get("beta")}
-    program = build(call)
+    program = build()
     expected, res["interpreter_errors"], res["interpreter_s"] = interpret(program, inputs)
     chunks = chunks_for(model, inputs, n)
     model.run_batch(chunks[0][:64])                       # warm-up, not timed
@@ -240,7 +237,7 @@ def ours_table(bench: Bench, n: int, inputs: list, args) -> dict:
         "fraction_of_matmul": executed / res["run_s"] / 1e9 / peak,
     }
     # The same program compiled in float32, Tracr's precision: the like-for-like throughput.
-    model32 = theory_kit.compile(build(call), vocab=set(vocab), max_seq_len=n, verify=None,
+    model32 = theory_kit.compile(build(), vocab=set(vocab), max_seq_len=n, verify=None,
                                  dtype=np.float32)
     chunks = chunks_for(model32, inputs, n)
     model32.run_batch(chunks[0][:64])                     # warm-up, not timed
@@ -255,14 +252,14 @@ def ours_sweep(bench: Bench, steps: list[tuple[int, list]], args) -> dict:
     out_steps: list = []
     res: dict = {"steps": out_steps, "longest_exact": None, "stop_reason": "all lengths exact"}
     for n, inputs in steps:
-        call, vocab = bench.call_at(n), bench.vocab_at(n)
+        vocab, build = bench.vocab_at(n), functools.partial(bench.program_at, n)
         step: dict = {"max_seq_len": n, "n_inputs": len(inputs)}
         out_steps.append(step)
         C.progress(f"  [ours] sweep {bench.name} max_seq_len={n}")
         try:
             with C.time_budget(args.compile_budget):
                 start = time.perf_counter()
-                model = theory_kit.compile(build(call), vocab=set(vocab), max_seq_len=n,
+                model = theory_kit.compile(build(), vocab=set(vocab), max_seq_len=n,
                                            verify=None)
                 step["compile_s"] = time.perf_counter() - start
         except C.BudgetExceeded:
@@ -289,7 +286,7 @@ def ours_sweep(bench: Bench, steps: list[tuple[int, list]], args) -> dict:
             got.extend(model.run_batch(chunk))
         step["eval_s"] = time.perf_counter() - start
         try:
-            expected, _, step["interpreter_s"] = interpret(build(call), inputs,
+            expected, _, step["interpreter_s"] = interpret(build(), inputs,
                                                            args.interpreter_budget)
         except C.BudgetExceeded:
             step["error"] = res["stop_reason"] = (
@@ -403,7 +400,7 @@ def interpreters_agree(ours: list, theirs: Optional[list]) -> Optional[float]:
 
 
 def run_program(bench: Bench, args, worker: Optional[TracrWorker]) -> dict:
-    res: dict = {"call": bench.call, "vocab": list(bench.vocab), "vocab_note": bench.why,
+    res: dict = {"call": bench.call_at(args.lengths[0]) if args.lengths else None, "vocab": list(bench.vocab), "vocab_note": bench.why,
                  "distinct_tokens": bench.distinct, "lengths": {}, "sweep": {}}
     for n in args.lengths:
         inputs, how = table_inputs(bench, n, args)

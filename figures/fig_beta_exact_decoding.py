@@ -33,7 +33,8 @@ EXHAUSTIVE_MAX = 5
 def _exact(spec, n: int, beta: float, seed: int) -> bool:
     verify = "exhaustive" if n <= EXHAUSTIVE_MAX else "sample"
     try:
-        tk_compile(spec(), vocab=set(spec.vocab), max_seq_len=n, beta=beta, verify=verify, seed=seed)
+        tk_compile(spec.at(max_seq_len=n), vocab=set(spec.vocab), max_seq_len=n, beta=beta,
+                   verify=verify, seed=seed)
     except CompilationMismatch:
         return False
     return True
@@ -59,7 +60,8 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
     derived, measured = [], []
     formula = ""
     for n in N_VALUES:
-        model = tk_compile(spec(), vocab=set(spec.vocab), max_seq_len=n, verify=None, seed=seed)
+        model = tk_compile(spec.at(max_seq_len=n), vocab=set(spec.vocab), max_seq_len=n, verify=None,
+                           seed=seed)
         b = float(model.constants["beta"])
         formula = str(model.constants.get("beta_formula", ""))
         assert _exact(spec, n, b, seed), f"derived beta {b} is not exact at N={n}"

@@ -30,7 +30,8 @@ def _label(lbl) -> str:
 
 def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
     spec = PROGRAMS[PROGRAM]
-    model = tk_compile(spec(), vocab=set(spec.vocab), max_seq_len=MAX_SEQ_LEN, seed=seed)
+    model = tk_compile(spec.at(max_seq_len=MAX_SEQ_LEN), vocab=set(spec.vocab), max_seq_len=MAX_SEQ_LEN,
+                       seed=seed)
     labels = [_label(lbl) for lbl in model.residual_labels]
     layer, head = next((k, 0) for k, lw in enumerate(model.weights.layers) if lw.n_heads > 0)
     lw = model.weights.layers[layer]

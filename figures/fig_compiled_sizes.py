@@ -1,9 +1,10 @@
 """Figure: compiled model size against max_seq_len, measured and from the closed-form formulas.
 
-For library programs with size formulas (theory_kit.bounds.sizes.SIZE_PROGRAMS, vocabulary
-0..V-1), each program is compiled for N = max_seq_len in N_VALUES and `model.summary()` gives
-the measured residual width D and parameter count; the sympy formulas of
-theory_kit.bounds.sizes give the lines. A marker off its line is a formula that is wrong.
+For library programs with size formulas (theory_kit.bounds.sizes, vocabulary 0..V-1), each
+program is built by the registry for that vocabulary and N = max_seq_len in N_VALUES
+(`PROGRAMS[name].at`) and compiled; `model.summary()` gives the measured residual width D and
+parameter count; the sympy formulas of theory_kit.bounds.sizes give the lines. A marker off
+its line is a formula that is wrong.
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ import sympy as sp
 from theory_kit import plotting
 from theory_kit.bounds import sizes
 from theory_kit.compiler import compile as tk_compile
+from theory_kit.library import PROGRAMS as LIBRARY
 
 NAME = "fig_compiled_sizes"
 PROGRAMS = ("make_hist", "make_sort_unique", "make_reverse", "make_frac_prevs")
@@ -31,7 +33,8 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
         formulas = sizes.size_formulas(name)
         measured = {"residual_width": [], "params": []}
         for n in N_VALUES:
-            program, vocab = sizes.SIZE_PROGRAMS[name](V_SIZE, n)
+            vocab = sizes.size_vocab(name, V_SIZE)
+            program = LIBRARY[sizes.PROGRAM_NAMES[name]].at(vocab=vocab, max_seq_len=n)
             s = tk_compile(program, vocab=set(vocab), max_seq_len=n, verify=None, seed=seed).summary()
             predicted = {q: int(formulas[q].subs({sizes.V: V_SIZE, sizes.N: n})) if q in formulas else ""
                          for q in measured}

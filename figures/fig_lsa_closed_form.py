@@ -7,11 +7,17 @@ a convex quadratic in Γ whose minimiser (derived and verified symbolically with
 
 The "trained" model is the full LSA layer (value/projection row b and key-query block A, a
 non-convex parametrisation) minimised by L-BFGS on N_PROMPTS sampled prompts per n
-(`lsa_trained_vs_closed_form`, parametrisation "full"). Left: the closed-form scale γ*(n) (lines)
-and the mean diagonal entry of the trained effective Γ (markers) against n, for d ∈ DS. Right:
-relative error ‖Γ − Γ*‖_F/‖Γ*‖_F, which is Monte-Carlo error of the sampled loss (it shrinks with
-more prompts), not a bias. The closed-form curve is the sympy result evaluated at each n, never
-retyped here.
+(`lsa_trained_vs_closed_form`, parametrisation "full"). Its default initialisation ("zfb",
+Zhang-Frei-Bartlett style) keeps half of the parameters at exactly zero, and L-BFGS keeps them
+there: that reduces the problem to the convex one in Γ, so the left and middle panels show the
+convex problem being solved, not the non-convex layer. Left: the closed-form scale γ*(n) (lines)
+and the mean diagonal entry of the trained effective Γ (markers) against n, for d ∈ DS. Middle:
+relative error ‖Γ − Γ*‖_F/‖Γ*‖_F, Monte-Carlo error of the sampled loss (it shrinks with more
+prompts), not a bias. Right: what training the full layer actually does from RANDOM_INITS random
+initialisations (init="random", one start each, RANDOM_PROMPTS prompts) for d ≤ 3 and a few n:
+the fraction that reaches the closed form (relative error < MAX_RELATIVE_ERROR); the others stop
+at spurious stationary points with a larger loss. The closed-form curve is the sympy result
+evaluated at each n, never retyped here.
 """
 
 from __future__ import annotations
@@ -22,6 +28,7 @@ import numpy as np
 
 from theory_kit import plotting
 from theory_kit.landscape import lsa_closed_form, lsa_trained_vs_closed_form
+from theory_kit.landscape.linear_attention import lsa_numerical_minimiser
 
 NAME = "fig_lsa_closed_form"
 DS = (2, 5, 10)
@@ -31,6 +38,25 @@ NS_DENSE = np.unique(np.round(np.geomspace(NS[0], NS[-1], 40)).astype(int))
 # Sampled-loss training may deviate from Γ* by Monte-Carlo error only; far beyond this would mean
 # the trained layer found a different (spurious) minimum — checked on the plotted data.
 MAX_RELATIVE_ERROR = 0.25
+#: Random-initialisation study (right panel): inits per (d, n), prompts per fit, largest d.
+RANDOM_INITS = 8
+RANDOM_PROMPTS = 5000
+RANDOM_MAX_D = 3  # d = 5, 10 take ~25-40 s per random-init fit: too slow for the figure build
+
+
+def random_init_study(seed: int = 0) -> list[tuple]:
+    """Rows (d, n, init, relative_error, loss_ratio, reached) from RANDOM_INITS random inits of the
+    full LSA layer per d in DS (d <= RANDOM_MAX_D) and n in every other entry of NS up to 64."""
+    rows = []
+    ns = [n for n in NS[::2] if n <= 64] or [NS[0]]
+    for d in [d for d in DS if d <= RANDOM_MAX_D]:
+        for n in ns:
+            for k in range(RANDOM_INITS):
+                r = lsa_numerical_minimiser(d, int(n), parametrisation="full", n_prompts=RANDOM_PROMPTS,
+                                            seed=seed + 1000 * k + n, init="random", n_restarts=1)
+                ratio = r.loss / r.closed_form.min_loss
+                rows.append((d, int(n), k, r.relative_error, ratio, bool(r.relative_error < MAX_RELATIVE_ERROR)))
+    return rows
 
 
 def compute(seed: int = 0) -> dict:
@@ -41,7 +67,7 @@ def compute(seed: int = 0) -> dict:
 
 def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
     results = compute(seed)
-    fig, (ax_scale, ax_err) = plotting.new_figure(width="double", height=2.3, ncols=2)
+    fig, (ax_scale, ax_err, ax_rand) = plotting.new_figure(width="double", height=2.3, ncols=3)
     rows = []
     for idx, d in enumerate(DS):
         r = results[d]
@@ -64,15 +90,33 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
         ax.set_xlabel("context length $n$")
     ax_scale.set_ylim(0.0, 1.05)
     ax_scale.set_ylabel(r"scale $\gamma$ of $\Gamma = \gamma I$")
-    ax_scale.set_title(r"closed form $\gamma^\star = n/(n+d+1)$ (lines) vs trained (circles)", fontsize=7)
     ax_scale.legend(loc="lower right")
     ax_err.set_ylabel(r"$\|\Gamma - \Gamma^\star\|_F / \|\Gamma^\star\|_F$")
-    ax_err.set_title(f"trained full LSA layer, {N_PROMPTS} sampled prompts per $n$", fontsize=7)
+    ax_err.set_title(f"zero-block init (convex case), {N_PROMPTS} prompts", fontsize=6.5)
     ax_err.legend(loc="upper right")
+
+    random_rows = random_init_study(seed)
+    for idx, d in enumerate(DS):
+        mine = [r for r in random_rows if r[0] == d]
+        if not mine:
+            continue
+        ns = sorted({r[1] for r in mine})
+        frac = [np.mean([r[5] for r in mine if r[1] == n]) for n in ns]
+        ax_rand.plot(ns, frac, "o-", color=f"C{idx}", ms=3, lw=0.9, label=f"$d={d}$")
+    ax_rand.set_xscale("log", base=2)
+    ax_rand.set_xticks(NS)
+    ax_rand.set_xticklabels([str(n) for n in NS])
+    ax_rand.set_xlabel("context length $n$")
+    ax_rand.set_ylim(-0.05, 1.05)
+    ax_rand.set_ylabel("fraction reaching $\\Gamma^\\star$")
+    ax_rand.set_title(f"{RANDOM_INITS} random inits of the full layer", fontsize=6.5)
+    ax_rand.legend(loc="lower left")
+    ax_scale.set_title(r"$\gamma^\star$ (lines) vs trained, zero-block init", fontsize=6.5)
 
     header = ("d", "n", "n_prompts", "closed_form_scale", "trained_diag_mean", "trained_offdiag_max",
               "relative_error", "closed_form_loss", "trained_sampled_loss")
-    return plotting.save_figure(fig, NAME, out_dir, data=(header, rows))
+    random_header = ("d", "n", "init", "relative_error", "loss_over_optimum", "reached_closed_form")
+    return plotting.save_figure(fig, NAME, out_dir, data={"": (header, rows), "random_init": (random_header, random_rows)})
 
 
 if __name__ == "__main__":

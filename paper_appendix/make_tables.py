@@ -135,17 +135,20 @@ def claims_table(out_dir: Path) -> MacroFile:
     f.define("tkClaimsMissing", len(missing))
     for n in present:
         f.add("", rf"\paragraph{{\texttt{{{tex_escape(n)}}}}}", "", rf"\input{{{n}.tex}}", "")
-    f.add(r"\paragraph{Summary.}", "", r"\begin{tabular}{@{}lll@{}}", r"\hline",
-          r"claim & holds & worst ratio \\", r"\hline")
+    proved = sum(1 for n in present if (_macro_value(out_dir / f"{n}.tex", f"tk{camel(n)}Status") or "").startswith("proved"))
+    f.define("tkClaimsProved", proved)
+    f.add(r"\paragraph{Summary.}", "", r"\begin{tabular}{@{}llll@{}}", r"\hline",
+          r"claim & holds & status & worst ratio \\", r"\hline")
     for n in present:
         prefix = f"tk{camel(n)}"
         holds = f"\\{prefix}Holds" if f"{prefix}Holds" in defined[n] else "---"
+        status = f"\\{prefix}Status" if f"{prefix}Status" in defined[n] else "---"
         ratio = f"\\{prefix}WorstRatio" if f"{prefix}WorstRatio" in defined[n] else "---"
-        f.add(rf"\texttt{{{tex_escape(n)}}} & {holds} & {ratio} \\")
+        f.add(rf"\texttt{{{tex_escape(n)}}} & {holds} & {status} & {ratio} \\")
     for n in missing:
-        f.add(rf"\texttt{{{tex_escape(n)}}} & \multicolumn{{2}}{{l}}{{no result (violated or not run)}} \\")
+        f.add(rf"\texttt{{{tex_escape(n)}}} & \multicolumn{{3}}{{l}}{{no result (violated, undecided or not run)}} \\")
     if not names:
-        f.add(r"\multicolumn{3}{l}{no proofs\_numeric/check\_*.py scripts} \\")
+        f.add(r"\multicolumn{4}{l}{no proofs\_numeric/check\_*.py scripts} \\")
     f.add(r"\hline", r"\end{tabular}")
     return f
 
@@ -164,17 +167,19 @@ def precision_table(out_dir: Path) -> MacroFile:
 
     f = MacroFile("tk_precision", "layer-norm hash breakpoints")
     rows = []
-    for dtype, n_max in HASH_N_MAX.items():
-        bp = layer_norm_hash_breakpoints(dtype, n_max)
-        c = camel(dtype)
+    settings = [(dtype, None, n_max) for dtype, n_max in HASH_N_MAX.items()]
+    settings.insert(1, ("float16", "float32", HASH_N_MAX["float16"]))  # float16 storage, float32 accumulation
+    for dtype, acc, n_max in settings:
+        bp = layer_norm_hash_breakpoints(dtype, n_max, accumulate=acc)
+        c = camel(dtype) + ("" if acc is None else "Acc" + camel(acc))
         rows.append((
-            dtype,
+            dtype if acc is None else f"{dtype} (accumulate {acc})",
             f.define(f"tkHashNmax{c}", n_max),
             f.define(f"tkHashBoundFails{c}", bp.first_gap_violation),
             f.define(f"tkHashCollides{c}", bp.first_collision),
         ))
     f.add(r"\newcommand{\tkHashTable}{%", r"\begin{tabular}{@{}lrrr@{}}", r"\hline",
-          r"dtype & positions checked & bound fails at & first collision \\", r"\hline")
+          r"dtype (arithmetic) & positions checked & inequality fails at & first collision \\", r"\hline")
     f.add(*(rf"{d} & {a} & {b} & {c} \\" for d, a, b, c in rows))
     f.add(r"\hline", r"\end{tabular}}")
     f.defined.add("tkHashTable")
@@ -294,6 +299,11 @@ def landscape_table(out_dir: Path) -> MacroFile:
     f.define("tkLsaPrompts", lsa_fig.N_PROMPTS)
     f.define("tkLsaMaxRelError", float(errors.max()))
     f.define("tkLsaMaxRelErrorLargestN", float(max(lsa[d].relative_error[-1] for d in dims)))
+    random_rows = lsa_fig.random_init_study(SEED)  # (d, n, init, rel. error, loss ratio, reached)
+    f.define("tkLsaRandomDims", ", ".join(str(d) for d in sorted({r[0] for r in random_rows})))
+    f.define("tkLsaRandomInits", lsa_fig.RANDOM_INITS)
+    f.define("tkLsaRandomRuns", len(random_rows))
+    f.define("tkLsaRandomReached", sum(1 for r in random_rows if r[5]))
     return f
 
 

@@ -8,6 +8,11 @@ significant digits, nothing depends on time or the machine's paths, and files ar
 temporary file then renamed (os.replace), so an interrupted run leaves no half-written file.
 When the claim fails, no table is written and any stale one is removed, so the appendix can never
 show numbers from a run that failed.
+
+A claim whose quantity and bound are both formulas is proved (verify(method="prove"): sympy, then
+interval branch and bound, the certificate re-checked by theory_kit.claims.prove.check_proof);
+its table says "proved (certificate: ...)". Other claims are searched and say "searched (N points,
+worst ratio r)". The macro \tk<Claim>Status holds that phrase for the appendix's summary table.
 """
 
 from __future__ import annotations
@@ -71,12 +76,26 @@ def _param_tex(name: str) -> str:
     return rf"\mathrm{{{tex}}}" if tex == name and len(name) > 1 else tex
 
 
+def status_text(verdict: Verdict) -> str:
+    """"proved (certificate: k boxes)" / "proved (certificate: sympy identity)" / "searched (N points, worst ratio r)"."""
+    if verdict.status == "proved" and verdict.proof is not None:
+        if verdict.proof.kind == "sympy":
+            return "proved (certificate: sympy, 1 box)"
+        k = verdict.proof.n_boxes
+        return f"proved (certificate: {k} box{'es' if k != 1 else ''})"
+    if verdict.method == "prove":
+        return f"{verdict.status} (searched {verdict.n_evaluated} points)"
+    return f"searched ({verdict.n_evaluated} points, worst ratio {tex_number(verdict.worst_ratio)})"
+
+
 def render_tex(claim: Claim, verdict: Verdict, extra_macros: dict[str, str] | None = None,
                extra_rows: list[tuple[str, str]] | None = None) -> str:
     """The .tex text for a verified claim: macros first, then a small tabular."""
     prefix = "tk" + camel(claim.name)
     macros: dict[str, str] = {
         "Holds": "yes" if verdict.holds else "no",
+        "Status": status_text(verdict),
+        "NearMisses": str(verdict.n_near_misses),
         "WorstRatio": tex_number(verdict.worst_ratio),
         "WorstQuantity": tex_number(verdict.worst_quantity),
         "WorstBound": tex_number(verdict.worst_bound),
@@ -109,14 +128,21 @@ def render_tex(claim: Claim, verdict: Verdict, extra_macros: dict[str, str] | No
         f"${_param_tex(s.name)} \\in [{tex_number(s.lo)}, {tex_number(s.hi)}]$ ({s.kind})" for s in claim.params)
     rows = [
         ("claim", r"\texttt{" + claim.name.replace("_", r"\_") + "}"),
-        ("asserts", f"$\\mbox{{quantity}} {_RELATION_TEX[claim.relation]} {sp.latex(claim.bound)}$"),
+        ("asserts", f"${sp.latex(claim.quantity_expr) if claim.quantity_expr is not None else chr(92) + 'mbox{quantity}'} "
+                    f"{_RELATION_TEX[claim.relation]} {sp.latex(claim.bound)}$"),
         ("domain", domain),
-        ("verdict", "holds" if verdict.holds else "violated"),
+        ("verdict", status_text(verdict) if verdict.holds else "violated"),
         ("worst ratio", tex_number(verdict.worst_ratio)),
         ("tightest at", where),
         ("points evaluated", f"{verdict.n_evaluated} (budget {verdict.budget}, seed {verdict.seed})"
          + (", exhaustive" if verdict.exhaustive else "")),
+        ("rounding", "strict float comparison" if verdict.strict else
+         f"rounding-aware; {verdict.n_near_misses} near misses (float noise, not counterexamples)"),
     ]
+    if verdict.status == "proved" and verdict.proof is not None:
+        rows.append(("proof", "sympy: the slack is non-negative under the domain's assumptions"
+                     if verdict.proof.kind == "sympy" else
+                     f"interval branch and bound, {verdict.proof.n_boxes} box{'es' if verdict.proof.n_boxes != 1 else ''}, re-checked by check\\_proof"))
     rows += extra_rows or []
     lines.append(r"\begin{tabular}{@{}ll@{}}")
     lines += [f"{k} & {v} \\\\" for k, v in rows]
@@ -146,8 +172,14 @@ def run_check(name: str, argv: list[str] | None = None,
     out = (args.out_dir or paths.appendix_generated_dir()).resolve() / f"{name}.tex"
     try:
         claim = get(name)
-        verdict = verify(claim, budget=args.budget, seed=args.seed)
+        method = "prove" if claim.quantity_expr is not None else "search"
+        verdict = verify(claim, budget=args.budget, seed=args.seed, method=method)
         macros, rows = extra() if extra is not None else ({}, [])
+        if verdict.status == "undecided":
+            if out.exists():
+                out.unlink()
+            print(f"{name}: UNDECIDED by the prover ({verdict.prove_info}); no table written")
+            return 3
         if not verdict.holds:
             if out.exists():
                 out.unlink()
@@ -159,5 +191,5 @@ def run_check(name: str, argv: list[str] | None = None,
     except TheoryKitError as exc:
         print(f"{name}: ERROR: {exc}", file=sys.stderr)
         return 2
-    print(f"{name}: holds (worst ratio {verdict.worst_ratio:.6g}, {verdict.n_evaluated} points) -> {out.name}")
+    print(f"{name}: {status_text(verdict)} -> {out.name}")
     return 0

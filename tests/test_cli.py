@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import json
+import os
 import subprocess
 import sys
 import types
+from pathlib import Path
 
 import pytest
 
@@ -150,10 +153,264 @@ def test_a_missing_claims_module_is_tolerated(capsys, monkeypatch):
     assert run(capsys, "eval", "length", "1")[:2] == (0, "[1]\n")
 
 
-def test_a_claims_module_with_a_broken_import_is_not_hidden(monkeypatch):
+@pytest.mark.parametrize("command", ["claims", "verify"])
+def test_a_claims_module_with_a_broken_import_is_not_hidden(monkeypatch, command):
+    # Issue 22 item 2: the claims module is imported only for its own commands (lazy start-up),
+    # so a broken import surfaces there, and is never mistaken for an absent module.
     def broken(name, *args, **kwargs):
         raise ModuleNotFoundError("No module named 'cvxpy_missing'", name="cvxpy_missing")
 
     monkeypatch.setattr(cli, "import_module", broken)
     with pytest.raises(ModuleNotFoundError, match="cvxpy_missing"):
-        cli.main(["programs"])
+        cli.main([command])
+
+
+# -- issue 22 item 1: your own programs; numbers are validated, never defaulted ----------------
+
+_USER_MODULE = '''
+from theory_kit import rasp
+
+
+def plus_one():
+    return rasp.numerical(rasp.Map(lambda x: x + 1, rasp.tokens)).named("plus_one")
+
+
+def flip():
+    return rasp.Map(lambda x: 1 - x, rasp.tokens).named("flip")
+
+
+def not_a_program():
+    return [1, 2, 3]
+
+
+def fails():
+    raise RuntimeError("my builder broke")
+
+
+CONSTANT = 3
+'''
+
+
+@pytest.fixture
+def user_module(tmp_path, monkeypatch):
+    """A module of the user's in the current directory (not on sys.path otherwise)."""
+    name = f"my_programs_{tmp_path.name.replace('-', '_')}"
+    (tmp_path / f"{name}.py").write_text(_USER_MODULE)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "path", [p for p in sys.path if p not in ("", str(tmp_path))])
+    yield name
+    sys.modules.pop(name, None)
+
+
+def test_eval_a_program_of_your_own_from_the_current_directory(capsys, user_module):
+    assert run(capsys, "eval", f"{user_module}:flip", "0", "1", "1") == (0, "[1, 0, 0]\n", "")
+
+
+def test_eval_your_own_program_with_a_vocab_checks_the_tokens(capsys, user_module):
+    code, out, err = run(capsys, "eval", f"{user_module}:flip", "0", "2", "--vocab", "0", "1")
+    assert (code, out) == (2, "")
+    assert err == f"error: token 2 at position 1 is not in the vocabulary of '{user_module}:flip': [0, 1]\n"
+
+
+@pytest.mark.parametrize("function,message", [
+    ("not_a_program", "not_a_program() returned [1, 2, 3] (of type list), not a RASP SOp"),
+    ("CONSTANT", "'CONSTANT' is of type int, not a function returning a RASP SOp"),
+    ("fails", "calling fails() failed: RuntimeError: my builder broke"),
+    ("missing", "has no attribute 'missing'"),
+])
+def test_your_own_non_programs_are_refused_with_the_reason(capsys, user_module, function, message):
+    for command in (["eval", f"{user_module}:{function}", "1"],
+                    ["compile", f"{user_module}:{function}", "--vocab", "1", "--max-seq-len", "2"]):
+        code, out, err = run(capsys, *command)
+        assert (code, out) == (2, ""), command
+        assert err.startswith(f"error: {user_module}:{function}: ") and message in err, err
+        assert err.count("\n") == 1
+
+
+def test_a_module_that_does_not_import_is_a_usage_error(capsys, user_module):
+    code, out, err = run(capsys, "eval", "no_such_module_xyz:f", "1")
+    assert (code, out) == (2, "")
+    assert err.startswith("error: no_such_module_xyz:f: cannot import module 'no_such_module_xyz'")
+
+
+@pytest.mark.parametrize("spec", [":f", "mod:", "a:b:c"])
+def test_malformed_module_function_specs_are_refused(capsys, spec):
+    code, out, err = run(capsys, "eval", spec, "1")
+    assert (code, out) == (2, "")
+    assert "MODULE:FUNCTION" in err
+
+
+def test_compile_your_own_program_needs_vocab_and_max_seq_len(capsys, user_module):
+    code, out, err = run(capsys, "compile", f"{user_module}:flip")
+    assert (code, out) == (2, "")
+    assert err == (f"error: {user_module}:flip: a program of your own needs --vocab and "
+                   "--max-seq-len\n")
+    code, out, err = run(capsys, "compile", f"{user_module}:flip", "--vocab", "0", "1")
+    assert err == f"error: {user_module}:flip: a program of your own needs --max-seq-len\n"
+
+
+def test_compile_your_own_program_verifies_and_saves_it(capsys, user_module, tmp_path):
+    path = tmp_path / "plus_one.npz"
+    code, out, err = run(capsys, "compile", f"{user_module}:plus_one", "--vocab", "1", "2", "3",
+                         "--max-seq-len", "3", "--causal", "--json", "--out", str(path))
+    assert code == 0, err
+    report = json.loads(out)  # stdout is exactly one JSON document
+    assert (report["program"], report["vocab"], report["max_seq_len"], report["causal"]) == (
+        f"{user_module}:plus_one", [1, 2, 3], 3, True)
+    assert report["verified_inputs"] == 3 + 9 + 27
+    assert err == f"saved to {path}\n"
+    assert theory_kit.load(path).run([3, 1]) == [4, 2]
+
+
+@pytest.mark.parametrize("value", ["0", "-1", "-0", "1.5", "five", "", "1e3", "0x10"])
+@pytest.mark.parametrize("command", [["compile", "hist"], ["eval", "hist", "a"]])
+def test_invalid_max_seq_len_is_an_error_never_a_default(capsys, command, value):
+    code, out, err = run(capsys, *command, "--max-seq-len", value)
+    assert (code, out) == (2, "")
+    assert err.startswith("usage: theory-kit")
+    assert f"argument --max-seq-len: must be a whole number >= 1, got {value!r}" in err
+
+
+def test_eval_builds_library_programs_at_the_requested_length(capsys):
+    tokens = ["3", "1", "2", "3", "1", "2", "2", "1"]
+    code, out, err = run(capsys, "eval", "sort", "--max-seq-len", "8", *tokens)
+    assert (code, out, err) == (0, "[1, 1, 1, 2, 2, 2, 3, 3]\n", "")
+    code, out, err = run(capsys, "eval", "sort", "--max-seq-len", "3", "1", "2", "3", "1")
+    assert (code, out) == (2, "")
+    assert err == "error: 'sort' takes at most 3 tokens (--max-seq-len), got 4\n"
+
+
+def test_eval_library_program_with_another_vocab(capsys):
+    assert run(capsys, "eval", "count", "x", "y", "x", "--vocab", "x", "y") == (0, "[2, 2, 2]\n", "")
+
+
+def test_eval_program_option_after_tokens(capsys):
+    assert run(capsys, "eval", "hist", "a", "b", "a", "--max-seq-len", "3") == (0, "[2, 1, 2]\n", "")
+
+
+# -- issue 22 item 2: lazy start-up, stdout for output only, exit codes through closed pipes --
+
+#: Subprocesses import theory_kit from this tree (not from wherever the venv installed it).
+_REPO = str(Path(__file__).resolve().parent.parent)
+_ENV = {**os.environ, "PYTHONPATH": os.pathsep.join(
+    p for p in (_REPO, os.environ.get("PYTHONPATH")) if p)}
+
+_IMPORTS_PROBE = """
+import sys
+import theory_kit
+before = set(sys.modules)
+from theory_kit import cli
+import contextlib, io
+with contextlib.redirect_stdout(io.StringIO()):
+    code = cli.main({argv!r})
+new = sorted(m for m in set(sys.modules) - before
+             if m.split(".")[0] in ("sympy", "mpmath", "scipy", "numpy", "cvxpy", "matplotlib",
+                                    "hypothesis")
+             or m.startswith(("theory_kit.claims", "theory_kit.library", "theory_kit.bounds",
+                              "theory_kit.landscape")))
+print(code, ",".join(new))
+"""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"], ["eval", "--help"],
+                                  ["compile", "--help"]])
+def test_version_and_help_import_nothing_heavy(argv):
+    """--version and --help import nothing beyond what `import theory_kit` itself loads (no
+    sympy, no claims module, no library). Timing lives in benchmarks/cli_startup.py."""
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_PROBE.format(argv=argv)],
+                          capture_output=True, text=True, timeout=120, env=_ENV)
+    assert done.returncode == 0, done.stderr
+    code, _, new = done.stdout.strip().rpartition("\n")[2].partition(" ")
+    assert (code, new) == ("0", "")
+
+
+_FRESH_PROBE = """
+import runpy, sys
+sys.argv = ["theory-kit", *{argv!r}]
+try:
+    runpy.run_module("theory_kit", run_name="__main__")
+except SystemExit as exc:
+    code = exc.code
+heavy = sorted(m for m in sys.modules if m.split(".")[0] in ("numpy", "scipy", "sympy", "mpmath",
+                                                              "cvxpy", "matplotlib", "hypothesis"))
+print("heavy:", ",".join(heavy), file=sys.stderr)
+"""
+
+
+@pytest.mark.parametrize("argv", [["--version"], ["--help"]])
+def test_version_and_help_from_a_fresh_interpreter_import_no_numerics(argv):
+    """`python -m theory_kit --version`/`--help` import no numpy, scipy, sympy, ... at all."""
+    done = subprocess.run([sys.executable, "-c", _FRESH_PROBE.format(argv=argv)],
+                          capture_output=True, text=True, timeout=120, env=_ENV)
+    assert done.stderr.strip().splitlines()[-1] == "heavy:", done.stderr
+
+
+def test_help_still_lists_the_claims_commands_without_importing_them(capsys):
+    code, out, _ = run(capsys, "--help")
+    assert code == 0
+    for name in ("programs", "eval", "compile", "claims", "verify"):
+        assert f"\n    {name} " in out
+
+
+def test_programs_does_not_import_the_claims_module():
+    done = subprocess.run([sys.executable, "-c", _IMPORTS_PROBE.format(argv=["programs"])],
+                          capture_output=True, text=True, timeout=120, env=_ENV)
+    code, _, new = done.stdout.strip().rpartition("\n")[2].partition(" ")
+    assert code == "0" and "theory_kit.claims" not in new, new
+
+
+def test_python_dash_m_theory_kit_cli_runs_the_command():
+    done = subprocess.run([sys.executable, "-m", "theory_kit.cli", "--version"],
+                          capture_output=True, text=True, timeout=60, env=_ENV)
+    assert (done.returncode, done.stdout) == (0, f"theory-kit {theory_kit.__version__}\n")
+
+
+class _ClosedPipe:
+    """A stdout whose reader has gone: every write and flush raises BrokenPipeError."""
+
+    def write(self, text):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    def flush(self):
+        raise BrokenPipeError(32, "Broken pipe")
+
+
+@pytest.mark.parametrize("exit_code", [0, 1, 3])
+def test_a_closed_stdout_keeps_the_commands_exit_code(monkeypatch, exit_code):
+    finished = []
+
+    def register(subparsers):
+        def handler(args):
+            for i in range(1000):
+                print(f"line {i}")
+            finished.append(True)
+            return exit_code
+        subparsers.add_parser("chatty").set_defaults(func=handler)
+
+    monkeypatch.setattr(cli, "REGISTRARS", [*cli.REGISTRARS, register])
+    monkeypatch.setattr(sys, "stdout", _ClosedPipe())
+    assert cli.main(["chatty"]) == exit_code
+    assert finished == [True]  # the command ran to the end: its own verdict is the exit code
+
+
+def test_a_violated_claim_piped_into_a_closed_reader_exits_1(tmp_path):
+    """`theory-kit verify ... | head` keeps exit code 1 (counterexample) when head has gone."""
+    (tmp_path / "qty_mod.py").write_text("def q(n):\n    return float(n)\n")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "theory_kit", "verify", "--quantity", "qty_mod:q", "--bound", "1",
+         "--domain", "n=2..10:int"],
+        cwd=tmp_path, env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()  # the reader leaves before any output is written
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert proc.wait(timeout=120) == 1, err
+    assert "Traceback" not in err and "BrokenPipe" not in err
+
+
+def test_programs_into_a_closed_pipe_exits_0_quietly():
+    proc = subprocess.Popen([sys.executable, "-m", "theory_kit", "programs", "--long"],
+                            env=_ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    proc.stdout.close()
+    with proc.stderr:
+        err = proc.stderr.read().decode()
+    assert (proc.wait(timeout=120), err) == (0, "")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import doctest
 import inspect
+import itertools
 import json
 import math
 import re
@@ -93,6 +94,160 @@ def test_inputs_and_accepts_respect_vocab_length_and_precondition():
     assert len(list(PROGRAMS["hist"].inputs(max_seq_len=2))) == 3 + 9
 
 
+
+def test_registry_is_keyword_built_and_the_library_never_evals():
+    """Registry entries are ProgramSpec(...) calls with keyword arguments only, holding a real
+    `build` callable; no module of theory_kit.library calls eval/exec/compile."""
+    import ast
+
+    folder = Path(library.__file__).parent
+    modules = sorted(folder.glob("*.py"))
+    assert {m.name for m in modules} >= {"__init__.py", "tracr.py", "theory.py", "registry.py"}
+    spec_calls = 0
+    for module in modules:
+        tree = ast.parse(module.read_text(), filename=str(module))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Name):
+                assert node.id not in ("eval", "exec", "compile"), f"{module.name}:{node.lineno}"
+            if (isinstance(node, ast.Call) and isinstance(node.func, ast.Name)
+                    and node.func.id == "ProgramSpec"):
+                spec_calls += 1
+                assert node.args == [], f"{module.name}:{node.lineno}: positional arguments"
+                assert "build" in {k.arg for k in node.keywords}, f"{module.name}:{node.lineno}"
+    assert spec_calls == len(PROGRAMS)
+    for spec in PROGRAMS.values():
+        assert callable(spec.build) and spec.settings <= {"vocab", "max_seq_len"}
+        assert isinstance(spec.call, str)
+    with pytest.raises(TypeError):
+        library.ProgramSpec("length", PROGRAMS["length"].build)  # type: ignore[misc]
+
+
+def test_spec_invariants_fire():
+    good = dict(name="x", build=lambda: rasp.tokens, doc="d", vocab=(1, 2), max_seq_len=3,
+                causal_safe=True, source="theory_kit", call="rasp.tokens",
+                reference=lambda xs: list(xs))
+    assert library.ProgramSpec(**good).settings == frozenset()
+    with pytest.raises(InvalidInput, match=r"keyword-only settings .* got parameters \['n'\]"):
+        library.ProgramSpec(**{**good, "build": lambda n: rasp.tokens})
+    with pytest.raises(InvalidInput, match=r"got parameters \['vocab'\]"):
+        library.ProgramSpec(**{**good, "build": lambda vocab: rasp.tokens})  # positional
+    with pytest.raises(InvalidInput, match=r"source must be one of"):
+        library.ProgramSpec(**{**good, "source": "elsewhere"})
+    with pytest.raises(InvalidInput, match=r"vocab must be a sorted tuple"):
+        library.ProgramSpec(**{**good, "vocab": (2, 1)})
+    with pytest.raises(InvalidInput, match=r"max_seq_len must be an int >= 1, got 0"):
+        library.ProgramSpec(**{**good, "max_seq_len": 0})
+    with pytest.raises(InvalidInput, match=r"build takes \['max_seq_len'\], so call_for must"):
+        library.ProgramSpec(**{**good, "build": lambda *, max_seq_len: rasp.tokens})
+    with pytest.raises(InvalidInput, match=r"give call='rasp.tokens' at the defaults"):
+        library.ProgramSpec(**{**good, "build": lambda *, max_seq_len: rasp.tokens,
+                               "call_for": lambda *, max_seq_len: f"shift_by({max_seq_len})"})
+    with pytest.raises(InvalidInput, match=r"call_for must take the settings \['max_seq_len'\]"):
+        library.ProgramSpec(**{**good, "build": lambda *, max_seq_len: rasp.tokens,
+                               "call_for": lambda *, vocab: "rasp.tokens"})
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+@pytest.mark.parametrize("settings", [{}, {"max_seq_len": 7}, {"vocab": range(4)},
+                                      {"vocab": ("x", "y", "z"), "max_seq_len": 3}])
+def test_call_at_is_the_expression_at_builds(name, settings):
+    spec = PROGRAMS[name]
+    if name == "prefix_sum" and "x" in settings.get("vocab", ()):
+        with pytest.raises(InvalidInput, match="values must be numbers"):
+            spec.at(**settings)
+        return
+    assert (our_structure(eval(spec.call_at(**settings), lib_namespace()))
+            == our_structure(spec.at(**settings)))
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_at_with_defaults_is_the_default_program(name):
+    spec = PROGRAMS[name]
+    default = our_structure(spec())
+    assert our_structure(spec.at()) == default
+    assert our_structure(spec.factory()) == default
+    assert our_structure(spec.at(vocab=spec.vocab, max_seq_len=spec.max_seq_len)) == default
+    if "max_seq_len" not in spec.settings:
+        assert our_structure(spec.at(max_seq_len=spec.max_seq_len + 3)) == default
+    if "vocab" not in spec.settings:
+        assert our_structure(spec.at(vocab=(0, 1, 2, 3, 4, 5))) == default
+
+
+def test_at_builds_sort_at_the_requested_max_seq_len():
+    # make_sort breaks ties with key + index / max_seq_len: built for length 5, a length-8
+    # input gets colliding keys; built at 8 it sorts every input of length 8.
+    spec = PROGRAMS["sort"]
+    assert spec.settings == {"max_seq_len"}
+    at8 = spec.at(max_seq_len=8)
+    expected = eval("make_sort(rasp.tokens, rasp.tokens, max_seq_len=8, min_key=1)",
+                    lib_namespace())
+    assert our_structure(at8) == our_structure(expected)
+    xs = [2, 2, 2, 2, 2, 2, 2, 1]
+    assert rasp.evaluate(at8, xs) == sorted(xs)
+    with pytest.raises(EvaluationError):
+        assert rasp.evaluate(spec(), xs) == sorted(xs)
+    inputs = [tuple(int(c) + 1 for c in f"{k:08b}") for k in range(0, 256, 3)]
+    assert rasp.evaluate_batch(at8, inputs) == [sorted(x) for x in inputs]
+    freq = PROGRAMS["sort_freq"].at(max_seq_len=8)
+    assert our_structure(freq) == our_structure(library.make_sort_freq(8))
+
+
+@pytest.mark.parametrize("name", list(PROGRAMS))
+def test_every_program_built_at_a_longer_length_equals_its_reference(name):
+    spec = PROGRAMS[name]
+    n = spec.max_seq_len + 2
+    program = spec.at(max_seq_len=n)
+    inputs = [xs for xs in itertools.product(spec.vocab, repeat=n)
+              if spec.precondition is None or spec.precondition(xs)][::7][:300]
+    if not inputs:  # e.g. sort_unique: no 7 distinct tokens among 5
+        return
+    outputs = rasp.evaluate_batch(program, inputs)
+    wrong = [(xs, out) for xs, out in zip(inputs, outputs) if not same(out, spec.reference(xs))]
+    assert wrong == [], f"{name} at max_seq_len={n}: first {wrong[0]}"
+
+
+def test_at_picks_named_tokens_from_the_vocabulary():
+    at = {name: PROGRAMS[name].at(vocab=range(4)) for name in
+          ("count", "frac_prevs", "pair_balance", "detect_pattern", "prefix_sum")}
+    assert at["count"].name == "count_0" and at["count"]([0, 1, 0]) == [2, 2, 2]
+    assert at["frac_prevs"]([0, 1]) == [1.0, 0.5]
+    assert at["pair_balance"]([0, 1, 2]) == [1.0, 0.0, 0.0]
+    assert at["detect_pattern"].name == "detect_pattern([0, 1, 2])"
+    assert at["detect_pattern"]([0, 1, 2, 0]) == [None, None, True, False]
+    assert at["prefix_sum"]([3, 3, 1]) == [3, 6, 7]
+    # Unsorted and repeated tokens are the same vocabulary.
+    assert PROGRAMS["count"].at(vocab=[2, 1, 2]).name == "count_1"
+
+
+@pytest.mark.parametrize("kwargs,match", [
+    ({"max_seq_len": 0}, r"max_seq_len must be an int >= 1, got 0"),
+    ({"max_seq_len": True}, r"max_seq_len must be an int >= 1, got True"),
+    ({"max_seq_len": "8"}, r"max_seq_len must be an int >= 1, got '8'"),
+    ({"vocab": []}, r"vocab: is empty"),
+    ({"vocab": "abc"}, r"vocab: must be a set of tokens"),
+    ({"vocab": [1, None]}, r"vocab: contains None"),
+])
+def test_at_refuses_invalid_settings(kwargs, match):
+    with pytest.raises(InvalidInput, match=r"PROGRAMS\['sort'\]\.at: " + match):
+        PROGRAMS["sort"].at(**kwargs)
+
+
+
+def test_size_formulas_count_the_registry_programs():
+    """bounds/sizes.py keeps no program table: its formulas name registry programs, which it
+    builds with `at` (fixed-vocabulary programs at their registry default)."""
+    from theory_kit.bounds import sizes
+
+    assert set(sizes.PROGRAM_NAMES.values()) <= set(PROGRAMS)
+    for key, vocab in sizes.FIXED_VOCAB.items():
+        assert vocab == PROGRAMS[sizes.PROGRAM_NAMES[key]].vocab, key
+    for key, name in sizes.PROGRAM_NAMES.items():
+        program, vocab = library.SIZE_PROGRAMS[key](4, 6)
+        assert vocab == sizes.size_vocab(key, 4)
+        assert our_structure(program) == our_structure(
+            PROGRAMS[name].at(vocab=vocab, max_seq_len=6)), key
+
+
 # -- docstrings ----------------------------------------------------------------------------
 
 
@@ -107,9 +262,11 @@ def test_every_program_function_has_a_worked_example():
 
 
 def test_docstring_examples_run():
-    result = doctest.testmod(library, optionflags=doctest.NORMALIZE_WHITESPACE)
-    assert result.failed == 0
-    assert result.attempted >= 27
+    # The package re-exports; the examples live in its modules.
+    results = [doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
+               for module in (library.tracr, library.theory, library.registry)]
+    assert sum(r.failed for r in results) == 0
+    assert sum(r.attempted for r in results) >= 27
 
 
 # -- argument errors (Tracr raises ValueError/AssertionError; ours are InvalidInput) ----------

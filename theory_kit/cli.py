@@ -1,36 +1,62 @@
-"""The `theory-kit` command line: list and run library programs; other packages add subcommands.
+"""The `theory-kit` command line: list, evaluate and compile library programs or your own.
 
 Every subcommand is added by a *registrar*: a function taking argparse's subparsers object that
 adds one or more parsers and sets `func=<function(args) -> int>` on each with `set_defaults`.
-`REGISTRARS` lists them in order; to add `compile` or `verify-program`, write a registrar and
-append it there. `theory_kit.claims.cli.register_commands`, when that module exists, is called
-the same way.
+`REGISTRARS` lists them in order; to add a command, write a registrar and append it there.
+`theory_kit.claims.cli.register_commands`, when that module exists, is called the same way.
 
-Exit codes: 0 success, 2 bad usage or a TheoryKitError (printed as `error: <message>`).
+Start-up is lazy: registrars only declare arguments; a command imports what it needs (numpy,
+sympy, the compiler, the library) when it runs. The optional claims module is imported only
+when one of its commands (`claims`, `verify`) or an unknown command name is given; `--help`
+lists its commands from `OPTIONAL_COMMANDS` without importing it.
+
+Programs are named either from the library (`theory-kit programs` lists them; they are built
+at the requested `--vocab`/`--max-seq-len` with `PROGRAMS[name].at(...)`) or as
+`MODULE:FUNCTION`: the module is imported (the current directory is importable) and
+`FUNCTION()` must return a RASP SOp.
+
+Output: stdout carries only the requested output (`--json` prints exactly one JSON document);
+diagnostics ("saved to ...", errors) go to stderr. When stdout is a closed pipe
+(`theory-kit ... | head`) the rest of the output is discarded and the command's own exit code
+is kept.
+
+Exit codes: 0 success, 2 bad usage or a TheoryKitError (printed as `error: <message>`); the
+claims commands add their own (see `theory_kit.claims.cli`).
 """
 
 from __future__ import annotations
 
 import argparse
-import difflib
 import os
 import re
 import sys
 from importlib import import_module
-from typing import Callable, List, Optional, Sequence
+from pathlib import Path
+from typing import Any, Callable, Dict, List, Optional, Sequence
 
 from theory_kit import __version__
 from theory_kit.errors import InvalidInput, TheoryKitError
 
-__all__ = ["main", "build_parser", "REGISTRARS", "parse_token", "EXIT_OK", "EXIT_USAGE"]
+__all__ = ["main", "build_parser", "REGISTRARS", "OPTIONAL_COMMANDS", "parse_token",
+           "positive_int", "load_program", "EXIT_OK", "EXIT_USAGE", "EXIT_BROKEN_PIPE"]
 
 EXIT_OK = 0
 EXIT_USAGE = 2
+#: Exit code when the output pipe closed while a command was writing and the command itself
+#: failed with the pipe error (128 + SIGPIPE, what a shell reports for a process killed by it).
+EXIT_BROKEN_PIPE = 141
 
 Registrar = Callable[[argparse._SubParsersAction], None]
 
 _INT = re.compile(r"[+-]?\d+\Z")
 _OPTIONAL_REGISTRAR_MODULE = "theory_kit.claims.cli"
+
+#: Commands the optional claims module adds, with their one-line help: `--help` lists them
+#: without importing the module (which imports sympy).
+OPTIONAL_COMMANDS: Dict[str, str] = {
+    "claims": "list the registered claims (name, relation, source)",
+    "verify": "try hard to break a claim",
+}
 
 
 def parse_token(text: str):
@@ -38,7 +64,19 @@ def parse_token(text: str):
     return int(text) if _INT.match(text) else text
 
 
+def positive_int(text: str) -> int:
+    """argparse type: a decimal int >= 1 (anything else is a usage error, never a default)."""
+    if not _INT.match(text.strip()):
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    value = int(text)
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
 def _lookup_program(name: str):
+    import difflib
+
     from theory_kit.library import PROGRAMS
 
     try:
@@ -48,6 +86,82 @@ def _lookup_program(name: str):
         hint = f"; did you mean {' or '.join(close)}?" if close else ""
         raise InvalidInput(f"unknown program {name!r}{hint} (`theory-kit programs` lists "
                            "them all)") from None
+
+
+def load_program(spec: str):
+    """The SOp named by MODULE:FUNCTION: import MODULE (the current directory is importable)
+    and call FUNCTION() (an attribute that already is an SOp is taken as it is).
+
+    Raises:
+        InvalidInput: a malformed spec, a module that does not import, a missing attribute,
+            a function that fails, or a result that is not a RASP SOp.
+    """
+    from theory_kit.rasp import nodes as rn
+
+    mod_name, _, attr = spec.partition(":")
+    if not mod_name or not attr or ":" in attr:
+        raise InvalidInput(f"a program of your own is named MODULE:FUNCTION, got {spec!r}")
+    cwd = os.getcwd()
+    if cwd not in sys.path and "" not in sys.path:
+        sys.path.insert(0, cwd)
+    try:
+        obj = import_module(mod_name)
+    except Exception as exc:  # any import-time failure of user code is a usage problem
+        raise InvalidInput(f"{spec}: cannot import module {mod_name!r}: "
+                           f"{type(exc).__name__}: {exc}") from exc
+    for part in attr.split("."):
+        if not hasattr(obj, part):
+            raise InvalidInput(f"{spec}: module {mod_name!r} has no attribute {attr!r}")
+        obj = getattr(obj, part)
+    if not isinstance(obj, rn.SOp):
+        if not callable(obj):
+            raise InvalidInput(f"{spec}: {attr!r} is of type {type(obj).__name__}, not a "
+                               "function returning a RASP SOp")
+        try:
+            obj = obj()
+        except TheoryKitError:
+            raise
+        except Exception as exc:  # the user's builder failed: say where, keep the cause
+            raise InvalidInput(f"{spec}: calling {attr}() failed: "
+                               f"{type(exc).__name__}: {exc}") from exc
+        if not isinstance(obj, rn.SOp):
+            raise InvalidInput(f"{spec}: {attr}() returned {obj!r:.60} (of type "
+                               f"{type(obj).__name__}), not a RASP SOp (e.g. rasp.tokens or a Map, "
+                               "Aggregate, ... built from it)")
+    return obj
+
+
+def _program_and_domain(args: argparse.Namespace, *, need_domain: bool):
+    """(display name, program, vocab tuple or None, max_seq_len or None, library spec or None)."""
+    if ":" in args.program:
+        program = load_program(args.program)
+        vocab = tuple(args.vocab) if args.vocab is not None else None
+        if need_domain:
+            missing = [flag for flag, value in (("--vocab", vocab),
+                                                ("--max-seq-len", args.max_seq_len))
+                       if value is None]
+            if missing:
+                raise InvalidInput(f"{args.program}: a program of your own needs "
+                                   f"{' and '.join(missing)}")
+        return args.program, program, vocab, args.max_seq_len, None
+    spec = _lookup_program(args.program)
+    vocab = spec.vocab if args.vocab is None else tuple(args.vocab)
+    max_seq_len = spec.max_seq_len if args.max_seq_len is None else args.max_seq_len
+    program = spec.at(vocab=vocab, max_seq_len=max_seq_len)
+    return spec.name, program, vocab, max_seq_len, spec
+
+
+def _add_program_arguments(parser: argparse.ArgumentParser, *, library_defaults: str) -> None:
+    parser.add_argument("program", metavar="PROGRAM",
+                        help="a name from `theory-kit programs`, or MODULE:FUNCTION for your own "
+                             "(FUNCTION() returns a RASP SOp; the current directory is "
+                             "importable)")
+    parser.add_argument("--vocab", nargs="+", type=parse_token, metavar="TOKEN", default=None,
+                        help=f"the input tokens ({library_defaults})")
+    parser.add_argument("--max-seq-len", type=positive_int, default=None, metavar="N",
+                        help=f"the longest input, an int >= 1 ({library_defaults})")
+    parser.add_argument("--causal", action="store_true",
+                        help="causal attention mask (position q sees only tokens <= q)")
 
 
 # -- programs ----------------------------------------------------------------------------
@@ -81,32 +195,33 @@ def _register_programs(subparsers) -> None:
 def _cmd_eval(args: argparse.Namespace) -> int:
     from theory_kit.rasp import evaluate
 
-    spec = _lookup_program(args.program)
+    name, program, vocab, max_seq_len, spec = _program_and_domain(args, need_domain=False)
     tokens = [parse_token(t) for t in args.tokens]
-    for pos, tok in enumerate(tokens):
-        if tok not in spec.vocab:
-            raise InvalidInput(
-                f"token {tok!r} at position {pos} is not in the vocabulary of {spec.name!r}: "
-                f"{list(spec.vocab)}")
-    if len(tokens) > spec.max_seq_len:
-        raise InvalidInput(f"{spec.name!r} takes at most {spec.max_seq_len} tokens (its default "
-                           f"max_seq_len), got {len(tokens)}")
-    if spec.precondition is not None and not spec.precondition(tokens):
-        raise InvalidInput(f"input {tokens} is outside the domain of {spec.name!r}: "
+    if vocab is not None:
+        for pos, tok in enumerate(tokens):
+            if tok not in vocab:
+                raise InvalidInput(f"token {tok!r} at position {pos} is not in the vocabulary "
+                                   f"of {name!r}: {list(vocab)}")
+    if max_seq_len is not None and len(tokens) > max_seq_len:
+        which = ("its default max_seq_len" if spec is not None and args.max_seq_len is None
+                 else "--max-seq-len")
+        raise InvalidInput(f"{name!r} takes at most {max_seq_len} tokens ({which}), "
+                           f"got {len(tokens)}")
+    if spec is not None and spec.precondition is not None and not spec.precondition(tokens):
+        raise InvalidInput(f"input {tokens} is outside the domain of {name!r}: "
                            f"{spec.precondition_doc}")
-    print(evaluate(spec(), tokens, causal=args.causal))
+    print(evaluate(program, tokens, causal=args.causal))
     return EXIT_OK
 
 
 def _register_eval(subparsers) -> None:
     parser = subparsers.add_parser(
-        "eval", help="run the reference interpreter on a library program",
-        description="Evaluate a library program (default arguments) on the given tokens and "
-                    "print the output list. Tokens that look like ints are ints.")
-    parser.add_argument("program", help="a name from `theory-kit programs`")
+        "eval", help="run the reference interpreter on a program",
+        description="Evaluate a library program or your own (MODULE:FUNCTION) on the given "
+                    "tokens and print the output list. Tokens that look like ints are ints.")
+    _add_program_arguments(parser, library_defaults="default: the library program's; "
+                                                     "unchecked for your own")
     parser.add_argument("tokens", nargs="+", metavar="TOKEN", help="the input tokens")
-    parser.add_argument("--causal", action="store_true",
-                        help="evaluate with a causal mask (position q sees only tokens <= q)")
     parser.set_defaults(func=_cmd_eval)
 
 
@@ -120,40 +235,43 @@ def _cmd_compile(args: argparse.Namespace) -> int:
 
     from theory_kit.compiler.compile import compile as compile_program
 
-    spec = _lookup_program(args.program)
-    max_seq_len = args.max_seq_len or spec.max_seq_len
-    model = compile_program(spec(), vocab=set(spec.vocab), max_seq_len=max_seq_len,
-                            causal=args.causal,
-                            dtype=np.float32 if args.float32 else np.float64,
-                            verify=None if args.no_verify else "auto")
-    report = {"program": spec.name, "vocab": list(spec.vocab), "max_seq_len": max_seq_len,
-              "causal": args.causal, **model.summary(),
-              "beta": model.constants["beta"], "beta_formula": model.constants["beta_formula"],
-              "verified_inputs": model.constants.get("verified_inputs", 0)}
+    name, program, vocab, max_seq_len, _ = _program_and_domain(args, need_domain=True)
+    compiled = compile_program(program, vocab=set(vocab), max_seq_len=max_seq_len,
+                               causal=args.causal,
+                               dtype=np.float32 if args.float32 else np.float64,
+                               verify=None if args.no_verify else "auto")
+    constants = compiled.constants
+    report: Dict[str, Any] = {
+        "program": name, "vocab": list(vocab), "max_seq_len": max_seq_len,
+        "causal": args.causal, **compiled.summary(),
+        "beta": constants["beta"], "beta_formula": constants["beta_formula"],
+        "verified_inputs": constants.get("verified_inputs", 0)}
+    if args.out:
+        compiled.save(args.out)
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:
         for key, value in report.items():
             print(f"{key:>16}: {value}")
-    if args.save:
-        model.save(args.save)
-        print(f"saved to {args.save}")
+    if args.out:
+        print(f"saved to {args.out}", file=sys.stderr)
     return EXIT_OK
 
 
 def _register_compile(subparsers) -> None:
     parser = subparsers.add_parser(
-        "compile", help="compile a library program and verify it against the interpreter",
-        description="Compile a library program (default arguments and vocabulary), verify it "
-                    "(exhaustively up to 100,000 inputs) and print its sizes and constants.")
-    parser.add_argument("program", help="a name from `theory-kit programs`")
-    parser.add_argument("--max-seq-len", type=int, default=None,
-                        help="longest input (default: the program's)")
-    parser.add_argument("--causal", action="store_true", help="compile a decoder")
+        "compile", help="compile a program and verify it against the interpreter",
+        description="Compile a library program or your own (MODULE:FUNCTION, which needs "
+                    "--vocab and --max-seq-len), verify it (exhaustively up to 100,000 inputs, "
+                    "else 2,000 seeded samples) and print its sizes and constants.")
+    _add_program_arguments(parser, library_defaults="default: the library program's; "
+                                                    "required for your own")
     parser.add_argument("--float32", action="store_true", help="float32 weights")
     parser.add_argument("--no-verify", action="store_true", help="skip verification")
-    parser.add_argument("--json", action="store_true", help="print JSON")
-    parser.add_argument("--save", metavar="PATH", help="save the model (.npz)")
+    parser.add_argument("--json", action="store_true",
+                        help="print the report as one JSON document (and nothing else) on stdout")
+    parser.add_argument("--out", "--save", dest="out", metavar="FILE",
+                        help="save the model (.npz); 'saved to FILE' goes to stderr")
     parser.set_defaults(func=_cmd_compile)
 
 
@@ -172,33 +290,113 @@ def _optional_registrars() -> List[Registrar]:
     return [module.register_commands]
 
 
-def build_parser() -> argparse.ArgumentParser:
-    """The `theory-kit` argument parser with every registered subcommand."""
+def _optional_module_present() -> bool:
+    """Whether the claims module's file exists (checked without importing it)."""
+    return (Path(__file__).resolve().parent / "claims" / "cli.py").is_file()
+
+
+def _command_of(argv: Sequence[str]) -> Optional[str]:
+    """The subcommand named in argv: the first argument not starting with '-' (the top-level
+    parser only has flags without values), or None."""
+    for arg in argv:
+        if arg == "--":
+            return None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def build_parser(argv: Optional[Sequence[str]] = None) -> argparse.ArgumentParser:
+    """The `theory-kit` argument parser.
+
+    Args:
+        argv: the arguments it will parse. Given, the optional claims module is imported only
+            if argv names one of its commands or an unknown one (its commands are otherwise
+            listed from OPTIONAL_COMMANDS). None: every registrar is imported and called.
+    """
     parser = argparse.ArgumentParser(
         prog="theory-kit",
         description="Check claims about transformer constructions instead of trusting them.")
     parser.add_argument("--version", action="version", version=f"theory-kit {__version__}")
     subparsers = parser.add_subparsers(dest="command", metavar="COMMAND")
     subparsers.required = True
-    for register in [*REGISTRARS, *_optional_registrars()]:
+    for register in REGISTRARS:
         register(subparsers)
+    command = None if argv is None else _command_of(argv)
+    if argv is not None and (command is None or command in subparsers.choices):
+        if _optional_module_present():
+            for name, help_text in OPTIONAL_COMMANDS.items():
+                if name not in subparsers.choices:  # listed for --help; never run from here
+                    subparsers.add_parser(name, help=help_text)
+    else:
+        for register in _optional_registrars():
+            register(subparsers)
     return parser
+
+
+class _GuardedStdout:
+    """sys.stdout while a command runs: once the reader has gone (EPIPE), further output is
+    discarded instead of raising, so the command finishes and its exit code is kept."""
+
+    def __init__(self, stream):
+        self._stream = stream
+        self.broken = False
+
+    def _closed_pipe(self) -> None:
+        self.broken = True
+        try:  # later writes and the interpreter's final flush go nowhere, silently
+            devnull = os.open(os.devnull, os.O_WRONLY)
+            os.dup2(devnull, self._stream.fileno())
+            os.close(devnull)
+        except (OSError, ValueError, AttributeError):
+            pass
+
+    def write(self, text: str) -> int:
+        if not self.broken:
+            try:
+                return self._stream.write(text)
+            except BrokenPipeError:
+                self._closed_pipe()
+        return len(text)
+
+    def flush(self) -> None:
+        if not self.broken:
+            try:
+                self._stream.flush()
+            except BrokenPipeError:
+                self._closed_pipe()
+
+    def __getattr__(self, name: str):
+        return getattr(self._stream, name)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
     """Run `theory-kit` with `argv` (default: sys.argv[1:]) and return the exit code."""
+    argv = list(sys.argv[1:] if argv is None else argv)
     try:
-        parser = build_parser()
+        parser = build_parser(argv)
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse exits on --help, --version and usage errors
         return exc.code if isinstance(exc.code, int) else (EXIT_OK if exc.code is None
                                                            else EXIT_USAGE)
+    stdout = sys.stdout
+    guard = _GuardedStdout(stdout)
+    sys.stdout = guard
     try:
-        return int(args.func(args))
+        code = int(args.func(args))
+        guard.flush()
+        return code
     except TheoryKitError as exc:
+        guard.flush()
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except BrokenPipeError:  # `theory-kit programs | head`: the reader left, not an error
-        devnull = os.open(os.devnull, os.O_WRONLY)
-        os.dup2(devnull, sys.stdout.fileno())
-        return EXIT_OK
+    except BrokenPipeError:  # a write that bypassed the guard (e.g. sys.stdout.buffer)
+        guard._closed_pipe()
+        return EXIT_BROKEN_PIPE
+    finally:
+        if sys.stdout is guard:
+            sys.stdout = stdout
+
+
+if __name__ == "__main__":
+    sys.exit(main())

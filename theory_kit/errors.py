@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from typing import Optional
+
 __all__ = [
+    "Problem",
     "TheoryKitError",
     "InvalidProgram",
     "UnsupportedProgram",
@@ -14,6 +18,19 @@ __all__ = [
     "BoundViolated",
     "SolverFailed",
 ]
+
+
+@dataclass(frozen=True)
+class Problem:
+    """One reason something cannot be done as given: where (`label`), why, and a fix."""
+
+    label: str
+    reason: str
+    fix: Optional[str] = None
+
+    def __str__(self) -> str:
+        text = f"{self.label}: {self.reason}"
+        return f"{text} (fix: {self.fix})" if self.fix else text
 
 
 class TheoryKitError(Exception):

@@ -30,6 +30,9 @@ __all__ = [
     "appendix_generated_dir",
     "appendix_build_dir",
     "figure_scripts",
+    "library_hash",
+    "current_umask",
+    "write_atomic",
 ]
 
 PACKAGE_DIR: Path = Path(__file__).resolve().parent
@@ -81,14 +84,39 @@ def library_hash() -> str:
     return h.hexdigest()
 
 
+def current_umask() -> int:
+    """The process umask, read without changing it where the OS allows.
+
+    Linux reports it in /proc/self/status ("Umask: 0022"); elsewhere it is read with the
+    classic os.umask set-and-restore (a moment during which another thread creating files
+    would see umask 0o077 — the conservative value, never a looser one).
+    """
+    try:
+        with open("/proc/self/status", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8) & 0o777
+    except (OSError, ValueError, IndexError):
+        pass
+    mask = os.umask(0o077)
+    os.umask(mask)
+    return mask
+
+
 def write_atomic(path: Path, text: str) -> None:
     """Write text to path via a temporary file in the same folder and os.replace, so an
-    interrupted run never leaves a half-written file."""
+    interrupted run never leaves a half-written file.
+
+    The file gets the permissions an ordinary `open(path, "w")` would give it (0o666 minus the
+    user's umask), not tempfile.mkstemp's owner-only 0o600.
+    """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
+            if hasattr(os, "fchmod"):
+                os.fchmod(fh.fileno(), 0o666 & ~current_umask())
             fh.write(text)
             fh.flush()
             os.fsync(fh.fileno())

@@ -15,14 +15,20 @@ hands it and the plotted data to `save_figure`, which writes `<name>.pdf`, `<nam
   copy next to the destination, so the final step is always a same-folder `os.replace`.
 
 The style is sized for a two-column paper (single column 3.25 in, full width 6.75 in, 8 pt
-text) with the Okabe–Ito colour-blind-safe palette. pyplot is never used: figures are plain
-`Figure` objects, so no global figure state leaks between scripts and the `agg` backend is
-used regardless of the environment.
+text) with the Okabe–Ito colour-blind-safe palette. It lives in `theory_kit/theory_kit.mplstyle`
+(`STYLE_FILE`, shipped as package data) and is applied with `matplotlib.style.context` — by
+`style()`, around everything `new_figure`, `save_figure` and `run_cli` (a figure script's whole
+run) do — never globally: importing this module leaves `matplotlib.rcParams` untouched. Use it
+in your own code with `with plotting.style(): ...`. pyplot is never used: figures are plain
+`Figure` objects, so no global figure state leaks between scripts, and saving picks the
+renderer from the file format (agg for PNG, matplotlib's PDF backend), whatever the
+environment's interactive backend.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import errno
 import io
@@ -35,18 +41,18 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 
 import matplotlib
+import matplotlib.style
+from matplotlib.figure import Figure
 
-matplotlib.use("agg", force=True)
-
-from matplotlib.figure import Figure  # noqa: E402  (backend must be chosen first)
-
-from theory_kit import paths  # noqa: E402
+from theory_kit import paths
 
 __all__ = [
     "OKABE_ITO",
     "SINGLE_COLUMN_IN",
     "DOUBLE_COLUMN_IN",
     "STYLE",
+    "STYLE_FILE",
+    "style",
     "apply_style",
     "new_figure",
     "save_figure",
@@ -78,43 +84,44 @@ _PDF_METADATA = {"CreationDate": None, "ModDate": None, "Producer": "theory_kit"
 _PNG_METADATA = {"Software": "theory_kit"}
 PNG_DPI = 300
 
-STYLE: dict[str, object] = {
-    "backend": "agg",
-    "figure.dpi": 100,
-    "savefig.dpi": PNG_DPI,
-    "savefig.bbox": "standard",  # "tight" re-measures text per run; keep the canvas fixed
-    "figure.constrained_layout.use": True,
-    "font.family": "DejaVu Sans",  # ships with matplotlib: identical glyphs on every machine
-    "font.size": 8,
-    "axes.titlesize": 8,
-    "axes.labelsize": 8,
-    "legend.fontsize": 7,
-    "xtick.labelsize": 7,
-    "ytick.labelsize": 7,
-    "axes.linewidth": 0.6,
-    "lines.linewidth": 1.2,
-    "lines.markersize": 3.5,
-    "grid.linewidth": 0.4,
-    "grid.alpha": 0.4,
-    "axes.grid": True,
-    "legend.frameon": False,
-    "axes.spines.top": False,
-    "axes.spines.right": False,
-    "axes.prop_cycle": matplotlib.cycler(color=[OKABE_ITO[c] for c in _CYCLE]),
-    "image.cmap": "cividis",  # perceptually uniform and colour-blind safe
-    "pdf.fonttype": 42,  # embed TrueType, not Type 3 (publishers reject Type 3)
-    "ps.fonttype": 42,
-    "pdf.compression": 6,
-    "svg.hashsalt": "theory_kit",
-    "svg.fonttype": "none",
-    "path.simplify": True,
-}
+#: The figure style as a matplotlib style file (package data).
+STYLE_FILE: Path = Path(__file__).resolve().parent / "theory_kit.mplstyle"
+
+#: The style's settings, read from STYLE_FILE (a plain dict; nothing global is changed).
+STYLE: dict[str, object] = dict(
+    matplotlib.rc_params_from_file(str(STYLE_FILE), use_default_template=False))
+
+
+@contextlib.contextmanager
+def style():
+    """Context manager: the theory_kit style (STYLE_FILE) and a pinned SOURCE_DATE_EPOCH for
+    the duration of the block; both are restored afterwards.
+
+    Artists take most settings when they are created and the savers read theirs when a file
+    is written, so plot *and* save inside the block (`run_cli` wraps a figure script's whole
+    `main`; `new_figure` and `save_figure` enter it themselves).
+    """
+    had = "SOURCE_DATE_EPOCH" in os.environ
+    old = os.environ.get("SOURCE_DATE_EPOCH")
+    os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
+    try:
+        with matplotlib.style.context(str(STYLE_FILE)):
+            yield
+    finally:
+        if not had:
+            os.environ.pop("SOURCE_DATE_EPOCH", None)
+        elif old is not None:
+            os.environ["SOURCE_DATE_EPOCH"] = old
 
 
 def apply_style() -> None:
-    """Set the shared rcParams (idempotent) and pin SOURCE_DATE_EPOCH for reproducible output."""
+    """Set the style globally (matplotlib.rcParams) and pin SOURCE_DATE_EPOCH.
+
+    Prefer `style()`: this changes process-wide state and is kept for interactive sessions
+    and older scripts; nothing in theory_kit calls it.
+    """
     os.environ.setdefault("SOURCE_DATE_EPOCH", "0")
-    matplotlib.rcParams.update(STYLE)
+    matplotlib.style.use(str(STYLE_FILE))
 
 
 def new_figure(
@@ -135,14 +142,14 @@ def new_figure(
     Returns:
         (figure, axes) as `Figure.subplots` returns them.
     """
-    apply_style()
     w = {"single": SINGLE_COLUMN_IN, "double": DOUBLE_COLUMN_IN}.get(width, width)
     if not isinstance(w, (int, float)):
         raise ValueError(f"width must be 'single', 'double' or inches, got {width!r}")
     if height is None:
         height = min(w / _GOLDEN * nrows / max(1, ncols) * (1.0 if ncols == 1 else 1.6), 8.0)
-    fig = Figure(figsize=(float(w), float(height)))
-    axes = fig.subplots(nrows, ncols, **subplots_kw)
+    with style():
+        fig = Figure(figsize=(float(w), float(height)))
+        axes = fig.subplots(nrows, ncols, **subplots_kw)
     return fig, axes
 
 
@@ -290,9 +297,8 @@ def save_figure(
     """
     out = Path(out_dir) if out_dir is not None else paths.figures_out_dir()
     tables = {"": data} if isinstance(data, tuple) else dict(data)
-    apply_style()
     writer = atomic_outputs(out, name)
-    with writer as stage:
+    with style(), writer as stage:
         for suffix, table in tables.items():
             stem = f"{name}_{suffix}" if suffix else name
             _write_csv(stage / f"{stem}.csv", table)
@@ -313,7 +319,8 @@ def run_cli(main: Callable[..., list[Path]], argv: Sequence[str] | None = None) 
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--manifest", type=Path, default=None)
     args = parser.parse_args(argv)
-    written = main(out_dir=args.out_dir, seed=args.seed)
+    with style():
+        written = main(out_dir=args.out_dir, seed=args.seed)
     if args.manifest is not None:
         tmp = args.manifest.with_name(args.manifest.name + f".tmp{os.getpid()}")
         tmp.write_text(json.dumps([str(p) for p in written]), encoding="utf-8")

@@ -9,9 +9,13 @@ produced. Everywhere the compiler collects values into sets or keys tables by va
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence as _SequenceABC
 from typing import Any, Iterable
 
-__all__ = ["value_sort_key", "is_plain_number", "typed_key", "typed_unique", "same_value"]
+from theory_kit.errors import InvalidInput, Problem
+
+__all__ = ["value_sort_key", "is_plain_number", "typed_key", "typed_unique", "same_value",
+           "check_vocab", "check_input"]
 
 
 def is_plain_number(value: Any) -> bool:
@@ -58,3 +62,68 @@ def typed_unique(values: Iterable[Any]) -> list:
             seen.add(k)
             out.append(v)
     return out
+
+
+def check_vocab(vocab: Any, *, bos: Any = "BOS") -> list[Problem]:
+    """Problems with a vocabulary: must be a non-empty collection of hashable finite tokens."""
+    if isinstance(vocab, (str, bytes)) or not isinstance(vocab, Iterable):
+        return [Problem("vocab", f"must be a set of tokens, got {type(vocab).__name__} {vocab!r:.60}",
+                        "pass e.g. vocab={1, 2, 3}")]
+    problems = []
+    items = list(vocab)
+    if not items:
+        problems.append(Problem("vocab", "is empty", "pass at least one token"))
+    for tok in items:
+        try:
+            hash(tok)
+        except TypeError:
+            problems.append(Problem("vocab", f"token {tok!r:.60} is unhashable"))
+            continue
+        if tok is None:
+            problems.append(Problem("vocab", "contains None, which RASP reserves for 'no value'"))
+        elif isinstance(tok, float) and not math.isfinite(tok):
+            problems.append(Problem("vocab", f"contains the non-finite token {tok!r}"))
+        elif bos is not None and tok == bos and type(tok) is type(bos):
+            problems.append(Problem("vocab", f"contains the BOS token {bos!r}",
+                                    "pick another bos=... or remove it from the vocabulary"))
+    keys: dict = {}
+    for tok in items:
+        try:
+            keys.setdefault(hash(tok), []).append(tok)
+        except TypeError:
+            continue
+    for same_hash in keys.values():
+        for i, a in enumerate(same_hash):
+            for b in same_hash[i + 1:]:
+                if a == b and type(a) is not type(b):
+                    problems.append(Problem(
+                        "vocab", f"contains {a!r} and {b!r}, which Python treats as one token "
+                        f"({a!r} == {b!r})", "keep one of them"))
+    return problems
+
+
+def check_input(input_sequence: Any, *, where: str = "evaluate") -> list:
+    """Validate an input sequence and return it as a list.
+
+    Raises:
+        InvalidInput: not a sequence, or an element is unhashable, None, NaN or infinite.
+    """
+    if isinstance(input_sequence, (bytes, bytearray)) or not isinstance(
+            input_sequence, (_SequenceABC, range)):
+        raise InvalidInput(
+            f"{where}: the input must be a sequence (list, tuple or str) of tokens, got "
+            f"{type(input_sequence).__name__} {input_sequence!r:.80}")
+    xs = list(input_sequence)
+    for pos, x in enumerate(xs):
+        try:
+            hash(x)
+        except TypeError:
+            raise InvalidInput(
+                f"{where}: token {x!r:.60} at position {pos} is unhashable "
+                f"({type(x).__name__}); tokens must be hashable values") from None
+        if x is None:
+            raise InvalidInput(f"{where}: token at position {pos} is None; None means "
+                               "'no value' in RASP and cannot be an input token")
+        if isinstance(x, float) and not math.isfinite(x):
+            raise InvalidInput(f"{where}: token {x!r} at position {pos} is not finite")
+    return xs

@@ -75,3 +75,20 @@ def test_discretiser_bound_is_nearly_tight_at_the_end_of_the_grid_for_small_slop
     err = abs(staircase(0.0, K, L, delta) - 0)
     b = ev(bounds.relu_discretiser_error_upper(), K=K, L=L, delta=delta, rho=0)
     assert err <= b and err / b > 0.99
+
+
+def test_tracr_pair_is_one_sided_and_needs_twice_the_slope():
+    from theory_kit.claims.quantities import tracr_relu_staircase
+
+    L, t = 4.0, 0.0
+    pair = lambda x: max(L * (x - t) + 1, 0.0) - max(L * (x - t), 0.0)  # noqa: E731  tracr's hidden pair
+    for dist in (0.0, 0.1, 0.2, 0.3):
+        assert pair(t - dist) == pytest.approx(float(bounds.tracr_relu_pair_step_error(L, dist)))  # below: ramps
+        assert pair(t + dist) == pytest.approx(1.0, abs=1e-12)  # above: exact (up to float rounding)
+    delta, rho = 0.5, 0.1
+    assert float(bounds.tracr_relu_exact_slope(delta, rho)) == pytest.approx(2 * float(bounds.relu_exact_slope(delta, rho)))
+    f = sp.lambdify((sym.K, sym.L, sym.delta, sym.rho), bounds.tracr_relu_discretiser_error_upper(), modules="numpy")
+    for K, L in ((4, 1.0), (8, 3.0), (8, 10.0)):
+        for j in range(K):
+            x = (j + rho) * delta
+            assert abs(tracr_relu_staircase(x, K, L, delta) - j) <= f(K, L, delta, rho) + 1e-12

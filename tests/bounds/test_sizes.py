@@ -5,7 +5,8 @@ import sympy as sp
 
 import theory_kit as tk
 from theory_kit.bounds import sizes
-from theory_kit.bounds.sizes import (FIXED_VOCAB, N, QUANTITIES, SIZE_MIN, SIZE_PROGRAMS, V,
+from theory_kit.library import SIZE_PROGRAMS
+from theory_kit.bounds.sizes import (FIXED_VOCAB, N, QUANTITIES, SIZE_MIN, V,
                                      size_formulas)
 
 # Points include ones outside the grid (V 2..6, N 2..7) used while deriving the formulas; the

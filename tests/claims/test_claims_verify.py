@@ -150,9 +150,12 @@ def test_bounds_that_underflow_in_float64_are_evaluated_with_mpmath():
 def test_equality_relation():
     x = sp.Symbol("x")
     ok = Claim("eq", lambda x: (x + 1) ** 2, x**2 + 2 * x + 1, {"x": (-5.0, 5.0, "real")}, relation="==", rtol=1e-12)
-    v = verify(ok, budget=300)
-    # near x = -1 the expanded form cancels: the verifier finds that rounding needs an atol
+    v = verify(ok, budget=300, strict=True)
+    # near x = -1 the expanded form cancels: compared strictly in floats, rounding needs an atol
     assert not v.holds and abs(v.counterexample["x"] + 1) < 1e-3
+    # by default the bound is re-evaluated at 50 digits, where it is exact: rounding, not a counterexample
+    v = verify(ok, budget=300)
+    assert v.holds and v.n_near_misses > 0
     ok = Claim("eq", lambda x: (x + 1) ** 2, x**2 + 2 * x + 1, {"x": (-5.0, 5.0, "real")}, relation="==", rtol=1e-12, atol=1e-13)
     assert verify(ok, budget=300).holds
     off = Claim("eq_off", lambda x: (x + 1) ** 2 + 1e-3, x**2 + 2 * x + 1, {"x": (-5.0, 5.0, "real")}, relation="==", rtol=1e-12)

@@ -57,3 +57,28 @@ def test_off_by_one_single_program_formula_is_caught():
                   quantity=lambda V, N: compiled._residual_width("make_hist", V, N),
                   bound=hist, domain={"V": (2, 4, "int"), "N": (2, 4, "int")}, relation="==")
     assert verify(right, budget=50, seed=0).holds
+
+
+def test_min_exact_beta_does_not_depend_on_the_compilers_beta(monkeypatch):
+    # the old bisection started from the compiler's beta, so the claim held by construction
+    compiled.min_exact_beta.cache_clear()
+
+    def forbidden(N):
+        raise AssertionError("min_exact_beta must not use the compiler's beta")
+
+    monkeypatch.setattr(compiled, "compiler_beta", forbidden)
+    try:
+        b = compiled.min_exact_beta(3)
+    finally:
+        compiled.min_exact_beta.cache_clear()
+    assert 0 < b < math.inf
+
+
+def test_a_compiler_beta_formula_that_is_too_small_is_caught():
+    good = get("compiled_min_beta")
+    (sym,) = good.bound.free_symbols
+    b3 = compiled.min_exact_beta(3)
+    # a formula below the measured minimum at N = 3 (as a wrong constant in the compiler would be)
+    wrong = Claim("min_beta_too_small", good.quantity, good.bound * (0.9 * b3 / float(good.bound.subs(sym, 3))),
+                  dict(good.domain), relation="<=")
+    assert not verify(wrong, budget=100, seed=0).holds

@@ -11,7 +11,7 @@ import pytest
 import theory_kit as tk
 from theory_kit import library as lib
 from theory_kit import rasp
-from theory_kit.craft.lowering import LOWERING
+from theory_kit.compiler.graph_to_blocks import LOWERING
 from theory_kit.errors import (CompilationMismatch, InvalidInput, InvalidModelFile,
                                InvalidProgram, TheoryKitError, UnsupportedProgram)
 from theory_kit.rasp import nodes

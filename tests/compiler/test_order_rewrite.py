@@ -111,7 +111,7 @@ def test_tracr_sort_programs_shrink_and_stay_exact(n):
 
 
 def _notes(model) -> list:
-    return [b.note for layer in model._layered.layers for b in layer.mlps]
+    return [b.note for layer in model.layered.layers for b in layer.mlps]
 
 
 @pytest.mark.parametrize("f, note", [

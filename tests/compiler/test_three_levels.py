@@ -14,7 +14,7 @@ from tests.compiler.cases import CASES
 def test_three_levels_agree_on_every_input(name, factory, vocab, n, causal):
     program = factory()
     model = tk.compile(program, vocab=vocab, max_seq_len=n, causal=causal, verify=None)
-    layered = model._layered
+    layered = model.layered
     graph = layered.blocks.assignment.graph
     checked_nodes = 0
     for xs in enumerate_inputs(vocab, n):

@@ -56,10 +56,10 @@ def _broken(model: CompiledModel) -> CompiledModel:
     arrays["W_out"] = np.zeros_like(arrays["W_out"])
     layers = w.layers[:-1] + (LayerWeights(**arrays),)
     weights = dataclasses.replace(w, layers=layers)
-    return CompiledModel(weights, vocab=model.vocab, max_seq_len=model.max_seq_len,
-                         bos=model.bos, constants=model.constants,
-                         output_value_set=model.output_value_set, program=model.program,
-                         layered=model._layered, config=model._config)
+    runtime = CompiledModel(weights, vocab=model.vocab, max_seq_len=model.max_seq_len,
+                            bos=model.bos, constants=model.constants,
+                            output_value_set=model.output_value_set)
+    return dataclasses.replace(model, model=runtime)
 
 
 def test_a_mismatch_names_the_input_the_program_and_the_diverging_layer():

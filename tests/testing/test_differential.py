@@ -99,7 +99,7 @@ def test_interpreter_equals_block_apply_equals_weight_forward(case):
     residual layout (not through the unembedding, which `run` uses)."""
     vocab, max_seq_len, program = case
     model = _compile(program, vocab, max_seq_len)
-    layered = model._layered
+    layered = model.layered
     dirs = list(layered.blocks.output_directions)
     numerical = rasp.is_numerical(program)
     atol = 1e-6

@@ -7,7 +7,13 @@ quantities and the verifier tries to break them.
 
 from __future__ import annotations
 
-from theory_kit.bounds import symbols
+from theory_kit.bounds import compiled, symbols
+from theory_kit.bounds.compiled import (
+    attention_beta,
+    attention_epsilon,
+    attention_offtarget_mass,
+    discretiser_slope,
+)
 from theory_kit.bounds.positions import (
     bipolar_inner_product,
     bipolar_offdiagonal_upper,
@@ -32,6 +38,9 @@ from theory_kit.bounds.relu import (
     relu_exact_distance,
     relu_exact_slope,
     relu_pair_step_error,
+    tracr_relu_discretiser_error_upper,
+    tracr_relu_exact_slope,
+    tracr_relu_pair_step_error,
 )
 from theory_kit.bounds.softmax import (
     attention_output_error_upper,
@@ -45,6 +54,11 @@ from theory_kit.bounds.softmax import (
 
 __all__ = [
     "symbols",
+    "compiled",
+    "attention_epsilon",
+    "attention_beta",
+    "attention_offtarget_mass",
+    "discretiser_slope",
     "softmax_pmax_lower",
     "softmax_pmax_linear_lower",
     "offmax_mass_upper",
@@ -56,6 +70,9 @@ __all__ = [
     "relu_exact_distance",
     "relu_exact_slope",
     "relu_discretiser_error_upper",
+    "tracr_relu_pair_step_error",
+    "tracr_relu_exact_slope",
+    "tracr_relu_discretiser_error_upper",
     "MANTISSA_BITS",
     "mantissa_bits",
     "unit_roundoff",

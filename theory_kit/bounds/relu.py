@@ -7,8 +7,17 @@ The hidden pair used by compiled MLPs to turn a numerical value into a categoric
 a ramp of width 1/L centred on the threshold t. It equals the step 1[x >= t] exactly once
 |x - t| >= 1/(2L); closer to t it is off by 1/2 - L |x - t|. A K-level discretiser on values
 v_j = j delta (j = 0..K-1) sums K-1 such pairs with thresholds midway, t_k = (k - 1/2) delta, so
-that sum_k g_{t_k}(v_j) = j. Source: elementary; the numerical-to-categorical MLP of tracr
-(Lindner et al. 2023, "discretising MLP") is this construction with a hidden layer of ramps.
+that sum_k g_{t_k}(v_j) = j. Source: elementary. This centred pair is this toolkit's own.
+
+Tracr (Lindner et al. 2023, craft/chamber/numerical_mlp.py, `_get_discretising_layer`) uses a
+different, one-sided pair:
+
+    f_t(x) = ReLU(L (x - t) + 1) - ReLU(L (x - t)) = clip(L (x - t) + 1, 0, 1),
+
+exact for x >= t and for x <= t - 1/L, ramping over [t - 1/L, t] below the threshold. At distance
+d below t it errs by max(0, 1 - L d): against our max(0, 1/2 - L d), the error at a given slope
+is larger (up to twice: 1 vs 1/2 at the threshold) and the slope needed for exactness at
+distance d is twice ours (1/d vs 1/(2d)). The `tracr_*` functions state its bounds.
 """
 
 from __future__ import annotations
@@ -23,6 +32,9 @@ __all__ = [
     "relu_exact_distance",
     "relu_exact_slope",
     "relu_discretiser_error_upper",
+    "tracr_relu_pair_step_error",
+    "tracr_relu_exact_slope",
+    "tracr_relu_discretiser_error_upper",
 ]
 
 
@@ -98,3 +110,60 @@ def relu_discretiser_error_upper(K=sym.K, L=sym.L, delta=sym.delta, rho=sym.rho)
     """
     K, L, delta, rho = map(sympify_arg, (K, L, delta, rho))
     return (K - 1) * relu_pair_step_error(L, delta * (sp.Rational(1, 2) - sp.Abs(rho)))
+
+
+def tracr_relu_pair_step_error(L=sym.L, dist=sym.delta / 2) -> sp.Expr:
+    """The error of tracr's one-sided ReLU pair at distance dist *below* its threshold.
+
+    Lemma: |f_t(x) - 1[x >= t]| = max(0, 1 - L (t - x)) for x < t and 0 for x >= t, with
+    f_t(x) = clip(L (x - t) + 1, 0, 1). Source: tracr, craft/chamber/numerical_mlp.py (module
+    docstring); elementary.
+
+    Args:
+        L: slope of the pair (> 0).
+        dist: the distance t - x >= 0 below the threshold.
+
+    Returns:
+        The sympy expression Max(0, 1 - L dist).
+    """
+    L, dist = map(sympify_arg, (L, dist))
+    return sp.Max(0, 1 - L * dist)
+
+
+def tracr_relu_exact_slope(delta=sym.delta, rho=0) -> sp.Expr:
+    """The smallest slope for which tracr's discretiser is exact on inputs v_j + rho delta.
+
+    Lemma: the nearest threshold above x is (1/2 - rho) delta away (>= (1/2 - |rho|) delta), and
+    tracr's pair is exact there iff L (1/2 - |rho|) delta >= 1, i.e. L >= 2 / ((1 - 2|rho|) delta):
+    twice `relu_exact_slope`. Source: elementary, from `tracr_relu_pair_step_error`.
+
+    Args:
+        delta: spacing between neighbouring values (> 0).
+        rho: input perturbation in units of delta, |rho| < 1/2.
+
+    Returns:
+        The sympy expression 2 / ((1 - 2|rho|) delta).
+    """
+    delta, rho = map(sympify_arg, (delta, rho))
+    return 2 / ((1 - 2 * sp.Abs(rho)) * delta)
+
+
+def tracr_relu_discretiser_error_upper(K=sym.K, L=sym.L, delta=sym.delta, rho=sym.rho) -> sp.Expr:
+    """Upper bound on the error of tracr's K-level discretising MLP on (perturbed) grid inputs.
+
+    Lemma: as `relu_discretiser_error_upper` with tracr's pair: each of the K-1 pairs errs by at
+    most max(0, 1 - L delta (1/2 - |rho|)), so the staircase differs from the level index by at
+    most (K-1) max(0, 1 - L delta (1/2 - |rho|)); 0 iff L >= `tracr_relu_exact_slope`.
+    Source: tracr (Lindner et al. 2023), numerical_mlp.py; elementary.
+
+    Args:
+        K: number of levels (K >= 2).
+        L: slope of every pair.
+        delta: spacing of the levels.
+        rho: perturbation of the input in units of delta.
+
+    Returns:
+        The sympy expression (K-1) Max(0, 1 - L delta (1/2 - |rho|)).
+    """
+    K, L, delta, rho = map(sympify_arg, (K, L, delta, rho))
+    return (K - 1) * tracr_relu_pair_step_error(L, delta * (sp.Rational(1, 2) - sp.Abs(rho)))

@@ -35,7 +35,8 @@ from typing import Callable
 
 import sympy as sp
 
-__all__ = ["V", "N", "SIZE_PROGRAMS", "SIZE_MIN", "FIXED_VOCAB", "size_formulas", "QUANTITIES"]
+__all__ = ["V", "N", "SIZE_NAMES", "SIZE_MIN", "FIXED_VOCAB", "PROGRAM_NAMES",
+           "size_vocab", "size_formulas", "QUANTITIES"]
 
 V = sp.Symbol("V", positive=True, integer=True)
 N = sp.Symbol("N", positive=True, integer=True)
@@ -441,7 +442,7 @@ _FORMULAS: dict[str, Callable[[], dict]] = {
     "make_add": make_add,
 }
 
-#: Programs compiled on a fixed vocabulary (their factories ignore V; formulas are in N only).
+#: Programs compiled on a fixed vocabulary, their registry default (formulas are in N only).
 FIXED_VOCAB: dict[str, tuple] = {
     "make_shuffle_dyck": ("(", ")", "a"),
     "make_shuffle_dyck2": ("(", ")", "{", "}"),
@@ -457,58 +458,23 @@ SIZE_MIN["make_sort"] = (2, 3)         # at N = 2 the sum w1 + w2 is a smaller p
 SIZE_MIN["make_sort_freq"] = (2, 3)
 
 
-def _build(name: str, v: int, n: int) -> tuple:
-    """(program, vocab) of `name` at vocabulary size v (tokens 0..v-1, or FIXED_VOCAB[name])
-    and max_seq_len n (used only by programs that take it as an argument)."""
-    from theory_kit import library as L  # lazy: bounds/ must not import the compiler stack
-    from theory_kit import rasp
-
-    t = rasp.tokens
-    programs = {
-        "make_length": L.make_length,
-        "make_hist": L.make_hist,
-        "make_count": lambda: L.make_count(t, 0),
-        "make_frac_prevs": lambda: L.make_frac_prevs(t == 0),
-        "make_pair_balance": lambda: L.make_pair_balance(t, 0, 1),
-        "make_sort_unique": lambda: L.make_sort_unique(t, t),
-        "make_reverse": lambda: L.make_reverse(t),
-        "make_count_less_freq": lambda: L.make_count_less_freq(2),
-        "shift_by": lambda: L.shift_by(1, t),
-        "detect_pattern": lambda: L.detect_pattern(t, [0, 1, 2]),
-        "make_shuffle_dyck": lambda: L.make_shuffle_dyck(["()"]),
-        "make_shuffle_dyck2": L.make_shuffle_dyck2,
-        "make_sort": lambda: L.make_sort(t, t, max_seq_len=n, min_key=1),
-        "make_sort_freq": lambda: L.make_sort_freq(n),
-        "make_nary_sequencemap": lambda: L.make_nary_sequencemap(
-            lambda a, i, m: a + i < m, t, rasp.indices, L.length),
-        "make_mean": lambda: L.make_mean(t),
-        "make_sum": lambda: L.make_sum(t),
-        "make_max": lambda: L.make_max(t),
-        "make_min": lambda: L.make_min(t),
-        "make_majority": lambda: L.make_majority(t),
-        "make_palindrome": lambda: L.make_palindrome(t),
-        "make_prev_token": lambda: L.make_prev_token(t),
-        "make_induction": lambda: L.make_induction(t),
-        "make_prefix_sum": lambda: L.make_prefix_sum(t, values=(0, 1, 2, 3)),
-        "make_add": lambda: L.make_add(t, base=2),
-    }
-    return programs[name](), FIXED_VOCAB.get(name, tuple(range(v)))
+#: formula key -> the registry name (theory_kit.library.PROGRAMS) of the program it counts.
+PROGRAM_NAMES: dict[str, str] = {name: name.removeprefix("make_") for name in _FORMULAS}
 
 
-def _factory(name: str) -> Callable[[int, int], tuple]:
-    def factory(v: int, n: int) -> tuple:
-        return _build(name, v, n)
-
-    factory.__name__ = factory.__qualname__ = f"{name}_factory"
-    return factory
+def size_vocab(name: str, v: int) -> tuple:
+    """The vocabulary the formulas of `name` count at vocabulary size v: tokens 0..v-1, or
+    FIXED_VOCAB[name] for a fixed-vocabulary program (then v is ignored)."""
+    return FIXED_VOCAB.get(name, tuple(range(v)))
 
 
-#: name -> factory(V, N) -> (program, vocab) for every program with formulas (vocab 0..V-1).
-SIZE_PROGRAMS: dict[str, Callable[[int, int], tuple]] = {name: _factory(name) for name in _FORMULAS}
+#: Every program with size formulas (formula key, e.g. "make_sort"); the library builds them
+#: for a (V, N) domain (`theory_kit.library.SIZE_PROGRAMS`), bounds/ never imports it.
+SIZE_NAMES: tuple[str, ...] = tuple(_FORMULAS)
 
 
 def size_formulas(name: str) -> dict[str, sp.Expr]:
-    """The size formulas of library program `name` (a key of SIZE_PROGRAMS), in V and N.
+    """The size formulas of library program `name` (a name of SIZE_NAMES), in V and N.
 
     Raises:
         KeyError: for a program without formulas, listing the known ones.

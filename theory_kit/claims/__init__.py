@@ -6,6 +6,11 @@ violation) and returns a Verdict. Built-in claims live in the registry (`names`,
 `registry`); other modules add theirs with `register` or `register_factory`. A bound may also be
 given as text: `parse_expression` reads it safely (a whitelist walked in Python's syntax tree,
 never eval), with the domain's names as plain symbols.
+
+Verdicts are rounding-aware by default (float noise is a near miss, not a counterexample;
+strict=True compares floats exactly). A claim whose quantity is also a formula
+(Claim(quantity=<sympy expression or text>, ...)) can be proved: verify(claim, method="prove")
+tries sympy, then interval branch and bound, and returns a Proof that `check_proof` re-validates.
 """
 
 from __future__ import annotations
@@ -14,7 +19,17 @@ from theory_kit.claims.claim import KINDS, RELATIONS, Claim, ParamSpec, parse_do
 from theory_kit.claims.parsing import parse_expression
 from theory_kit.claims.quantities import HashBreakpoints, layer_norm_hash_breakpoints
 from theory_kit.claims.registry import get, names, register, register_factory, register_module, registry, unregister
-from theory_kit.claims.verify import DEFAULT_BUDGET, Evaluation, Verdict, assert_holds, ratio_from_margin, verify
+from theory_kit.claims.prove import InvalidProof, Proof, check_proof
+from theory_kit.claims.verify import (
+    DEFAULT_BUDGET,
+    NEAR_MISS_ULPS,
+    Evaluation,
+    NearMiss,
+    Verdict,
+    assert_holds,
+    ratio_from_margin,
+    verify,
+)
 
 __all__ = [
     "Claim",
@@ -27,6 +42,11 @@ __all__ = [
     "assert_holds",
     "Verdict",
     "Evaluation",
+    "NearMiss",
+    "NEAR_MISS_ULPS",
+    "Proof",
+    "check_proof",
+    "InvalidProof",
     "ratio_from_margin",
     "DEFAULT_BUDGET",
     "register",

@@ -22,6 +22,7 @@ from theory_kit.claims.quantities import (
     position_encoding_min_gap,
     relu_staircase,
     softmax,
+    tracr_relu_staircase,
     tie_breaker,
 )
 from theory_kit.claims.registry import register
@@ -33,6 +34,7 @@ __all__ = [
     "tied_mass",
     "tied_each",
     "relu_discretiser_error",
+    "relu_discretiser_error_tracr",
     "bipolar_offdiagonal",
     "layer_norm_hash_gap",
     "tie_breaker_value",
@@ -104,6 +106,13 @@ def relu_discretiser_error(K: int, L: float, delta: float, pos: float, rho: floa
     j = int(round(pos * (K - 1)))
     x = (j + rho) * delta
     return abs(relu_staircase(x, K, L, delta) - j)
+
+
+def relu_discretiser_error_tracr(K: int, L: float, delta: float, pos: float, rho: float) -> float:
+    """|tracr's staircase MLP output - level index| at x = (j + rho) delta, j = round(pos (K - 1))."""
+    j = int(round(pos * (K - 1)))
+    x = (j + rho) * delta
+    return abs(tracr_relu_staircase(x, K, L, delta) - j)
 
 
 def bipolar_offdiagonal(d: int, i: int, k: int) -> int:
@@ -182,8 +191,18 @@ register(Claim(
     "relu_discretiser_error", relu_discretiser_error, bounds.relu_discretiser_error_upper(),
     {"K": (2, 64, "int"), "L": (0.01, 1000.0, "log"), "delta": (0.001, 10.0, "log"), "pos": (0.0, 1.0, "real"), "rho": (-0.45, 0.45, "real")},
     relation="<=",
-    source="ReLU-pair discretiser, bounds.relu_discretiser_error_upper (elementary; tracr's numerical MLP)",
+    source="centred ReLU-pair discretiser (this toolkit's), bounds.relu_discretiser_error_upper (elementary); tracr's "
+           "one-sided pair errs more and needs twice the slope: see relu_discretiser_error_tracr",
     description="|staircase(x) - level| <= (K-1) max(0, 1/2 - L delta (1/2 - |rho|)); exact iff L >= 1/((1-2|rho|) delta)",
+    rtol=1e-9, atol=1e-8,
+))
+register(Claim(
+    "relu_discretiser_error_tracr", relu_discretiser_error_tracr, bounds.tracr_relu_discretiser_error_upper(),
+    {"K": (2, 64, "int"), "L": (0.01, 1000.0, "log"), "delta": (0.001, 10.0, "log"), "pos": (0.0, 1.0, "real"), "rho": (-0.45, 0.45, "real")},
+    relation="<=",
+    source="tracr's discretising MLP (Lindner et al. 2023, craft/chamber/numerical_mlp.py), one-sided ReLU pairs, "
+           "bounds.tracr_relu_discretiser_error_upper (elementary)",
+    description="|tracr staircase(x) - level| <= (K-1) max(0, 1 - L delta (1/2 - |rho|)); exact iff L >= 2/((1-2|rho|) delta)",
     rtol=1e-9, atol=1e-8,
 ))
 register(Claim(
@@ -191,7 +210,8 @@ register(Claim(
     {"n": (2, 65536, "logint"), "p": (4, 40, "int")},
     relation=">=",
     source="rounding of numerical positions i/n, bounds.position_gap_lower (elementary float analysis)",
-    description="min gap of p-bit rounded encodings i/n >= 1/n - 2^-p (distinct iff p >= log2 n)",
+    description="min gap of p-bit rounded encodings i/n >= 1/n - 2^-p (so distinct if n <= 2^p; sufficient, not "
+                "necessary: n = 2^p + 1 is still distinct, the first collision is at n = 2^p + 2 for p = 4..8)",
     atol=1e-15,
 ))
 register(Claim(
@@ -214,4 +234,49 @@ register(Claim(
     relation="<=",
     source="±1 binary addresses of Giannou et al. 2023 (ICML), Sec. 3; sharp form d - 2",
     description="p_a . p_b <= log2(n) - 2 for different d-bit addresses a != b",
+))
+
+
+# ---------------------------------------------------------------------------------------------
+# Formula claims: both sides are sympy expressions, so `verify(..., method="prove")` proves them
+# over the whole box (proofs_numeric prints "proved (certificate: ...)" for these).
+
+#: The formula claims, by name (each is proved by proofs_numeric/check_<name>.py).
+FORMULA_CLAIMS = (
+    "softmax_linear_below_exact",
+    "offmax_mass_at_formula_beta",
+    "layer_norm_hash_gap_squared",
+    "relu_discretiser_error_at_most_half",
+)
+
+register(Claim(
+    "softmax_linear_below_exact", bounds.softmax_pmax_lower(sym.n, sym.beta, sym.Delta),
+    bounds.softmax_pmax_linear_lower(),
+    {"n": (2, 1024, "int"), "beta": (0.01, 100.0, "log"), "Delta": (0.001, 10.0, "log")},
+    relation=">=",
+    source="1/(1+t) >= 1-t for t >= 0: the linearised softmax bound is implied by the exact one (elementary)",
+    description="1/(1+(n-1)exp(-beta Delta)) >= 1-(n-1)exp(-beta Delta), both sides formulas",
+))
+register(Claim(
+    "offmax_mass_at_formula_beta", bounds.offmax_mass_upper(sym.n, bounds.beta_for_offmax_mass(), sym.Delta), sym.eps,
+    {"n": (2, 1024, "int"), "eps": (1e-12, 0.5, "log"), "Delta": (0.001, 10.0, "log")},
+    relation="<=",
+    source="bounds.beta_for_offmax_mass solves offmax_mass_upper = eps (elementary); the formula side of softmax_beta_for_eps",
+    description="the off-max mass bound at beta = ln((n-1)(1-eps)/eps)/Delta is <= eps (with equality)",
+))
+register(Claim(
+    "layer_norm_hash_gap_squared", (sym.i * (sym.i - 1) + 1) ** 2,
+    (1 - bounds.layer_norm_hash_gap_lower()) ** 2 * (sym.i**2 + 1) * ((sym.i - 1) ** 2 + 1),
+    {"i": (2, 10**6, "logint")},
+    relation="<=",
+    source="Merrill & Sabharwal 2024 (ICLR), Lemma 8, App. E, in exact arithmetic: 1 - phi(i,1).phi(i-1,1) >= 1/(2 i^4) "
+           "squared (both sides positive)",
+    description="(i(i-1)+1)^2 <= (1-1/(2i^4))^2 (i^2+1)((i-1)^2+1), equivalent to the hash gap lemma",
+))
+register(Claim(
+    "relu_discretiser_error_at_most_half", bounds.relu_discretiser_error_upper(), (sym.K - 1) / 2,
+    {"K": (2, 64, "int"), "L": (0.01, 1000.0, "log"), "delta": (0.001, 10.0, "log"), "rho": (-0.45, 0.45, "real")},
+    relation="<=",
+    source="bounds.relu_discretiser_error_upper is at most (K-1)/2 whatever the slope (elementary)",
+    description="(K-1) max(0, 1/2 - L delta (1/2 - |rho|)) <= (K-1)/2",
 ))

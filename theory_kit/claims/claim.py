@@ -177,7 +177,11 @@ class Claim:
     Attributes:
         name: identifier of the claim (letters, digits, underscores; starts with a letter).
         quantity: callable taking every domain parameter as a keyword argument and returning a
-            real number (ints for "int"/"logint" parameters, floats otherwise).
+            real number (ints for "int"/"logint" parameters, floats otherwise); or a sympy
+            expression over the domain's symbols, or its text (parsed like `bound`). An
+            expression is kept exact in `quantity_expr` (for 50-digit re-checks and for
+            `verify(..., method="prove")`) and `quantity` becomes its float evaluator
+            (numpy, falling back to mpmath where floats overflow or fail).
         bound: sympy expression over symbols named like domain parameters (a subset of them),
             or its text, e.g. "(n-1)*exp(-beta)": parsed safely (never evaluated as Python) by
             `theory_kit.claims.parse_expression` with every domain name read as a plain Symbol,
@@ -211,6 +215,8 @@ class Claim:
     rtol: float = 0.0
     atol: float = 0.0
     params: tuple = field(init=False, repr=False)
+    #: The quantity as a sympy expression when it was given as one (or as text), else None.
+    quantity_expr: Any = field(init=False, repr=False, default=None)
 
     def __post_init__(self):
         problems: list[str] = []
@@ -229,7 +235,26 @@ class Claim:
                                 if len(self.bound) <= 200 else f"bound must be a sympy expression or a formula in the domain's names: {exc}")
         if not isinstance(self.bound, str):
             problems += _check_bound(self.bound, set(str_names))
-        problems += _check_quantity(self.quantity, [n for n in names if isinstance(n, str)])
+        if isinstance(self.quantity, (str, sp.Expr)):
+            qexpr = self.quantity
+            if isinstance(qexpr, str):
+                try:
+                    qexpr = parse_expression(qexpr, str_names, source="quantity")
+                except InvalidClaim as exc:
+                    problems.append(str(exc))
+                    qexpr = None
+            if qexpr is not None:
+                q_problems = [p.replace("bound", "quantity", 1) for p in _check_bound(qexpr, set(str_names))]
+                problems += q_problems
+                if not q_problems and not problems:
+                    from theory_kit.claims.verify import ExpressionQuantity  # verify imports claim
+
+                    object.__setattr__(self, "quantity_expr", qexpr)
+                    object.__setattr__(self, "quantity", ExpressionQuantity(qexpr, str_names))
+        elif isinstance(self.quantity, sp.Basic):
+            problems.append(f"quantity must be a callable or a sympy expression, got {type(self.quantity).__name__} {self.quantity!r}")
+        else:
+            problems += _check_quantity(self.quantity, [n for n in names if isinstance(n, str)])
         if self.relation not in RELATIONS:
             problems.append(f"relation must be one of {', '.join(map(repr, RELATIONS))}, got {self.relation!r}")
         for label in ("rtol", "atol"):

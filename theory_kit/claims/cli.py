@@ -1,9 +1,14 @@
 """The `claims` and `verify` subcommands of the theory-kit command line.
 
 `theory_kit.cli` calls `register_commands(subparsers)`; `main(argv)` runs them standalone (tests,
-`python -m theory_kit.claims.cli`). Exit codes of verify: 0 the claim held, 1 a counterexample was
-found (printed in full), 2 bad usage (unknown claim, malformed domain or bound, a quantity that
-cannot be imported or fails) — with the reason on stderr.
+`python -m theory_kit.claims.cli`). Exit codes of verify: 0 the claim held (or was proved with
+--prove), 1 a counterexample was found (printed in full), 2 bad usage (unknown claim, malformed
+domain or bound, a quantity that cannot be imported or fails) — with the reason on stderr —, 3 the
+prover could not decide (--prove).
+
+Verdicts are rounding-aware unless --strict: a float violation is re-checked with the bound (and an
+expression quantity) at 50 digits; a black-box quantity missing by at most a few ulps, or both
+sides below the smallest normal float, is a "near miss", listed, never a counterexample.
 """
 
 from __future__ import annotations
@@ -12,6 +17,7 @@ import argparse
 import importlib
 import json
 import os
+import re
 import sys
 
 import sympy as sp
@@ -19,12 +25,17 @@ import sympy as sp
 from theory_kit.claims.claim import RELATIONS, Claim, parse_domain
 from theory_kit.claims.parsing import parse_expression
 from theory_kit.claims.registry import get, names
-from theory_kit.claims.verify import DEFAULT_BUDGET, Verdict, verify
+from theory_kit.claims.verify import DEFAULT_BUDGET, NEAR_MISS_ULPS, Verdict, verify
 from theory_kit.errors import TheoryKitError
 
 __all__ = ["register_commands", "main", "load_quantity", "parse_bound", "format_verdict"]
 
-EXIT_HELD, EXIT_VIOLATED, EXIT_USAGE = 0, 1, 2
+EXIT_HELD, EXIT_VIOLATED, EXIT_USAGE, EXIT_UNDECIDED = 0, 1, 2, 3
+
+#: The rounding rule, as `theory-kit verify` prints it.
+ROUNDING_RULE = ("rounding-aware: a float violation is re-checked at 50 digits (bound, and quantity if a formula); "
+                 f"a black-box quantity off by <= {NEAR_MISS_ULPS} ulps, or both sides below the smallest normal "
+                 "float, is a near miss, not a counterexample (--strict compares floats exactly)")
 
 
 class UsageError(TheoryKitError):
@@ -52,8 +63,17 @@ def register_commands(subparsers) -> None:
     v.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
     v.add_argument("--json", action="store_true", help="print the verdict as JSON")
     v.add_argument("--progress", action="store_true", help="report progress on stderr")
+    v.add_argument("--strict", action="store_true",
+                   help="compare floats exactly (default: rounding-aware, float noise reported as near misses)")
+    v.add_argument("--prove", action="store_true",
+                   help="prove the claim (sympy, then interval branch and bound) when quantity and bound are formulas; "
+                        "exit 3 if undecided")
+    v.add_argument("--max-boxes", type=int, default=None, help="box budget of --prove")
+    v.add_argument("--max-seconds", type=float, default=None, help="time budget of --prove, seconds")
     g = v.add_argument_group("your own claim")
-    g.add_argument("--quantity", metavar="MODULE:FUNCTION", help="callable taking the parameters as keyword arguments")
+    g.add_argument("--quantity", metavar="MODULE:FUNCTION|EXPR",
+                   help="callable taking the parameters as keyword arguments, or a formula in the domain's names "
+                        "(anything without a ':'), kept exact for --prove")
     g.add_argument("--bound", metavar="EXPR", help='expression in the domain\'s names, e.g. "1/(1+(n-1)*exp(-beta))" '
                                                    '(+ - * / ** // %%, exp, log, sqrt, floor, Min, Max, ...; never run as Python)')
     g.add_argument("--domain", metavar="SPEC", help='e.g. "n=2..1024:int,beta=0.1..50:log" (kinds: int, real, log, logint)')
@@ -124,7 +144,14 @@ def _user_claim(args) -> Claim:
     if missing:
         raise UsageError(f"a claim of your own needs --quantity, --bound and --domain; missing {', '.join(missing)}")
     domain = parse_domain(args.domain)
-    quantity = load_quantity(args.quantity)
+    looks_like_module = re.fullmatch(r"[A-Za-z_][\w.]*", args.quantity) and args.quantity not in domain
+    if ":" in args.quantity or looks_like_module:  # a bare module name is a MODULE:FUNCTION typo
+        quantity = load_quantity(args.quantity)
+    else:
+        try:
+            quantity = parse_expression(args.quantity, list(domain), source="--quantity")
+        except TheoryKitError as exc:
+            raise UsageError(str(exc)) from exc
     bound = parse_bound(args.bound, list(domain))
     return Claim(args.claim_name, quantity, bound, domain, relation=args.relation,
                  source=f"user: {args.quantity} vs {args.bound}", rtol=args.rtol, atol=args.atol)
@@ -139,7 +166,8 @@ def format_verdict(claim: Claim, verdict: Verdict) -> str:
     rows = [
         ("claim", claim.name),
         ("asserts", f"quantity {claim.relation} {claim.bound}"),
-        ("verdict", "HOLDS" if verdict.holds else "COUNTEREXAMPLE FOUND"),
+        ("verdict", {"holds": "HOLDS", "violated": "COUNTEREXAMPLE FOUND", "proved": "PROVED",
+                     "refuted": "REFUTED (exact counterexample)", "undecided": "UNDECIDED"}.get(verdict.status, verdict.status)),
         ("worst ratio", _fmt(verdict.worst_ratio)),
         ("where", ", ".join(f"{k}={_fmt(v)}" for k, v in verdict.worst_params.items())),
         ("quantity", _fmt(verdict.worst_quantity)),
@@ -147,11 +175,27 @@ def format_verdict(claim: Claim, verdict: Verdict) -> str:
         ("evaluated", f"{verdict.n_evaluated} of budget {verdict.budget} (seed {verdict.seed})"
                       + (", exhaustive" if verdict.exhaustive else "")),
     ]
-    if not verdict.holds:
+    if verdict.n_violations:
         rows.append(("violations", f"{verdict.n_violations}, first at evaluation {verdict.first_violation_at}"))
+    rows.append(("rounding", "strict: floats compared exactly" if verdict.strict else ROUNDING_RULE))
+    if verdict.n_near_misses:
+        worst = verdict.near_misses[0]
+        rows.append(("near misses", f"{verdict.n_near_misses} (largest {worst.ulps:.3g} ulps, {worst.reason}, at "
+                                    + ", ".join(f"{k}={_fmt(v)}" for k, v in worst.params.items()) + ")"))
+    if verdict.method == "prove":
+        info = verdict.prove_info or {}
+        if verdict.status == "proved":
+            p = verdict.proof
+            what = "sympy (non-negative form)" if p.kind == "sympy" else f"certificate: {p.n_boxes} boxes"
+            rows.append(("proof", f"{what}, re-checked; {info.get('seconds')} s"))
+        elif verdict.status == "undecided":
+            rows.append(("open", f"{len(verdict.remaining_boxes)} boxes, {verdict.remaining_fraction:.3g} of the domain; "
+                                 f"{info.get('reason', '')}"))
+        elif verdict.status == "refuted":
+            rows.append(("proof", f"h enclosure at the counterexample {info.get('counterexample_enclosure')}"))
     width = max(len(k) for k, _ in rows)
     lines = [f"{k:<{width}}  {v}" for k, v in rows]
-    if not verdict.holds:
+    if verdict.counterexample is not None:
         lines.append("counterexample (full precision):")
         lines += [f"  {k} = {v!r}" for k, v in verdict.counterexample.items()]
         lines.append(f"  quantity = {verdict.worst_quantity!r}")
@@ -169,7 +213,9 @@ def cmd_verify(args) -> int:
             raise UsageError("name a claim (see `theory-kit claims`) or give --quantity, --bound and --domain")
         claim = _user_claim(args) if own else get(args.name)
         progress = _progress_printer() if args.progress else None
-        verdict = verify(claim, budget=args.budget, seed=args.seed, progress=progress)
+        verdict = verify(claim, budget=args.budget, seed=args.seed, progress=progress, strict=args.strict,
+                         method="prove" if args.prove else "search", max_boxes=args.max_boxes,
+                         max_seconds=args.max_seconds)
     except TheoryKitError as exc:
         print(f"theory-kit verify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -179,6 +225,8 @@ def cmd_verify(args) -> int:
         print(json.dumps(out, indent=2, sort_keys=True))
     else:
         print(format_verdict(claim, verdict))
+    if verdict.status == "undecided":
+        return EXIT_UNDECIDED
     return EXIT_HELD if verdict.holds else EXIT_VIOLATED
 
 

@@ -4,9 +4,10 @@ Importing this module registers two claims:
 
   * compiled_min_beta — for make_hist over the vocabulary {0, 1}, the smallest β at which the
     compiled model is still exact on every input (found by bisection; `compile(..., beta=b,
-    verify="exhaustive")` raising CompilationMismatch means "not exact") is at most the β the
-    compiler uses, 2·ln((N+1)/ε) with ε = min(tol(float64), 1/(8(N+1)^2·max|value|)), which is
-    tol(float64) = 1e-10 on the whole domain N = 2..6.
+    verify="exhaustive")` raising CompilationMismatch means "not exact"; the search for it never
+    looks at the compiler's β, so the claim can fail) is at most the β the compiler uses, 2·ln((N+1)/ε) with ε = min(tol(float64), 1/(8(N+1)^2·max|value|)), which is
+    tol(float64) = 1e-10 on the whole domain N = 2..6 (bounds.compiled.attention_beta and
+    attention_epsilon: the expressions the compiler itself evaluates).
   * size_formulas — the residual widths of the compiled make_length, make_hist, make_count,
     make_frac_prevs, make_pair_balance and make_sort_unique (vocabulary 0..V-1, max_seq_len N),
     summed, equal the sum of the closed forms in theory_kit.bounds.sizes (relation "==").
@@ -19,11 +20,14 @@ from __future__ import annotations
 
 import functools
 
+import numpy as np
 import sympy as sp
 
+from theory_kit.bounds import compiled as bounds_compiled
 from theory_kit.bounds import sizes
 from theory_kit.claims.claim import Claim
 from theory_kit.claims.registry import register
+from theory_kit.compiler.config import TOLERANCE
 
 __all__ = ["min_exact_beta", "compiler_beta", "residual_width_total", "MIN_BETA_VOCAB",
            "MIN_BETA_BOUND", "MIN_BETA_N_RANGE", "SIZE_PROGRAM_NAMES", "RESIDUAL_WIDTH_BOUND", "BETA_RTOL"]
@@ -36,14 +40,18 @@ BETA_RTOL = 1e-3
 MIN_BETA_N_RANGE = (2, 6)
 _BETA_FLOOR = 1e-3  # the compiler needs beta > 0; make_hist is not exact this cold
 
-_N = sp.Symbol("N", positive=True, integer=True)
-_TOL_FLOAT64 = sp.Rational(1, 10**10)  # theory_kit.compiler.config.TOLERANCE[float64]
-#: Compiler's β for make_hist: 2 ln((N+1)/eps), eps = min(tol, 1/(8 (N+1)^2 N)) (hist values <= N).
-MIN_BETA_BOUND = 2 * sp.log((_N + 1) / sp.Min(_TOL_FLOAT64, 1 / (8 * (_N + 1) ** 2 * _N)))
+_N = bounds_compiled.N
+#: TOLERANCE[float64] as an exact rational (the compiler's tol for float64).
+_TOL_FLOAT64 = sp.nsimplify(TOLERANCE[np.dtype(np.float64)], rational=True)
+#: Compiler's β for make_hist: the same sympy expressions the compiler lambdifies,
+#: attention_beta(N, attention_epsilon(tol, N, vmax=N, gap=oo)) (hist values <= N; make_hist
+#: discretises no numerical SOp, so no Map gap tightens ε).
+MIN_BETA_BOUND = bounds_compiled.attention_beta(
+    _N, bounds_compiled.attention_epsilon(_TOL_FLOAT64, _N, _N, sp.oo))
 
 
 def _hist_exact(N: int, beta: float | None, verify: str | None = "exhaustive"):
-    from theory_kit import compile as tk_compile
+    from theory_kit.compiler import compile as tk_compile
     from theory_kit.library import make_hist
 
     return tk_compile(make_hist(), vocab=MIN_BETA_VOCAB, max_seq_len=int(N), verify=verify, beta=beta)
@@ -65,21 +73,36 @@ def _is_exact(N: int, beta: float) -> bool:
     return True
 
 
+#: Largest beta the independent search for an exact beta tries before giving up (+inf).
+_BETA_CEILING = 1e6
+
+
 @functools.lru_cache(maxsize=None)
 def min_exact_beta(N: int) -> float:
     """Smallest β (to relative precision BETA_RTOL) at which compiled make_hist is exact.
 
-    Bisection between a failing β (1e-3) and the compiler's β; returns the smallest β seen to be
-    exact (exhaustively verified). Returns +inf if the compiler's own β is not exact, which
-    violates the claim. Assumes exactness is monotone in β on the bracket (it is a bisection).
+    Independent of the compiler's β (so the claim can fail): starting from β = 1, double until
+    the model is exact (or halve while it stays exact, down to 1e-3), then bisect the bracket
+    (failing, exact) to relative width BETA_RTOL; returns its exact end, or +inf if no β up to
+    1e6 is exact. Assumes exactness is monotone in β on the bracket (it is a bisection). Were
+    the compiler's formula too small, this β would exceed it and the claim would fail.
     """
     N = int(N)
-    hi = compiler_beta(N)
-    if not _is_exact(N, hi):
-        return float("inf")
-    lo = _BETA_FLOOR
-    if _is_exact(N, lo):
-        return lo
+    lo, hi = None, 1.0
+    if _is_exact(N, hi):
+        while hi / 2 >= _BETA_FLOOR and _is_exact(N, hi / 2):
+            hi /= 2
+        lo = hi / 2
+        if lo < _BETA_FLOOR:
+            return hi
+    else:
+        lo = hi
+        while not _is_exact(N, hi * 2):
+            hi *= 2
+            lo = hi
+            if hi > _BETA_CEILING:
+                return float("inf")
+        hi *= 2
     while hi - lo > BETA_RTOL * hi:
         mid = 0.5 * (lo + hi)
         if _is_exact(N, mid):
@@ -100,9 +123,11 @@ SIZE_PROGRAM_NAMES = ("make_length", "make_hist", "make_count", "make_frac_prevs
 
 @functools.lru_cache(maxsize=None)
 def _residual_width(name: str, V: int, N: int) -> int:
-    from theory_kit import compile as tk_compile
+    from theory_kit.compiler import compile as tk_compile
 
-    program, vocab = sizes.SIZE_PROGRAMS[name](V, N)
+    from theory_kit.library import SIZE_PROGRAMS
+
+    program, vocab = SIZE_PROGRAMS[name](V, N)
     return int(tk_compile(program, vocab=vocab, max_seq_len=N, verify=None).summary()["residual_width"])
 
 
@@ -120,7 +145,8 @@ register(Claim(
     bound=MIN_BETA_BOUND,
     domain={"N": (*MIN_BETA_N_RANGE, "int")},
     relation="<=",
-    source="theory_kit/craft/lowering.py derive_beta; theory_kit/compiler/blocks.py choose_epsilon",
+    source="theory_kit/bounds/compiled.py attention_beta, attention_epsilon (lambdified in "
+           "theory_kit/compiler/graph_to_blocks.py)",
     description="smallest beta at which compiled make_hist (vocab {0,1}) is exact on every input "
                 "(bisection, exhaustive verification) vs the compiler's beta = 2 ln((N+1)/eps)",
 ))
@@ -131,7 +157,8 @@ register(Claim(
     bound=RESIDUAL_WIDTH_BOUND,
     domain={"V": (2, 6, "int"), "N": (2, 8, "int")},
     relation="==",
-    source="theory_kit/bounds/sizes.py (constructions of theory_kit/craft/lowering.py)",
+    source="theory_kit/bounds/sizes.py (constructions of theory_kit/craft/mlp.py, "
+           "theory_kit/craft/attention.py)",
     description="summed residual width of compiled length, hist, count, frac_prevs, pair_balance, "
                 "sort_unique (vocab 0..V-1, max_seq_len N) equals the closed forms",
 ))

@@ -93,6 +93,17 @@ def relu_staircase(x: float, K: int, L: float, delta: float) -> float:
     return float(np.sum(np.maximum(a + 0.5, 0.0) - np.maximum(a - 0.5, 0.0)))
 
 
+def tracr_relu_staircase(x: float, K: int, L: float, delta: float) -> float:
+    """Tracr's K-level discretising MLP (one-sided ReLU pairs) on values spaced delta apart.
+
+    Hidden layer (tracr craft/chamber/numerical_mlp.py): for each threshold t_k = (k - 1/2) delta,
+    ReLU(L (x - t_k) + 1) - ReLU(L (x - t_k)), which ramps over [t_k - 1/L, t_k]; output: their sum.
+    """
+    t = (np.arange(1, K, dtype=float) - 0.5) * delta
+    a = L * (x - t)
+    return float(np.sum(np.maximum(a + 1.0, 0.0) - np.maximum(a, 0.0)))
+
+
 def _bit_length(a: np.ndarray) -> np.ndarray:
     return np.frexp(a.astype(np.float64))[1].astype(np.int64)
 
@@ -164,38 +175,57 @@ def position_encodings_distinct(dtype: str, n: int) -> bool:
     return bool(np.all(np.diff(enc) > 0))
 
 
-def layer_norm_hash(x, y, dtype: str = "float64") -> np.ndarray:
+def layer_norm_hash(x, y, dtype: str = "float64", accumulate: str | None = None) -> np.ndarray:
     """Merrill & Sabharwal's layer-norm hash phi(x, y) = LN(<x, y, -x, -y>), computed in dtype.
 
-    LN(v) = (v - mean v) / |v - mean v| (their layer norm, no epsilon, no affine part). Every
-    operation is done in dtype, sums accumulated left to right, as a model running in that dtype
-    would; overflow and underflow are allowed to happen (and show up as non-finite or non-unit
-    hashes).
+    LN(v) = (v - mean v) / |v - mean v| (their layer norm, no epsilon, no affine part). Inputs and
+    the returned hash are stored in dtype; the arithmetic (mean, centring, sum of squares, sqrt,
+    division) is done in `accumulate` (default: dtype itself, "all the way"), sums left to
+    right, as a model running in that precision would; overflow and underflow are allowed to
+    happen (and show up as non-finite or non-unit hashes). accumulate="float32" with
+    dtype="float16" is float16 storage with float32 accumulation, as on most accelerators.
 
     Args:
         x, y: scalars or arrays of shape (N,) (cast to dtype first).
-        dtype: "float16", "float32" or "float64".
+        dtype: "float16", "float32" or "float64" (storage).
+        accumulate: None (= dtype) or a dtype at least as wide as dtype (arithmetic).
 
     Returns:
         Array of shape (N, 4) (or (4,) for scalars) in dtype.
     """
     if dtype not in HASH_DTYPES:
         raise InvalidInput(f"unknown dtype {dtype!r}; supported: {list(HASH_DTYPES)}")
+    acc = _accumulator(dtype, accumulate)
     dt = np.dtype(dtype)
     with np.errstate(all="ignore"):
-        x = np.asarray(x, dtype=np.float64).astype(dt)
-        y = np.asarray(y, dtype=np.float64).astype(dt)
+        x = np.asarray(x, dtype=np.float64).astype(dt).astype(acc)
+        y = np.asarray(y, dtype=np.float64).astype(dt).astype(acc)
         v = [x, y, -x, -y]
-        mean = (((v[0] + v[1]) + v[2]) + v[3]) / dt.type(4)
+        mean = (((v[0] + v[1]) + v[2]) + v[3]) / acc.type(4)
         c = [vi - mean for vi in v]
         ss = ((c[0] * c[0] + c[1] * c[1]) + c[2] * c[2]) + c[3] * c[3]
         norm = np.sqrt(ss)
-        return np.stack([ci / norm for ci in c], axis=-1)
+        return np.stack([ci / norm for ci in c], axis=-1).astype(dt)
 
 
-def _dot4(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+def _accumulator(dtype: str, accumulate: str | None) -> np.dtype:
+    if accumulate is None:
+        return np.dtype(dtype)
+    if accumulate not in HASH_DTYPES or np.dtype(accumulate).itemsize < np.dtype(dtype).itemsize:
+        raise InvalidInput(f"accumulate must be None or a dtype in {list(HASH_DTYPES)} at least as wide as "
+                           f"{dtype!r}, got {accumulate!r}")
+    return np.dtype(accumulate)
+
+
+def _dot4(a: np.ndarray, b: np.ndarray, acc: np.dtype | None = None) -> np.ndarray:
+    """Left-to-right dot product over the last axis of length 4, in acc (default: a's dtype),
+    the result rounded back to a's dtype (what a model stores)."""
+    store = a.dtype
+    acc = store if acc is None else acc
+    a, b = a.astype(acc), b.astype(acc)
     with np.errstate(all="ignore"):
-        return ((a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]) + a[..., 2] * b[..., 2]) + a[..., 3] * b[..., 3]
+        out = ((a[..., 0] * b[..., 0] + a[..., 1] * b[..., 1]) + a[..., 2] * b[..., 2]) + a[..., 3] * b[..., 3]
+    return out.astype(store)
 
 
 def layer_norm_hash_gap_exact(i: int, dps: int = 60) -> mpmath.mpf:
@@ -234,6 +264,7 @@ class HashBreakpoints:
         e.g. because 2 i^2 + 2 overflowed.
 
     Attributes:
+        accumulate: the accumulation dtype (None: dtype all the way).
         dtype, n_max, form: the inputs ("direct" hashes phi(i, 1); "scaled" hashes
             phi(1, 1/i), the form a uniform causal average produces, equal in exact arithmetic
             by Lemma 1).
@@ -253,6 +284,7 @@ class HashBreakpoints:
     first_break: int | None
     n_broken: int
     broken: tuple
+    accumulate: str | None = None
 
 
 def _first(mask: np.ndarray, positions: np.ndarray):
@@ -260,14 +292,22 @@ def _first(mask: np.ndarray, positions: np.ndarray):
     return int(positions[idx[0]]) if idx.size else None
 
 
-def layer_norm_hash_breakpoints(dtype: str, n_max: int, form: str = "direct") -> HashBreakpoints:
+def layer_norm_hash_breakpoints(dtype: str, n_max: int, form: str = "direct",
+                                accumulate: str | None = None) -> HashBreakpoints:
     """Find the positions at which the layer-norm hash, computed in dtype, breaks (claim:
     layer_norm_hash_gap, Merrill & Sabharwal 2024 Lemma 8).
 
+    The lemma holds in exact arithmetic; what breaks is the floating-point evaluation of its
+    inequality, and where depends on the accumulation precision: with float16 all the way the
+    computed inequality first fails at i = 6 and neighbours collide at i = 7; with float16
+    storage and float32 accumulation both happen first at i = 8.
+
     Args:
-        dtype: "float16", "float32" or "float64".
+        dtype: "float16", "float32" or "float64" (storage of hashes and dot products).
         n_max: the last position checked (>= 2).
         form: "direct" (phi(i, 1)) or "scaled" (phi(1, 1/i)).
+        accumulate: None (arithmetic in dtype) or a wider dtype for the layer norm's sums and
+            the dot products (results stored in dtype).
 
     Returns:
         A HashBreakpoints record (see its docstring for the three failure kinds).
@@ -281,18 +321,19 @@ def layer_norm_hash_breakpoints(dtype: str, n_max: int, form: str = "direct") ->
         raise InvalidInput(f"form must be 'direct' or 'scaled', got {form!r}")
     if isinstance(n_max, bool) or not isinstance(n_max, int) or n_max < 2:
         raise InvalidInput(f"n_max must be an int >= 2, got {n_max!r}")
+    acc = _accumulator(dtype, accumulate)
     pos = np.arange(1, n_max + 1, dtype=np.float64)
     if form == "direct":
-        phi = layer_norm_hash(pos, np.ones_like(pos), dtype)
+        phi = layer_norm_hash(pos, np.ones_like(pos), dtype, accumulate)
     else:
         with np.errstate(all="ignore"):
             inv = (np.ones_like(pos).astype(dtype) / pos.astype(dtype)).astype(np.float64)
-        phi = layer_norm_hash(np.ones_like(pos), inv, dtype)
+        phi = layer_norm_hash(np.ones_like(pos), inv, dtype, accumulate)
     cur, prev = phi[1:], phi[:-1]  # positions 2..n_max and 1..n_max-1
     positions = np.arange(2, n_max + 1)
-    cross = _dot4(cur, prev).astype(np.float64)
-    self_dot = _dot4(cur, cur).astype(np.float64)
-    prev_self = _dot4(prev, prev).astype(np.float64)
+    cross = _dot4(cur, prev, acc).astype(np.float64)
+    self_dot = _dot4(cur, cur, acc).astype(np.float64)
+    prev_self = _dot4(prev, prev, acc).astype(np.float64)
     finite = np.all(np.isfinite(cur), axis=1) & np.all(np.isfinite(prev), axis=1)
     unit = (np.abs(self_dot - 1.0) <= 0.25) & (np.abs(prev_self - 1.0) <= 0.25)
     degenerate = ~(finite & unit)
@@ -314,6 +355,7 @@ def layer_norm_hash_breakpoints(dtype: str, n_max: int, form: str = "direct") ->
         first_break=broken[0] if broken else None,
         n_broken=len(broken),
         broken=broken,
+        accumulate=accumulate,
     )
 
 

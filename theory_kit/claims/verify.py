@@ -33,6 +33,22 @@ fails, and stays defined when the bound is <= 0 or the signs differ (+inf marks 
 violation, e.g. a positive quantity against a bound <= 0). Both sides zero counts as tight
 (ratio 1), since the relation then holds with equality.
 
+Rounding-aware verdicts (the default; `strict=True` turns this off and compares the float values
+exactly): a point whose float comparison fails is a *candidate* and is re-checked before it may
+count as a counterexample.
+  - The bound is re-evaluated in mpmath at MP_DPS = 50 digits; so is the quantity when the claim
+    gives it as a sympy expression. With both sides at 50 digits the comparison is exact up to
+    a relative 1e-45 (an identity q == b is "equal", so a strict relation still fails on it);
+    mpmath does not underflow, so the next rule is not needed there.
+  - For a black-box float quantity, both sides below the smallest normal float (2.2e-308) in
+    magnitude compare as equal: the point is a near miss (reason "underflow"), never a
+    counterexample.
+  - A quantity given as a black-box float function cannot be re-evaluated: a violation of at
+    most NEAR_MISS_ULPS units in the last place of the larger side (beyond the claim's own
+    tolerance) is reported in `Verdict.near_misses` with its size in ulps, not as a
+    counterexample; a larger one is a counterexample.
+A near miss counts as tight (margin 0, ratio 1).
+
 Bounds are evaluated with numpy (lambdify, floating-point errors raised); on overflow, underflow,
 division by zero, a non-finite result or any other failure they are re-evaluated with mpmath at 50
 digits and the comparison is done in mpmath; so is a quantity whose value is finite but beyond
@@ -45,6 +61,7 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import sys
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -58,11 +75,20 @@ from scipy.stats import qmc
 from theory_kit.claims.claim import Claim, ParamSpec
 from theory_kit.errors import BoundViolated, InvalidClaim, InvalidInput
 
-__all__ = ["Evaluation", "Verdict", "verify", "assert_holds", "ratio_from_margin", "DEFAULT_BUDGET"]
+__all__ = ["Evaluation", "Verdict", "NearMiss", "ExpressionQuantity", "verify", "assert_holds", "ratio_from_margin",
+           "DEFAULT_BUDGET", "NEAR_MISS_ULPS", "MP_DPS"]
 
 DEFAULT_BUDGET = 2000
 #: Working precision (decimal digits) of the mpmath fallback for bounds.
 MP_DPS = 50
+#: Largest violation, in ulps of the larger side, of a black-box float quantity that rounding
+#: could explain: reported as a near miss, not a counterexample (rounding-aware verdicts).
+NEAR_MISS_ULPS = 8
+#: Relative slack of a comparison done at MP_DPS digits (both sides re-evaluated exactly).
+_MP_REL_SLACK = 10.0 ** (-(MP_DPS - 5))
+_SMALLEST_NORMAL = sys.float_info.min
+#: Near misses kept in a Verdict (the count is kept in full).
+_MAX_NEAR_MISSES = 50
 _EXPLORE_CHUNK = 64
 _MAX_STARTS_PER_ROUND = 8
 _START_SEPARATION = 0.02  # in the unit box, max-norm: closer starts are the same basin
@@ -82,7 +108,10 @@ class Evaluation:
         bound: the bound's value as a float (may be 0.0 or inf if only mpmath could represent it).
         margin: the normalised margin (module docstring); negative means the relation fails
             beyond the claim's tolerance (non-strict relations).
-        violated: True if the relation fails beyond the claim's tolerance.
+        violated: True if the relation fails beyond the claim's tolerance (after the rounding-
+            aware re-check unless the search was strict).
+        near_miss: the NearMiss when the float comparison failed but the re-check attributed
+            the failure to rounding, else None.
     """
 
     index: int
@@ -92,6 +121,28 @@ class Evaluation:
     bound: float
     margin: float
     violated: bool
+    near_miss: "NearMiss | None" = None
+
+
+@dataclass(frozen=True)
+class NearMiss:
+    """A point where the float comparison failed by no more than rounding can explain.
+
+    Attributes:
+        params: the point.
+        quantity, bound: both sides as floats.
+        ulps: the float violation beyond the claim's tolerance, in units in the last place of the
+            larger side (0.0 when the 50-digit re-check found no violation at all).
+        reason: "ulps" (a black-box float quantity within NEAR_MISS_ULPS), "exact" (both sides
+            re-evaluated at 50 digits: the relation holds) or "underflow" (both sides below the
+            smallest normal float, compared as equal).
+    """
+
+    params: Mapping[str, float]
+    quantity: float
+    bound: float
+    ulps: float
+    reason: str
 
 
 def ratio_from_margin(margin: float) -> float:
@@ -130,6 +181,21 @@ class Verdict:
         first_violation_at: index of the first violating evaluation, or None.
         n_violations: number of violating evaluations.
         log: every evaluation, in order.
+        status: "holds" / "violated" for a search; "proved" / "refuted" / "undecided" for
+            method="prove".
+        near_misses: points where the float comparison failed only by rounding (NearMiss, the
+            largest first, at most 50 kept); never counterexamples. Rule (module docstring): the
+            bound, and the quantity when it is an expression, are re-evaluated at 50 digits;
+            a black-box float quantity may miss by at most NEAR_MISS_ULPS ulps; both sides below
+            the smallest normal float compare as equal. strict=True disables all of this.
+        n_near_misses: how many evaluations were near misses.
+        strict: True if floats were compared exactly (no rounding-aware re-check).
+        method: "search" or "prove".
+        proof: for status "proved", the Proof certificate (check it with `check_proof`).
+        remaining_boxes: for "undecided", the boxes the prover could not close.
+        remaining_fraction: for "undecided", the fraction of the domain they cover
+            (by volume for reals, by count for integers).
+        prove_info: for method="prove": boxes processed, seconds, stage that settled it.
     """
 
     claim: str
@@ -148,6 +214,19 @@ class Verdict:
     first_violation_at: int | None
     n_violations: int
     log: tuple
+    status: str = ""
+    near_misses: tuple = ()
+    n_near_misses: int = 0
+    strict: bool = False
+    method: str = "search"
+    proof: object = None
+    remaining_boxes: tuple = ()
+    remaining_fraction: float | None = None
+    prove_info: Mapping | None = None
+
+    def __post_init__(self):
+        if not self.status:
+            object.__setattr__(self, "status", "holds" if self.holds else "violated")
 
     def summary(self) -> dict:
         """A JSON-ready dict of everything but the log (non-finite floats as strings)."""
@@ -173,6 +252,16 @@ class Verdict:
             "exhaustive": self.exhaustive,
             "first_violation_at": self.first_violation_at,
             "n_violations": self.n_violations,
+            "status": self.status,
+            "strict": self.strict,
+            "method": self.method,
+            "n_near_misses": self.n_near_misses,
+            "near_misses": [{"params": dict(nm.params), "quantity": clean(nm.quantity), "bound": clean(nm.bound),
+                             "ulps": clean(nm.ulps), "reason": nm.reason} for nm in self.near_misses],
+            "proof_boxes": None if self.proof is None else self.proof.n_boxes,
+            "remaining_boxes": len(self.remaining_boxes),
+            "remaining_fraction": self.remaining_fraction,
+            "prove_info": None if self.prove_info is None else dict(self.prove_info),
         }
 
 
@@ -213,26 +302,81 @@ class _BoundEvaluator:
                     return v, None
             except Exception:  # any failure of the float fast path is settled by mpmath below
                 pass
-        where = f"claim {self._claim.name!r}: bound {self._claim.bound}"
-        with mpmath.workdps(MP_DPS):
+        v = self.mp(values, params)
+        return float(v), v
+
+    def mp(self, values: tuple, params: Mapping) -> "mpmath.mpf":
+        """The bound at MP_DPS digits (raises InvalidClaim where it is undefined or not real)."""
+        return _mp_eval(self._mp, values, params, f"claim {self._claim.name!r}: bound {self._claim.bound}")
+
+
+def _mp_eval(fn, values: tuple, params: Mapping, where: str) -> "mpmath.mpf":
+    """fn(*values) at MP_DPS digits as a finite real mpf, or InvalidClaim quoting `where`."""
+    with mpmath.workdps(MP_DPS):
+        try:
+            v = fn(*[mpmath.mpf(x) for x in values])
+        except Exception as exc:  # an expression is arbitrary sympy: report any failure with its point
+            raise InvalidClaim(f"{where} cannot be evaluated at {_fmt_params(params)}: {type(exc).__name__}: {exc}") from exc
+        if v is None:  # a Piecewise none of whose conditions holds here
+            raise InvalidClaim(f"{where} is undefined at {_fmt_params(params)}: none of its Piecewise conditions "
+                               f"holds there (add an otherwise branch (value, True) or narrow the domain)")
+        if isinstance(v, mpmath.mpc):
+            if abs(v.imag) > mpmath.mpf(10) ** (-MP_DPS + 10) * max(1, abs(v.real)):
+                raise InvalidClaim(f"{where} is not real at {_fmt_params(params)} (value {v})")
+            v = v.real
+        try:
+            v = mpmath.mpf(v)
+        except Exception as exc:
+            raise InvalidClaim(f"{where} is not a real number at {_fmt_params(params)}: got {type(v).__name__} {v!r}") from exc
+        if not mpmath.isfinite(v):
+            raise InvalidClaim(f"{where} is {v} at {_fmt_params(params)}")
+        return v
+
+
+class ExpressionQuantity:
+    """A quantity given as a sympy expression: callable with the parameters as keywords.
+
+    Evaluated in numpy floats (overflow, division by zero and invalid operations raise; underflow
+    is allowed), falling back to mpmath at MP_DPS digits when floats fail or give a non-finite
+    value; `mp(values)` always evaluates at MP_DPS digits (the verifier's re-check).
+    """
+
+    def __init__(self, expr: sp.Expr, names: list[str]):
+        by_name = {str(s): s for s in expr.free_symbols}
+        self.expr = expr
+        self.names = tuple(names)
+        args = [by_name.get(n, sp.Symbol(n)) for n in names]
+        try:
+            self._np = sp.lambdify(args, expr, modules="numpy")
+        except Exception:  # numpy is only the fast path
+            self._np = None
+        try:
+            self._mp = sp.lambdify(args, expr, modules="mpmath")
+        except Exception as exc:
+            raise InvalidClaim(f"quantity {expr} cannot be evaluated numerically: {type(exc).__name__}: {exc}") from exc
+        self.__name__ = f"<expression {expr}>"
+
+    def __call__(self, **params):
+        values = tuple(params[n] for n in self.names)
+        if self._np is not None:
             try:
-                v = self._mp(*[mpmath.mpf(x) for x in values])
-            except Exception as exc:  # a bound is arbitrary sympy: report any failure with its point
-                raise InvalidClaim(f"{where} cannot be evaluated at {_fmt_params(params)}: {type(exc).__name__}: {exc}") from exc
-            if v is None:  # a Piecewise none of whose conditions holds here
-                raise InvalidClaim(f"{where} is undefined at {_fmt_params(params)}: none of its Piecewise conditions "
-                                   f"holds there (add an otherwise branch (value, True) or narrow the domain)")
-            if isinstance(v, mpmath.mpc):
-                if abs(v.imag) > mpmath.mpf(10) ** (-MP_DPS + 10) * max(1, abs(v.real)):
-                    raise InvalidClaim(f"{where} is not real at {_fmt_params(params)} (value {v})")
-                v = v.real
-            try:
-                v = mpmath.mpf(v)
-            except Exception as exc:
-                raise InvalidClaim(f"{where} is not a real number at {_fmt_params(params)}: got {type(v).__name__} {v!r}") from exc
-            if not mpmath.isfinite(v):
-                raise InvalidClaim(f"{where} is {v} at {_fmt_params(params)}")
-            return float(v), v
+                with np.errstate(over="raise", divide="raise", invalid="raise", under="ignore"):
+                    v = self._np(*values)
+                if not isinstance(v, (complex, np.complexfloating)):
+                    v = float(v)
+                    if math.isfinite(v):
+                        return v
+            except Exception:  # any failure of the float fast path is settled by mpmath below
+                pass
+        return self.mp(values, params)
+
+    def mp(self, values: tuple, params: Mapping | None = None) -> "mpmath.mpf":
+        """The quantity at MP_DPS digits."""
+        params = params if params is not None else dict(zip(self.names, values))
+        return _mp_eval(self._mp, values, params, f"quantity {self.expr}")
+
+    def __repr__(self) -> str:
+        return f"ExpressionQuantity({self.expr})"
 
 
 def _exact_real(q):
@@ -326,9 +470,61 @@ def _encode(spec: ParamSpec, v) -> float:
     return min(1.0, max(0.0, (math.log(v) - math.log(lo)) / (math.log(hi) - math.log(lo))))
 
 
+def _recheck(claim: Claim, bound: _BoundEvaluator, values: tuple, params: Mapping, q: float, q_mp, b: float
+             ) -> tuple[float, bool, NearMiss | None]:
+    """Rounding-aware re-check of a point whose float comparison failed (module docstring).
+
+    Returns:
+        (margin, violated, near_miss): the margin recomputed from the re-evaluated sides, whether
+        the point is still a counterexample, and the NearMiss when it is not.
+    """
+    rel = claim.relation
+    strict_rel = rel in ("<", ">")
+    b_hi = bound.mp(values, params)
+    exact_q = True
+    if isinstance(claim.quantity, ExpressionQuantity):
+        q_hi = claim.quantity.mp(values, params)
+    elif q_mp is not None:
+        q_hi = q_mp
+    else:
+        q_hi, exact_q = mpmath.mpf(q), False
+    with mpmath.workdps(MP_DPS):
+        scale = max(abs(q_hi), abs(b_hi))
+        tol = mpmath.mpf(0) if strict_rel else claim.atol + claim.rtol * scale
+        if rel in ("<=", "<"):
+            diff = q_hi - b_hi
+        elif rel in (">=", ">"):
+            diff = b_hi - q_hi
+        else:
+            diff = abs(q_hi - b_hi)
+        denom = scale + tol
+        m = float((tol - diff) / denom) if denom else 0.0
+        if exact_q:  # both sides at 50 digits (mpmath's exponent range does not underflow)
+            slack = scale * _MP_REL_SLACK
+            violated = diff >= -slack if strict_rel else diff > tol + slack
+            if violated:
+                return max(-2.0, min(2.0, m)), True, None
+            return max(0.0, m), False, NearMiss(params, q, b, 0.0, "exact")
+        if scale < _SMALLEST_NORMAL:
+            return 0.0, False, NearMiss(params, q, b, 0.0, "underflow")
+        excess = diff if strict_rel else diff - tol
+        if strict_rel and diff == 0:  # the float quantity equals the 50-digit bound: a tie fails "<"/">"
+            return max(-2.0, min(2.0, m)), True, None
+        ulp = math.ulp(float(scale))
+        ulps = float(excess / ulp) if excess > 0 else 0.0
+        if excess <= 0:  # only the float bound was off: the 50-digit bound is met
+            return max(0.0, m), False, NearMiss(params, q, b, 0.0, "exact")
+        if ulps <= NEAR_MISS_ULPS:
+            return 0.0, False, NearMiss(params, q, b, ulps, "ulps")
+        return max(-2.0, min(2.0, m)), True, None
+
+
 class _Search:
-    def __init__(self, claim: Claim, budget: int, seed: int, progress, stop_on_violation: bool):
+    def __init__(self, claim: Claim, budget: int, seed: int, progress, stop_on_violation: bool,
+                 strict: bool = False):
         self.claim = claim
+        self.strict = strict
+        self.near_misses: list[NearMiss] = []
         self.specs = claim.params
         self.dim = len(self.specs)
         self.budget = budget
@@ -364,7 +560,12 @@ class _Search:
         q, q_mp = self._quantity(params)
         b, b_mp = self.bound(values, params)
         m, violated = _slack_and_violation(self.claim, q, b, b_mp, q_mp)
-        ev = Evaluation(len(self.log) + 1, self.phase, params, q, b, m, violated)
+        near = None
+        if violated and not self.strict:
+            m, violated, near = _recheck(self.claim, self.bound, values, params, q, q_mp, b)
+            if near is not None:
+                self.near_misses.append(near)
+        ev = Evaluation(len(self.log) + 1, self.phase, params, q, b, m, violated, near)
         self.log.append(ev)
         self.units.append(self.unit_of(values))
         self.cache[values] = ev
@@ -630,8 +831,20 @@ class _NMStop(Exception):
 
 def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
            progress: Callable[[int, int, str], None] | None = None,
-           stop_on_violation: bool = False) -> Verdict:
-    """Try hard to break a claim: adversarial search of its domain for a violation.
+           stop_on_violation: bool = False, strict: bool = False, method: str = "search",
+           max_boxes: int | None = None, max_seconds: float | None = None) -> Verdict:
+    """Try hard to break a claim (adversarial search), or prove it (method="prove").
+
+    Verdicts are rounding-aware unless strict=True (module docstring): a float comparison that
+    fails is re-checked at 50 digits, a black-box quantity missing by at most NEAR_MISS_ULPS ulps
+    is a near miss (Verdict.near_misses), and both sides below the smallest normal float compare
+    equal.
+
+    method="prove" (claims whose quantity and bound are both sympy expressions): the search runs
+    first (a counterexample it finds is re-checked in interval arithmetic and returned as
+    status "refuted"); then `theory_kit.claims.prove.prove` tries sympy and interval
+    branch-and-bound within max_boxes / max_seconds, giving status "proved" with a Proof,
+    "refuted" with an exact counterexample, or "undecided" with the remaining boxes.
 
     Args:
         claim: the Claim to check.
@@ -641,6 +854,9 @@ def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
         progress: optional callback progress(n_evaluated, budget, phase), called at each phase
             change and about every 2% of the budget.
         stop_on_violation: stop at the first violation instead of searching for the worst one.
+        strict: compare the float values exactly (no re-check, no near misses).
+        method: "search" (default) or "prove".
+        max_boxes, max_seconds: budgets of the prover (defaults in theory_kit.claims.prove).
 
     Returns:
         A Verdict: holds, the counterexample (most violated point) or the tightest point, the
@@ -658,7 +874,15 @@ def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
         raise InvalidInput(f"budget must be an int >= 1, got {budget!r}")
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral) or seed < 0:
         raise InvalidInput(f"seed must be an int >= 0, got {seed!r}")
-    search = _Search(claim, int(budget), int(seed), progress, stop_on_violation)
+    if method not in ("search", "prove"):
+        raise InvalidInput(f"method must be 'search' or 'prove', got {method!r}")
+    if method == "prove":
+        from theory_kit.claims.prove import prove_verdict  # prove imports this module
+
+        searched = verify(claim, budget=budget, seed=seed, progress=progress, stop_on_violation=stop_on_violation,
+                          strict=strict)
+        return prove_verdict(claim, searched, max_boxes=max_boxes, max_seconds=max_seconds, progress=progress)
+    search = _Search(claim, int(budget), int(seed), progress, stop_on_violation, bool(strict))
     search.run()
     if progress is not None:
         progress(len(search.log), search.budget, "done")
@@ -681,6 +905,9 @@ def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
         first_violation_at=violations[0].index if violations else None,
         n_violations=len(violations),
         log=tuple(search.log),
+        near_misses=tuple(sorted(search.near_misses, key=lambda nm: -nm.ulps)[:_MAX_NEAR_MISSES]),
+        n_near_misses=len(search.near_misses),
+        strict=bool(strict),
     )
 
 

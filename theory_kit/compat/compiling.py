@@ -7,7 +7,7 @@ from typing import Any, Sequence
 
 from theory_kit.compiler.compile import compile as _compile
 from theory_kit.errors import InvalidInput
-from theory_kit.model.compiled import CompiledModel
+from theory_kit.model.compiled import Model
 from theory_kit.model.forward import Trace
 
 __all__ = ["compile_rasp_to_model", "AssembledModel", "AssembledTransformerModelOutput"]
@@ -26,9 +26,9 @@ class AssembledTransformerModelOutput:
 
 
 class AssembledModel:
-    """Tracr's AssembledModel interface (`apply`) over a theory_kit CompiledModel."""
+    """Tracr's AssembledModel interface (`apply`) over a theory_kit Model or Compilation."""
 
-    def __init__(self, model: CompiledModel):
+    def __init__(self, model: Model):
         self.model = model
 
     def apply(self, tokens: Sequence[Any]) -> AssembledTransformerModelOutput:

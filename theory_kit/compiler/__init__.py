@@ -2,5 +2,6 @@
 
 from theory_kit.compiler.compile import compile
 from theory_kit.compiler.config import CompileConfig
+from theory_kit.compiler.result import Compilation
 
-__all__ = ["compile", "CompileConfig"]
+__all__ = ["compile", "CompileConfig", "Compilation"]

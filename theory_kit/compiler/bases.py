@@ -10,7 +10,8 @@ gets no directions and no MLP, which saves a layer and residual width.
 from __future__ import annotations
 
 import math
-from typing import Any, Optional
+from types import MappingProxyType
+from typing import Any, Callable, Mapping, Optional
 
 import numpy as np
 
@@ -22,7 +23,7 @@ from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.validate import Problem
 
-__all__ = ["infer_bases", "MAX_NUMERICAL_VALUES"]
+__all__ = ["infer_bases", "MAX_NUMERICAL_VALUES", "VALUE_RULES"]
 
 #: Above this many possible values a numerical SOp's value set is treated as unknown.
 MAX_NUMERICAL_VALUES = 20_000
@@ -272,78 +273,12 @@ class _Inference:
         return (0.0, 0.0)
 
     def infer(self, gnode) -> Optional[tuple]:
-        expr = gnode.expr
-        cfg = self.config
-        n = cfg.max_seq_len
-        if isinstance(expr, rn.TokensType):
-            return _sorted(cfg.vocab)
-        if isinstance(expr, rn.IndicesType):
-            return tuple(range(n))
-        if isinstance(expr, rn.LengthType):
-            return tuple(range(1, n + 1))
-        if isinstance(expr, rn.Full):
-            return (expr.fill,)
-        if isinstance(expr, rn.Map):
-            inner = self.typed_values_of(expr.inner.unique_id)
-            if inner is None:
-                self.fail(gnode.label, f"Map of {expr.inner.label!r}, whose set of values is "
-                          f"too large to enumerate (> {MAX_NUMERICAL_VALUES})",
-                          "reduce max_seq_len or the value range")
-                return ()
-            out = self.apply(gnode.label, expr.f, [(v,) for v in inner])
-            return _sorted(v for v in out.values() if v is not None)
-        if isinstance(expr, rn.SequenceMap):
-            xs = self.values_of(expr.fst.unique_id)
-            ys = self.values_of(expr.snd.unique_id)
-            if isinstance(expr, rn.LinearSequenceMap) and rn.is_numerical(expr):
-                if xs is None or ys is None or len(xs) * len(ys) > MAX_LINEAR_PAIRS:
-                    return None
-                # Vectorised: a·x + b·y over all pairs (fractions from frac_prevs give ~10^6).
-                x = np.array([float(v) for v in xs])
-                y = np.array([float(v) for v in ys]) if expr.fst is not expr.snd else None
-                z = (expr.fst_fac + expr.snd_fac) * x if y is None else \
-                    np.add.outer(expr.fst_fac * x, expr.snd_fac * y).ravel()
-                return tuple(np.unique(np.round(z, 12)).tolist())
-            if xs is None or ys is None:
-                return ()  # validate() already rejects numerical inputs to SequenceMap
-            if expr.fst is expr.snd:
-                pairs = [(x, x) for x in xs]
-            else:
-                check_value_pairs(gnode.label, len(xs) * len(ys), cfg)
-                pairs = [(x, y) for x in xs for y in ys]
-            out = self.apply(gnode.label, expr.f, pairs)
-            return _sorted(v for v in out.values() if v is not None)
-        if isinstance(expr, rn.SelectorWidth):
-            lo, hi = 0, n
-            sel = expr.selector
-            if isinstance(sel, rn.Select) and sel.keys is sel.queries:
-                own = self.values_of(sel.keys.unique_id) or ()
-                diag = self.apply(gnode.label, sel.predicate, [(v, v) for v in own])
-                if diag and all(diag.values()):
-                    lo = 1  # every query selects itself
-                if diag and not any(diag.values()):
-                    hi = n - 1  # no query selects itself
-            return tuple(range(lo, hi + 1))
-        if isinstance(expr, rn.Aggregate):
-            inner = self.values_of(expr.sop.unique_id)
-            if rn.is_numerical(expr):
-                if inner is None:
-                    return None
-                bad = [v for v in inner if not _is_number(v)]
-                if bad:
-                    self.fail(gnode.label, f"numerical Aggregate of {expr.sop.label!r}, which can "
-                              f"hold the non-numbers {bad[:5]!r:.60}; a mean needs numbers",
-                              f"make the Aggregate categorical, or Map {expr.sop.label!r} to "
-                              "numbers first")
-                    return ()
-                means = _means(inner, n)
-                if means is None:
-                    return None
-                if expr.default is not None:  # typed: 0 where empty, 0.0 the mean of zeros
-                    means = _sorted(means + (expr.default,))
-                return means
-            extra = () if expr.default is None else (expr.default,)
-            return _sorted((inner or ()) + extra)
+        """The value set of one SOp: its class's VALUE_RULES entry (a subclass of a node class
+        gets its nearest base's rule)."""
+        for cls in type(gnode.expr).__mro__:
+            rule = VALUE_RULES.get(cls)
+            if rule is not None:
+                return rule(self, gnode)
         return ()
 
     # -- fusion -----------------------------------------------------------------------------
@@ -379,6 +314,114 @@ class _Inference:
         if isinstance(consumer, rn.Map):
             return me.encoding == "categorical"
         return False
+
+
+# -- value-set rules, one per node class: rule(inference, gnode) -> sorted values, None when
+# -- unknown (numerical only), () after reporting a problem ----------------------------------
+def _tokens_values(inf: _Inference, gnode) -> Optional[tuple]:
+    return _sorted(inf.config.vocab)
+
+
+def _indices_values(inf: _Inference, gnode) -> Optional[tuple]:
+    return tuple(range(inf.config.max_seq_len))
+
+
+def _length_values(inf: _Inference, gnode) -> Optional[tuple]:
+    return tuple(range(1, inf.config.max_seq_len + 1))
+
+
+def _full_values(inf: _Inference, gnode) -> Optional[tuple]:
+    return (gnode.expr.fill,)
+
+
+def _map_values(inf: _Inference, gnode) -> Optional[tuple]:
+    expr = gnode.expr
+    inner = inf.typed_values_of(expr.inner.unique_id)
+    if inner is None:
+        inf.fail(gnode.label, f"Map of {expr.inner.label!r}, whose set of values is "
+                 f"too large to enumerate (> {MAX_NUMERICAL_VALUES})",
+                 "reduce max_seq_len or the value range")
+        return ()
+    out = inf.apply(gnode.label, expr.f, [(v,) for v in inner])
+    return _sorted(v for v in out.values() if v is not None)
+
+
+def _sequence_map_values(inf: _Inference, gnode) -> Optional[tuple]:
+    expr = gnode.expr
+    xs = inf.values_of(expr.fst.unique_id)
+    ys = inf.values_of(expr.snd.unique_id)
+    if isinstance(expr, rn.LinearSequenceMap) and rn.is_numerical(expr):
+        if xs is None or ys is None or len(xs) * len(ys) > MAX_LINEAR_PAIRS:
+            return None
+        # Vectorised: a·x + b·y over all pairs (fractions from frac_prevs give ~10^6).
+        x = np.array([float(v) for v in xs])
+        y = np.array([float(v) for v in ys]) if expr.fst is not expr.snd else None
+        z = (expr.fst_fac + expr.snd_fac) * x if y is None else \
+            np.add.outer(expr.fst_fac * x, expr.snd_fac * y).ravel()
+        return tuple(np.unique(np.round(z, 12)).tolist())
+    if xs is None or ys is None:
+        return ()  # validate() already rejects numerical inputs to SequenceMap
+    if expr.fst is expr.snd:
+        pairs = [(x, x) for x in xs]
+    else:
+        check_value_pairs(gnode.label, len(xs) * len(ys), inf.config)
+        pairs = [(x, y) for x in xs for y in ys]
+    out = inf.apply(gnode.label, expr.f, pairs)
+    return _sorted(v for v in out.values() if v is not None)
+
+
+def _selector_width_values(inf: _Inference, gnode) -> Optional[tuple]:
+    n = inf.config.max_seq_len
+    lo, hi = 0, n
+    sel = gnode.expr.selector
+    if isinstance(sel, rn.Select) and sel.keys is sel.queries:
+        own = inf.values_of(sel.keys.unique_id) or ()
+        diag = inf.apply(gnode.label, sel.predicate, [(v, v) for v in own])
+        if diag and all(diag.values()):
+            lo = 1  # every query selects itself
+        if diag and not any(diag.values()):
+            hi = n - 1  # no query selects itself
+    return tuple(range(lo, hi + 1))
+
+
+def _aggregate_values(inf: _Inference, gnode) -> Optional[tuple]:
+    expr = gnode.expr
+    inner = inf.values_of(expr.sop.unique_id)
+    if rn.is_numerical(expr):
+        if inner is None:
+            return None
+        bad = [v for v in inner if not _is_number(v)]
+        if bad:
+            inf.fail(gnode.label, f"numerical Aggregate of {expr.sop.label!r}, which can "
+                     f"hold the non-numbers {bad[:5]!r:.60}; a mean needs numbers",
+                     f"make the Aggregate categorical, or Map {expr.sop.label!r} to "
+                     "numbers first")
+            return ()
+        means = _means(inner, inf.config.max_seq_len)
+        if means is None:
+            return None
+        if expr.default is not None:  # typed: 0 where empty, 0.0 the mean of zeros
+            means = _sorted(means + (expr.default,))
+        return means
+    extra = () if expr.default is None else (expr.default,)
+    return _sorted((inner or ()) + extra)
+
+
+def _no_values(inf: _Inference, gnode) -> Optional[tuple]:
+    """ConstantSOp (refused by validate before inference) and selectors (which hold no value
+    set: `_Inference.run` gives them an empty basis without asking for values)."""
+    return ()
+
+
+#: The value-set rule of each node class (see the rules above).
+VALUE_RULES: Mapping[type, Callable[[_Inference, Any], Optional[tuple]]] = MappingProxyType({
+    rn.TokensType: _tokens_values, rn.IndicesType: _indices_values,
+    rn.LengthType: _length_values, rn.Full: _full_values, rn.Map: _map_values,
+    rn.SequenceMap: _sequence_map_values, rn.LinearSequenceMap: _sequence_map_values,
+    rn.SelectorWidth: _selector_width_values, rn.Aggregate: _aggregate_values,
+    rn.ConstantSOp: _no_values, rn.Select: _no_values, rn.ConstantSelector: _no_values,
+    rn.SelectorAnd: _no_values, rn.SelectorOr: _no_values, rn.SelectorNot: _no_values,
+})
 
 
 def infer_bases(graph: ProgramGraph, config: CompileConfig) -> BasisAssignment:

@@ -8,7 +8,7 @@ import numpy as np
 
 from theory_kit.compiler.bases import infer_bases
 from theory_kit.compiler.budget import check_compile_size, check_verification_size
-from theory_kit.compiler.blocks import graph_to_blocks
+from theory_kit.compiler.graph_to_blocks import graph_to_blocks
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.graph import program_to_graph
 from theory_kit.compiler.layers import blocks_to_layers
@@ -16,7 +16,8 @@ from theory_kit.compiler.order import lexicographic_rewrite
 from theory_kit.compiler.verify import verification_plan, verify_model
 from theory_kit.compiler.weights import layers_to_weights
 from theory_kit.errors import InvalidInput, InvalidProgram, UnsupportedProgram
-from theory_kit.model.compiled import CompiledModel
+from theory_kit.compiler.result import Compilation
+from theory_kit.model.compiled import Model
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.validate import check_max_seq_len, check_vocab, validate
 
@@ -25,7 +26,7 @@ __all__ = ["compile"]
 
 def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = False,
             bos: Any = "BOS", dtype: Any = np.float64, verify: Optional[str] = "auto",
-            beta: Optional[float] = None, seed: int = 0) -> CompiledModel:
+            beta: Optional[float] = None, seed: int = 0) -> Compilation:
     """Compile a RASP program to transformer weights that decode exactly like the interpreter.
 
     Args:
@@ -41,7 +42,8 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
         seed: seed of the verification sample.
 
     Returns:
-        A CompiledModel.
+        A Compilation: the runtime Model (`.run`, `.run_batch`, `.forward`, `.weights`,
+        `.save`, ... are delegated to it) with the program and the compiler's IRs.
 
     Raises:
         InvalidInput: bad vocab, max_seq_len or settings. InvalidProgram: not a RASP program.
@@ -77,12 +79,13 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
     layered = blocks_to_layers(block_graph)
     weights = layers_to_weights(layered, config)
     out = assignment.nodes[graph.output]
-    model = CompiledModel(
+    model = Model(
         weights, vocab=config.vocab, max_seq_len=max_seq_len, bos=bos,
         constants={**block_graph.constants,
                    "lexicographic_counts": rewritten[1] if rewritten is not None else ()},
-        output_value_set=out.values if out.encoding == "numerical" else None,
-        program=program, layered=layered, config=config)
+        output_value_set=out.values if out.encoding == "numerical" else None)
+    compilation = Compilation(program=program, config=config, graph=graph, assignment=assignment,
+                              blocks=block_graph, layered=layered, model=model)
     if verify is not None:
-        model.constants["verified_inputs"] = verify_model(model, program, config)
-    return model
+        model.constants["verified_inputs"] = verify_model(compilation, program, config)
+    return compilation

@@ -17,29 +17,9 @@ from typing import Callable
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import GraphNode, ProgramGraph
 from theory_kit.rasp import nodes as rn
-from theory_kit.rasp.interpreter import topological_order
+from theory_kit.rasp.tree import topological_order, with_children
 
-__all__ = ["program_to_graph", "rewrite", "CHILD_FIELDS"]
-
-#: The attribute names holding each node class's children, in `children` order.
-CHILD_FIELDS = {
-    rn.Map: ("inner",), rn.SequenceMap: ("fst", "snd"), rn.LinearSequenceMap: ("fst", "snd"),
-    rn.Select: ("keys", "queries"), rn.Aggregate: ("selector", "sop"),
-    rn.SelectorWidth: ("selector",), rn.SelectorAnd: ("fst", "snd"),
-    rn.SelectorOr: ("fst", "snd"), rn.SelectorNot: ("inner",),
-}
-
-
-def _with_children(node: rn.RASPExpr, children: tuple) -> rn.RASPExpr:
-    """A copy of `node` with new children (same class, function and annotations)."""
-    if all(a is b for a, b in zip(children, node.children)):
-        return node
-    new = object.__new__(type(node))
-    for key, value in node.__dict__.items():
-        object.__setattr__(new, key, value)
-    for name, child in zip(CHILD_FIELDS[type(node)], children):
-        object.__setattr__(new, name, child)
-    return new
+__all__ = ["program_to_graph", "rewrite"]
 
 
 def _flatten_selector(sel: rn.Selector, leaves: list) -> Callable:
@@ -109,7 +89,7 @@ def rewrite(program: rn.SOp, config: CompileConfig) -> rn.SOp:
             new[id(node)] = length_sop
             continue
         children = tuple(new[id(c)] for c in node.children)
-        rebuilt = _with_children(node, children) if children else node
+        rebuilt = with_children(node, children) if children else node
         if isinstance(rebuilt, rn.SelectorNot) and isinstance(rebuilt.inner, rn.Select):
             inner = rebuilt.inner
             rebuilt = rn.Select(inner.keys, inner.queries,

@@ -4,18 +4,82 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Mapping, Optional, Union
+from typing import Any, Callable, Literal, Mapping, Optional, Union
 
 from theory_kit.craft.bases import BasisDirection
 from theory_kit.craft.blocks import MLP, AttentionHead, Embedding
 from theory_kit.rasp import nodes as rn
 
 __all__ = ["GraphNode", "ProgramGraph", "NodeBasis", "BasisAssignment", "Block", "BlockGraph",
-           "Layer", "LayeredModel"]
+           "Layer", "LayeredModel", "Sublayer", "SublayerKind", "EMBEDDING"]
 
 
 def _freeze(mapping: Mapping) -> Mapping:
     return MappingProxyType(dict(mapping))
+
+
+SublayerKind = Literal["embed", "attn", "mlp"]
+
+
+@dataclass(frozen=True, order=True)
+class Sublayer:
+    """Where in the forward pass something happens: the embedding, or layer `layer`'s attention
+    or MLP, in loop iteration `step` (0 for a plain model).
+
+    Ordered as the forward pass runs (step, then layer, then attention before MLP: the field
+    order and "attn" < "mlp"; the embedding is layer -1). `index` is the flat number the
+    residual trace and `LayeredModel.live`/`sublayer_of_block` use: -1 for the embedding,
+    2l for layer l's attention, 2l+1 for its MLP (step 0 only).
+    """
+
+    step: int
+    layer: int
+    kind: SublayerKind
+
+    def __post_init__(self):
+        if self.kind not in ("embed", "attn", "mlp"):
+            raise ValueError(f"Sublayer kind must be embed/attn/mlp, got {self.kind!r}")
+        if isinstance(self.step, bool) or not isinstance(self.step, int) or self.step < 0:
+            raise ValueError(f"Sublayer step must be an int >= 0, got {self.step!r}")
+        if isinstance(self.layer, bool) or not isinstance(self.layer, int):
+            raise ValueError(f"Sublayer layer must be an int, got {self.layer!r}")
+        if (self.kind == "embed") != (self.layer == -1) or self.layer < -1:
+            raise ValueError(f"Sublayer: the embedding is layer -1 and only it, got layer "
+                             f"{self.layer} kind {self.kind!r}")
+
+    @classmethod
+    def from_index(cls, index: int, step: int = 0) -> "Sublayer":
+        """The sublayer with flat number `index` (-1 embedding, 2l attention, 2l+1 MLP)."""
+        if index < 0:
+            if index != -1:
+                raise ValueError(f"Sublayer index must be >= -1, got {index}")
+            return cls(step, -1, "embed")
+        return cls(step, index // 2, "attn" if index % 2 == 0 else "mlp")
+
+    @property
+    def index(self) -> int:
+        """The flat number: -1 for the embedding, 2l for attention, 2l+1 for the MLP."""
+        if self.kind == "embed":
+            return -1
+        return 2 * self.layer + (0 if self.kind == "attn" else 1)
+
+    def next(self, kind: SublayerKind) -> "Sublayer":
+        """The first sublayer of `kind` ("attn" or "mlp") that runs after this one."""
+        if kind == "attn":
+            return Sublayer(self.step, self.layer + 1, "attn")
+        if kind == "mlp":
+            return Sublayer(self.step, self.layer if self.kind == "attn" else self.layer + 1,
+                            "mlp")
+        raise ValueError(f"Sublayer.next: kind must be attn or mlp, got {kind!r}")
+
+    def __str__(self) -> str:
+        where = "embedding" if self.kind == "embed" else \
+            f"layer {self.layer} {'attention' if self.kind == 'attn' else 'MLP'}"
+        return where if self.step == 0 else f"step {self.step} {where}"
+
+
+#: The embedding of a plain (step-0) model.
+EMBEDDING = Sublayer(0, -1, "embed")
 
 
 @dataclass(frozen=True)
@@ -155,7 +219,9 @@ class LayeredModel:
 
     `slots[d]` lists every direction that occupies dimension d over the forward pass (a
     dimension is reused after its SOp's last reader cleans it). `live[s]` lists the directions
-    live after sublayer s (s = -1 is the embedding; 2l is layer l's attention, 2l+1 its MLP).
+    live after sublayer s and `sublayer_of_block[b]` is where block b runs, both by the flat
+    `Sublayer.index` (s = -1 is the embedding; 2l is layer l's attention, 2l+1 its MLP); read
+    them as `Sublayer` values with `sublayer(block_id)` and `live_after(sublayer)`.
     """
 
     blocks: BlockGraph
@@ -178,3 +244,16 @@ class LayeredModel:
     @property
     def residual_width(self) -> int:
         return len(self.slots)
+
+    def sublayer(self, block_id: int) -> Sublayer:
+        """Where block `block_id` runs."""
+        return Sublayer.from_index(self.sublayer_of_block[block_id])
+
+    def live_after(self, sublayer: Sublayer) -> tuple[BasisDirection, ...]:
+        """The directions live after `sublayer` (empty past the last one)."""
+        return self.live.get(sublayer.index, ())
+
+    @property
+    def sublayers(self) -> tuple[Sublayer, ...]:
+        """Every sublayer with a `live` entry, in forward order (the embedding first)."""
+        return tuple(Sublayer.from_index(s) for s in sorted(self.live))

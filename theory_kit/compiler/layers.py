@@ -1,47 +1,70 @@
 """Stage 4: BlockGraph -> LayeredModel (layer placement and residual allocation by liveness).
 
-Sublayer s = 2l is layer l's attention, 2l+1 its MLP, -1 the embedding. Each block goes in the
-earliest sublayer of its kind after all its inputs. A direction is live from its writer's
-sublayer to its last reader's; after that, an MLP (the reader itself, or the MLP right after an
-attention reader) subtracts it — relu(x) for non-negative values, relu(x) - relu(-x) for signed
-ones — and the dimension is reused by a later writer. Cleaning units are only added for
-dimensions that actually get reused.
+Blocks are placed at `Sublayer`s (the embedding, then each layer's attention and MLP). Each
+block goes in the earliest sublayer of its kind after all its inputs. A direction is live from
+its writer's sublayer to its last reader's; after that, an MLP (the reader itself, or the MLP
+right after an attention reader) subtracts it — relu(x) for non-negative values, relu(x) -
+relu(-x) for signed ones — and the dimension is reused by a later writer. Cleaning units are
+only added for dimensions that actually get reused.
+
+The residual layout depends only on the program, never on set iteration order (PYTHONHASHSEED):
+directions are taken in block order, and the embedding's in the fixed token order
+(`value_sort_key`), not in the order of the vocabulary set.
 """
 
 from __future__ import annotations
 
-import math
+from typing import Optional
 
 import numpy as np
 
-from theory_kit.compiler.ir import Block, BlockGraph, Layer, LayeredModel
+from theory_kit.compiler.ir import EMBEDDING, Block, BlockGraph, Layer, LayeredModel, Sublayer
 from theory_kit.craft.bases import BOS, ONE, BasisDirection
-from theory_kit.craft.blocks import MLP
+from theory_kit.craft.blocks import MLP, Embedding
+from theory_kit.values import value_sort_key
 
 __all__ = ["blocks_to_layers"]
 
-_INF = math.inf
 
-
-def _place(blocks: tuple[Block, ...]) -> dict[int, int]:
+def _place(blocks: tuple[Block, ...]) -> dict[int, Sublayer]:
     by_id = {b.id: b for b in blocks}
-    sub: dict[int, int] = {}
+    sub: dict[int, Sublayer] = {}
 
-    def place(b: Block) -> int:
+    def place(b: Block) -> Sublayer:
         if b.id in sub:
             return sub[b.id]
         if b.kind == "embed":
-            sub[b.id] = -1
-            return -1
-        earliest = max([place(by_id[d]) for d in b.deps if d in by_id], default=-1) + 1
-        parity = 0 if b.kind == "attn" else 1
-        s = earliest if earliest % 2 == parity else earliest + 1
-        sub[b.id] = s
-        return s
+            sub[b.id] = EMBEDDING
+            return EMBEDDING
+        after = max([place(by_id[d]) for d in b.deps if d in by_id], default=EMBEDDING)
+        sub[b.id] = after.next(b.kind)
+        return sub[b.id]
 
     for b in blocks:
         place(b)
     return sub
+
+
+def _embedding_writes(embedding: Embedding) -> tuple[BasisDirection, ...]:
+    """`embedding.writes` with the token rows taken in the fixed token order: the vocabulary
+    is a set, whose iteration order (for strings) changes with PYTHONHASHSEED."""
+    dirs = dict.fromkeys(embedding.bos)
+    for tok in sorted(embedding.tokens, key=value_sort_key):
+        dirs.update(dict.fromkeys(embedding.tokens[tok]))
+    for p in sorted(embedding.positions):
+        dirs.update(dict.fromkeys(embedding.positions[p]))
+    return tuple(dirs)
+
+
+def _writes(block: Block) -> tuple[BasisDirection, ...]:
+    return _embedding_writes(block.payload) if block.kind == "embed" else block.payload.writes
+
+
+def _cleaning_mlp(last_read: Sublayer, written: Sublayer) -> Sublayer:
+    """The MLP that cleans a direction: it must see the value, so it runs strictly after the
+    write and no earlier than the last read."""
+    at_read = last_read if last_read.kind == "mlp" else last_read.next("mlp")
+    return max(at_read, written.next("mlp"))
 
 
 def _cleaner(dirs: list[BasisDirection], signed: set, label: str) -> MLP:
@@ -64,78 +87,75 @@ def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
     blocks = block_graph.blocks
     sub = _place(blocks)
     embed = next(b for b in blocks if b.kind == "embed")
-    n_sub = max(sub.values()) + 1
-    n_layers = (n_sub + 1) // 2
+    last = max(sub.values())
+    n_layers = last.layer + 1
+    in_order = sorted(blocks, key=lambda b: (sub[b.id], b.id))
 
-    write_at: dict[BasisDirection, int] = {}
+    write_at: dict[BasisDirection, Sublayer] = {}
     order: list[BasisDirection] = []
-    for b in sorted(blocks, key=lambda b: (sub[b.id], b.id)):
-        for d in b.payload.writes:
+    for b in in_order:
+        for d in _writes(b):
             if d not in write_at:
                 write_at[d] = sub[b.id]
                 order.append(d)
-    last_read: dict[BasisDirection, float] = {d: -1 for d in order}
+    last_read: dict[BasisDirection, Sublayer] = {}
     self_cleaned: set = set()
     for b in blocks:
         if b.kind == "embed":
             continue
         for d in b.payload.reads:
-            last_read[d] = max(last_read.get(d, -1), sub[b.id])
+            last_read[d] = max(last_read[d], sub[b.id]) if d in last_read else sub[b.id]
         if b.kind == "mlp":
             # A block that writes a direction it reads (the selector-width scratch) cleans it.
             self_cleaned.update(set(b.payload.reads) & set(b.payload.writes))
     for d in order:
         # A direction nobody reads still occupies its dimension in the sublayer it is written.
-        last_read[d] = max(last_read[d], write_at[d])
-    for d in (BOS, ONE, *block_graph.output_directions):
-        last_read[d] = _INF
+        last_read[d] = max(last_read[d], write_at[d]) if d in last_read else write_at[d]
+    forever = {BOS, ONE, *block_graph.output_directions}  # live to the end, never cleaned
 
-    def clean_time(d):
-        # The cleaning MLP must see the value: strictly after the write, no earlier than
-        # the last read.
-        r = last_read[d]
-        if r == _INF:
-            return _INF
-        c = max(r, write_at[d] + 1)
-        return c if c % 2 == 1 else c + 1
+    def clean_time(d) -> Optional[Sublayer]:
+        return None if d in forever else _cleaning_mlp(last_read[d], write_at[d])
+
+    def live_at(d, s: Sublayer) -> bool:
+        return write_at[d] <= s and (d in forever or s < last_read[d])
 
     signed = {d for d in order if d.value is None and d not in (BOS, ONE)
               and d not in self_cleaned}
     slots: list[list[BasisDirection]] = []
-    free_after: list[float] = []
+    free_after: list[Optional[Sublayer]] = []  # None: never free
     layout: dict[BasisDirection, int] = {}
-    to_clean: dict[int, list[BasisDirection]] = {}
+    to_clean: dict[Sublayer, list[BasisDirection]] = {}
     fixed = [d for d in (ONE, BOS) if d in write_at]
     for d in fixed + [d for d in order if d not in fixed]:
         s = write_at[d]
-        choice = next((i for i, t in enumerate(free_after) if t < s), None)
+        choice = next((i for i, t in enumerate(free_after) if t is not None and t < s), None)
         if choice is None:
             choice = len(slots)
             slots.append([])
-            free_after.append(_INF)
+            free_after.append(None)
         elif slots[choice]:
             prev = slots[choice][-1]
             if prev not in self_cleaned:
-                to_clean.setdefault(int(clean_time(prev)), []).append(prev)
+                to_clean.setdefault(clean_time(prev), []).append(prev)
         slots[choice].append(d)
         free_after[choice] = clean_time(d)
         layout[d] = choice
 
     heads = [[] for _ in range(n_layers)]
     mlps = [[] for _ in range(n_layers)]
-    for b in sorted(blocks, key=lambda b: (sub[b.id], b.id)):
+    for b in in_order:
         if b.kind == "attn":
-            heads[sub[b.id] // 2].append(b.payload)
+            heads[sub[b.id].layer].append(b.payload)
         elif b.kind == "mlp":
-            mlps[sub[b.id] // 2].append(b.payload)
+            mlps[sub[b.id].layer].append(b.payload)
     cleaners = [[] for _ in range(n_layers)]
     for s, dirs in sorted(to_clean.items()):
-        cleaners[s // 2].append(_cleaner(dirs, signed, f"clean@{s // 2}"))
+        cleaners[s.layer].append(_cleaner(dirs, signed, f"clean@{s.layer}"))
 
-    live = {}
-    for s in range(-1, n_sub):
-        live[s] = tuple(d for d in order if write_at[d] <= s and (s < last_read[d]))
+    sublayers = [EMBEDDING] + [Sublayer(0, layer, kind) for layer in range(n_layers)
+                               for kind in ("attn", "mlp")]
+    live = {s.index: tuple(d for d in order if live_at(d, s)) for s in sublayers if s <= last}
     layers = tuple(Layer(tuple(h), tuple(m), tuple(c)) for h, m, c in zip(heads, mlps, cleaners))
     return LayeredModel(blocks=block_graph, embedding=embed.payload, layers=layers,
                         layout=layout, slots=tuple(tuple(s) for s in slots), live=live,
-                        sublayer_of_block=sub)
+                        sublayer_of_block={i: s.index for i, s in sub.items()})

@@ -31,11 +31,10 @@ from __future__ import annotations
 from typing import Optional
 
 from theory_kit.compiler.config import CompileConfig
-from theory_kit.compiler.graph import _with_children
 from theory_kit.compiler.ir import BasisAssignment, ProgramGraph
 from theory_kit.craft.bases import is_plain_number
 from theory_kit.rasp import nodes as rn
-from theory_kit.rasp.interpreter import topological_order
+from theory_kit.rasp.tree import topological_order, with_children
 
 __all__ = ["lexicographic_rewrite"]
 
@@ -124,7 +123,7 @@ def lexicographic_rewrite(graph: ProgramGraph, assignment: BasisAssignment,
             new[id(node)] = replace[id(node)]
             continue
         children = tuple(new[id(c)] for c in node.children)
-        new[id(node)] = _with_children(node, children) if children else node
+        new[id(node)] = with_children(node, children) if children else node
     labels = tuple(graph.nodes[i].label for i in graph.order
                    if id(graph.nodes[i].expr) in replace)
     return new[id(graph.program)], labels

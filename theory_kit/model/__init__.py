@@ -1,7 +1,7 @@
 """Compiled models: weights as numpy arrays, the batched forward pass, save/load."""
 
-from theory_kit.model.compiled import CompiledModel, load
+from theory_kit.model.compiled import CompiledModel, Model, load
 from theory_kit.model.forward import Trace, forward
 from theory_kit.model.weights import LayerWeights, Weights
 
-__all__ = ["CompiledModel", "load", "Trace", "forward", "LayerWeights", "Weights"]
+__all__ = ["Model", "CompiledModel", "load", "Trace", "forward", "LayerWeights", "Weights"]

@@ -1,4 +1,4 @@
-"""CompiledModel: run, inspect, save and load a compiled transformer."""
+"""The runtime Model: run, inspect, save and load a transformer given as weights."""
 
 from __future__ import annotations
 
@@ -17,9 +17,9 @@ import numpy as np
 from theory_kit.errors import InvalidInput, InvalidModelFile
 from theory_kit.model.forward import Trace, additive_mask, execution_plan, forward, run_planned
 from theory_kit.model.weights import LayerWeights, Weights
-from theory_kit.values import typed_key
+from theory_kit.values import check_input, check_vocab, typed_key
 
-__all__ = ["CompiledModel", "load", "FORMAT_VERSION"]
+__all__ = ["Model", "CompiledModel", "load", "FORMAT_VERSION"]
 
 FORMAT_VERSION = 1
 _CHUNK = 4096
@@ -99,20 +99,24 @@ def _decode_value(obj: Any) -> Any:
     raise InvalidModelFile(f"malformed value {obj!r:.60} in model metadata")
 
 
-class CompiledModel:
-    """A compiled RASP program: `run` decodes exactly like `rasp.evaluate`.
+class Model:
+    """A transformer as weights plus its token codec: the program-agnostic runtime.
+
+    It runs weights without knowing where they came from (the compiler, a hand-built
+    construction, or a file) and imports nothing from the compiler or the language.
+    `theory_kit.compile` returns a `compiler.Compilation`, which holds one of these next to
+    the program and the compiler's intermediate representations; `theory_kit.load` returns a
+    Model.
 
     Attributes:
         weights: plain numpy arrays (see `theory_kit.model.Weights`).
         residual_labels: the name of every residual dimension.
         constants: the chosen β, ε, MLP slopes, and the formulas behind them; for a compiled
             model also `lexicographic_counts`, the SelectorWidths split by compiler.order.
-        program: the source RASP program (None for a loaded model).
     """
 
     def __init__(self, weights: Weights, *, vocab: frozenset, max_seq_len: int, bos: Any,
-                 constants: dict, output_value_set: Optional[tuple], program=None,
-                 layered=None, config=None):
+                 constants: dict, output_value_set: Optional[tuple]):
         self.weights = weights
         self.vocab = frozenset(vocab)
         self.max_seq_len = int(max_seq_len)
@@ -120,9 +124,6 @@ class CompiledModel:
         self.causal = weights.causal
         self.constants = dict(constants)
         self.output_value_set = output_value_set
-        self.program = program
-        self._layered = layered
-        self._config = config
         self._token_id = {t: i for i, t in enumerate(weights.tokens)}
         # Token -> id for real tokens only (BOS is id 0 and never a valid input token).
         self._vocab_id = {t: i for i, t in enumerate(weights.tokens) if i > 0}
@@ -171,8 +172,6 @@ class CompiledModel:
 
     # -- encoding and decoding ----------------------------------------------------------------
     def _check(self, seq: Any, where: str) -> list:
-        from theory_kit.rasp.interpreter import check_input
-
         xs = check_input(seq, where=where)
         if len(xs) > self.max_seq_len:
             raise InvalidInput(f"{where}: input of length {len(xs)} is longer than max_seq_len "
@@ -409,19 +408,6 @@ class CompiledModel:
         per_call = 4e-5 + 1.5e-5 * len(plan.layers)
         self._bucket_cost_cache = (per_call, per_position, per_entry)
         return self._bucket_cost_cache
-
-    def block_reference(self, seq: Sequence):
-        """The block-level oracle on one input: named residual after each sublayer.
-
-        Returns a list of dicts {direction: array over positions}, index s+1 for sublayer s.
-        Only for models compiled in this session (a loaded model has no blocks).
-        """
-        if self._layered is None:
-            raise InvalidInput("block_reference needs the compiled blocks; a loaded model has "
-                               "only weights")
-        from theory_kit.compiler.reference import block_apply
-
-        return block_apply(self._layered, self._config, self._check(seq, "block_reference"))
 
     # -- persistence ----------------------------------------------------------------------------
     def save(self, path: str | os.PathLike) -> None:
@@ -666,8 +652,6 @@ def _meta_fields(meta: dict) -> tuple[dict, list[str]]:
     if "vocab" in meta:
         vocab = values("vocab", allow_empty=False)
     if vocab is not None:
-        from theory_kit.rasp.validate import check_vocab
-
         problems += [f"field 'vocab' {p.reason}" for p in check_vocab(vocab, bos=bos)]
         repeats("vocab", vocab)
         out["vocab"] = vocab
@@ -862,7 +846,11 @@ def _read_arrays(zf: zipfile.ZipFile, members: dict, fields: dict, meta: dict
     return arrays, problems
 
 
-def load(path: str | os.PathLike) -> CompiledModel:
+#: The name of `Model` before the runtime/compiler split (kept for user code).
+CompiledModel = Model
+
+
+def load(path: str | os.PathLike) -> Model:
     """Load a model written by `CompiledModel.save` (fail closed: every field of meta.json is
     checked against the arrays and the other fields before anything is trusted).
 
@@ -934,7 +922,7 @@ def load(path: str | os.PathLike) -> CompiledModel:
             output_encoding=meta["output_encoding"], causal=meta["causal"])
     except ValueError as exc:
         raise inconsistent([str(exc)]) from exc
-    return CompiledModel(
+    return Model(
         weights, vocab=frozenset(fields["vocab"]), max_seq_len=meta["max_seq_len"],
         bos=fields["bos"], constants=meta["constants"],
         output_value_set=fields["output_value_set"])

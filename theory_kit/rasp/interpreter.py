@@ -15,78 +15,16 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence as _SequenceABC
-from typing import Any, Callable, Iterable, Sequence
+from types import MappingProxyType, MethodType
+from typing import Any, Callable, Iterable, Mapping, Sequence
 
 from theory_kit.errors import EvaluationError, InvalidInput, InvalidProgram
 from theory_kit.rasp import nodes as n
-from theory_kit.values import same_value
+from theory_kit.rasp.tree import topological_order  # re-exported: its old home
+from theory_kit.values import check_input, same_value
 
-__all__ = ["evaluate", "evaluate_batch", "evaluate_all", "topological_order", "check_input"]
-
-
-def topological_order(program: n.RASPExpr) -> list[n.RASPExpr]:
-    """All nodes of `program`, children before parents, each once (iterative, no recursion).
-
-    Raises:
-        InvalidProgram: `program` is not a RASP expression, a child is not one, or the graph
-            has a cycle.
-    """
-    if not isinstance(program, n.RASPExpr):
-        raise InvalidProgram(f"expected a RASP expression, got {type(program).__name__} {program!r:.80}")
-    order: list[n.RASPExpr] = []
-    done: set[int] = set()
-    on_stack: set[int] = set()
-    stack: list[tuple[n.RASPExpr, bool]] = [(program, False)]
-    while stack:
-        node, expanded = stack.pop()
-        key = id(node)
-        if expanded:
-            on_stack.discard(key)
-            if key not in done:
-                done.add(key)
-                order.append(node)
-            continue
-        if key in done:
-            continue
-        if key in on_stack:
-            raise InvalidProgram(f"the program has a cycle through {node.label!r}")
-        on_stack.add(key)
-        stack.append((node, True))
-        for child in node.children:
-            if not isinstance(child, n.RASPExpr):
-                raise InvalidProgram(
-                    f"{node.label!r} has a child that is not a RASP expression: {child!r:.80}")
-            if id(child) in on_stack:
-                raise InvalidProgram(f"the program has a cycle through {child.label!r}")
-            stack.append((child, False))
-    return order
-
-
-def check_input(input_sequence: Any, *, where: str = "evaluate") -> list:
-    """Validate an input sequence and return it as a list.
-
-    Raises:
-        InvalidInput: not a sequence, or an element is unhashable, None, NaN or infinite.
-    """
-    if isinstance(input_sequence, (bytes, bytearray)) or not isinstance(
-            input_sequence, (_SequenceABC, range)):
-        raise InvalidInput(
-            f"{where}: the input must be a sequence (list, tuple or str) of tokens, got "
-            f"{type(input_sequence).__name__} {input_sequence!r:.80}")
-    xs = list(input_sequence)
-    for pos, x in enumerate(xs):
-        try:
-            hash(x)
-        except TypeError:
-            raise InvalidInput(
-                f"{where}: token {x!r:.60} at position {pos} is unhashable "
-                f"({type(x).__name__}); tokens must be hashable values") from None
-        if x is None:
-            raise InvalidInput(f"{where}: token at position {pos} is None; None means "
-                               "'no value' in RASP and cannot be an input token")
-        if isinstance(x, float) and not math.isfinite(x):
-            raise InvalidInput(f"{where}: token {x!r} at position {pos} is not finite")
-    return xs
+__all__ = ["evaluate", "evaluate_batch", "evaluate_all", "topological_order", "check_input",
+           "RULES"]
 
 
 def _type_signature(value: Any):
@@ -112,14 +50,7 @@ class _Evaluator:
         self.causal = causal
         self.map_cache: dict[int, dict] = {}
         self.dispatch: dict[type, Callable] = {
-            n.TokensType: self._tokens, n.IndicesType: self._indices, n.LengthType: self._length,
-            n.Map: self._map, n.SequenceMap: self._sequence_map,
-            n.LinearSequenceMap: self._sequence_map, n.Full: self._full,
-            n.ConstantSOp: self._constant_sop, n.SelectorWidth: self._selector_width,
-            n.Aggregate: self._aggregate, n.Select: self._select,
-            n.ConstantSelector: self._constant_selector, n.SelectorAnd: self._selector_and,
-            n.SelectorOr: self._selector_or, n.SelectorNot: self._selector_not,
-        }
+            cls: MethodType(rule, self) for cls, rule in RULES.items()}
         for node in self.order:
             if type(node) not in self.dispatch:
                 raise InvalidProgram(
@@ -265,6 +196,20 @@ class _Evaluator:
             f"categorical Aggregate {node.label!r} at position {q} selected several different "
             f"values {selected!r:.80}; a categorical aggregate must select one value (make the "
             "selector pick one position, or annotate with rasp.numerical(...) to average)")
+
+
+#: The interpreter's rule for each node class (dispatch is on the exact class: a subclass of a
+#: node class is refused, since its semantics may differ).
+RULES: Mapping[type, Callable] = MappingProxyType({
+    n.TokensType: _Evaluator._tokens, n.IndicesType: _Evaluator._indices,
+    n.LengthType: _Evaluator._length, n.Map: _Evaluator._map,
+    n.SequenceMap: _Evaluator._sequence_map, n.LinearSequenceMap: _Evaluator._sequence_map,
+    n.Full: _Evaluator._full, n.ConstantSOp: _Evaluator._constant_sop,
+    n.SelectorWidth: _Evaluator._selector_width, n.Aggregate: _Evaluator._aggregate,
+    n.Select: _Evaluator._select, n.ConstantSelector: _Evaluator._constant_selector,
+    n.SelectorAnd: _Evaluator._selector_and, n.SelectorOr: _Evaluator._selector_or,
+    n.SelectorNot: _Evaluator._selector_not,
+})
 
 
 def _as_output(program: n.RASPExpr, value: list) -> list:

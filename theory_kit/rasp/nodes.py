@@ -51,6 +51,9 @@ class RASPExpr:
     """A RASP expression. Immutable: attributes are set once, in the constructor."""
 
     _default_name = "expr"
+    #: The attributes holding this class's child expressions, in `children` order. Tree
+    #: utilities (rasp.tree: topological_order, with_children) read only this declaration.
+    _child_fields: tuple[str, ...] = ()
 
     def __init__(self) -> None:
         object.__setattr__(self, "_unique_id", next(_ids))
@@ -59,6 +62,16 @@ class RASPExpr:
     def _set(self, **fields: Any) -> None:
         for key, value in fields.items():
             object.__setattr__(self, key, value)
+
+    def _replace(self, **fields: Any) -> "RASPExpr":
+        """A shallow copy of this node (same class, every attribute, unique_id included) with
+        `fields` overridden; the one place a frozen node is copied (annotate, with_children)."""
+        new = object.__new__(type(self))
+        for key, value in self.__dict__.items():
+            object.__setattr__(new, key, value)
+        for key, value in fields.items():
+            object.__setattr__(new, key, value)
+        return new
 
     def __setattr__(self, key: str, value: Any) -> None:
         raise InvalidProgram(
@@ -92,7 +105,8 @@ class RASPExpr:
 
     @property
     def children(self) -> tuple["RASPExpr", ...]:
-        return ()
+        """The child expressions, as declared by the class's `_child_fields`."""
+        return tuple([getattr(self, name) for name in self._child_fields])
 
     def named(self, name: str) -> "RASPExpr":
         """A copy of this node carrying `name` (Tracr's `.named`)."""
@@ -103,6 +117,7 @@ class RASPExpr:
         return annotate(self, **annotations)
 
     def __call__(self, xs: Sequence[Value]):
+        # Tracr's program(xs): the one import from nodes to the interpreter (lazy, no cycle).
         from theory_kit.rasp.interpreter import evaluate
 
         return evaluate(self, xs)
@@ -176,17 +191,12 @@ def annotate(expr: RASPExpr, **annotations: Any) -> RASPExpr:
                 f"{_describe(annotations[_ENCODING_KEY])}")
     if isinstance(expr, (TokensType, IndicesType, LengthType)) and _NAME_KEY in annotations:
         raise InvalidProgram(f"the primitive {expr.label!r} cannot be renamed")
-    new = object.__new__(type(expr))
-    for key, value in expr.__dict__.items():
-        object.__setattr__(new, key, value)
-    object.__setattr__(new, "_unique_id", next(_ids))
     merged = dict(expr._annotations)
     if _NAME_KEY not in merged and _NAME_KEY not in annotations:
         # Keep the auto-name of the original so that a copy is recognisably the same node.
         merged[_NAME_KEY] = expr.name
     merged.update(annotations)
-    object.__setattr__(new, "_annotations", MappingProxyType(merged))
-    return new
+    return expr._replace(_unique_id=next(_ids), _annotations=MappingProxyType(merged))
 
 
 # ------------------------------------------------------------------------------------------
@@ -341,6 +351,7 @@ class Map(SOp):
     """
 
     _default_name = "map"
+    _child_fields = ("inner",)
 
     def __init__(self, f: Callable[[Value], Value], inner: SOp, simplify: bool = True):
         super().__init__()
@@ -350,15 +361,12 @@ class Map(SOp):
             f, inner = compose(inner.f, f), inner.inner
         self._set(f=f, inner=inner)
 
-    @property
-    def children(self):
-        return (self.inner,)
-
 
 class SequenceMap(SOp):
     """Apply `f(x, y)` elementwise to two SOps."""
 
     _default_name = "sequence_map"
+    _child_fields = ("fst", "snd")
 
     def __init__(self, f: Callable[[Value, Value], Value], fst: SOp, snd: SOp):
         super().__init__()
@@ -366,10 +374,6 @@ class SequenceMap(SOp):
         _check_child(type(self).__name__, "fst", fst, SOp)
         _check_child(type(self).__name__, "snd", snd, SOp)
         self._set(f=f, fst=fst, snd=snd)
-
-    @property
-    def children(self):
-        return (self.fst, self.snd)
 
 
 class LinearSequenceMap(SequenceMap):
@@ -478,6 +482,7 @@ class Select(Selector):
     """selector[q][k] = predicate(keys[k], queries[q])."""
 
     _default_name = "select"
+    _child_fields = ("keys", "queries")
 
     def __init__(self, keys: SOp, queries: SOp, predicate: Callable[[Value, Value], bool]):
         super().__init__()
@@ -485,10 +490,6 @@ class Select(Selector):
         _check_child("Select", "queries", queries, SOp)
         _check_callable("Select", "predicate", predicate)
         self._set(keys=keys, queries=queries, predicate=predicate)
-
-    @property
-    def children(self):
-        return (self.keys, self.queries)
 
 
 class ConstantSelector(Selector):
@@ -511,27 +512,22 @@ class SelectorWidth(SOp):
     """The number of keys each query selects."""
 
     _default_name = "selector_width"
+    _child_fields = ("selector",)
 
     def __init__(self, selector: Selector):
         super().__init__()
         _check_child("SelectorWidth", "selector", selector, Selector)
         self._set(selector=selector)
 
-    @property
-    def children(self):
-        return (self.selector,)
-
 
 class _BinarySelector(Selector):
+    _child_fields = ("fst", "snd")
+
     def __init__(self, fst: Selector, snd: Selector):
         super().__init__()
         _check_child(type(self).__name__, "fst", fst, Selector)
         _check_child(type(self).__name__, "snd", snd, Selector)
         self._set(fst=fst, snd=snd)
-
-    @property
-    def children(self):
-        return (self.fst, self.snd)
 
 
 class SelectorAnd(_BinarySelector):
@@ -550,15 +546,12 @@ class SelectorNot(Selector):
     """Elementwise `not` of a selector."""
 
     _default_name = "selector_not"
+    _child_fields = ("inner",)
 
     def __init__(self, inner: Selector):
         super().__init__()
         _check_child("SelectorNot", "inner", inner, Selector)
         self._set(inner=inner)
-
-    @property
-    def children(self):
-        return (self.inner,)
 
 
 def selector_not(inner: Selector, simplify: bool = True) -> Selector:
@@ -618,6 +611,7 @@ class Aggregate(SOp):
     """Average of the selected values (categorical: the selected value; `default` if none)."""
 
     _default_name = "aggregate"
+    _child_fields = ("selector", "sop")
 
     def __init__(self, selector: Selector, sop: SOp, default: Value = None):
         super().__init__()
@@ -629,10 +623,6 @@ class Aggregate(SOp):
         if isinstance(default, float) and not math.isfinite(default):
             raise InvalidProgram(f"Aggregate: default must be finite, got {default!r}")
         self._set(selector=selector, sop=sop, default=default)
-
-    @property
-    def children(self):
-        return (self.selector, self.sop)
 
 
 # ------------------------------------------------------------------------------------------

@@ -11,7 +11,6 @@ from theory_kit.errors import EvaluationError, InvalidInput
 from theory_kit.rasp import nodes as n
 from theory_kit.rasp.interpreter import evaluate_batch
 from theory_kit.testing.formatting import format_program
-from theory_kit.testing.functions import sorted_values
 
 __all__ = ["assert_compiles_correctly", "all_inputs", "input_space_size", "outputs_agree",
            "numerical_atol"]
@@ -37,23 +36,28 @@ def numerical_atol(dtype: Any) -> float:
 
 
 def input_space_size(vocab_size: int, max_seq_len: int, min_len: int = 1) -> int:
-    """Number of sequences of length min_len..max_seq_len over `vocab_size` tokens."""
-    return sum(vocab_size ** length for length in range(min_len, max_seq_len + 1))
+    """Number of sequences of length min_len..max_seq_len over `vocab_size` tokens (the
+    compiler's own count, `theory_kit.compiler.verify.input_space_size`)."""
+    from theory_kit.compiler.verify import input_space_size as count
+
+    return count(vocab_size, max_seq_len, min_len)
 
 
 def all_inputs(vocab: Any, max_seq_len: int, *, min_len: int = 1) -> Iterator[list]:
-    """Every input, shortest first, then lexicographic in the sorted vocabulary (so the first
-    failure found is the smallest)."""
-    tokens = sorted_values(vocab)
-    for length in range(min_len, max_seq_len + 1):
-        for combo in itertools.product(tokens, repeat=length):
-            yield list(combo)
+    """Every input, shortest first, then lexicographic in the vocabulary's value order (so
+    the first failure found is the smallest): the compiler's own enumeration
+    (`theory_kit.compiler.verify.enumerate_inputs`), so both sides name the same input."""
+    from theory_kit.compiler.verify import enumerate_inputs
+
+    return enumerate_inputs(vocab, max_seq_len, min_len)
 
 
 def _sampled_inputs(vocab: Any, max_seq_len: int, count: int, seed: int) -> list[list]:
     """Exhaustive on the short lengths that fit, then seeded samples of the longer ones,
     sorted smallest first."""
-    tokens = sorted_values(vocab)
+    from theory_kit.values import value_sort_key
+
+    tokens = sorted(vocab, key=value_sort_key)
     rng = numpy.random.default_rng(seed)
     out: list[list] = []
     budget = count

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass
-from typing import Any, Iterable
+from types import MappingProxyType
+from typing import Any, Callable, Iterable, Mapping
 
 from theory_kit.rasp import nodes as n
-from theory_kit.rasp.interpreter import topological_order
+from theory_kit.rasp.tree import topological_order
 from theory_kit.testing.functions import NamedFunction
 
 __all__ = ["node_features", "program_depth", "CoverageReport", "generator_coverage",
-           "draw_programs", "REQUIRED_FEATURES"]
+           "draw_programs", "REQUIRED_FEATURES", "FEATURES"]
 
 #: Features every generator run must exercise (each in >= 5% of programs).
 REQUIRED_FEATURES = (
@@ -22,40 +23,49 @@ REQUIRED_FEATURES = (
 )
 
 
+def _class_name(node: n.RASPExpr) -> tuple[str, ...]:
+    return (type(node).__name__,)
+
+
+def _map_features(node: n.Map) -> tuple[str, ...]:
+    src = "num" if n.is_numerical(node.inner) else "cat"
+    dst = "num" if n.is_numerical(node) else "cat"
+    return (f"Map[{src}->{dst}]",)
+
+
+def _select_features(node: n.Select) -> tuple[str, ...]:
+    pred = node.predicate
+    if isinstance(pred, n.Comparison):
+        return ("Select", "Select[comparison]", f"Select[{pred.name}]")
+    name = pred.name if isinstance(pred, NamedFunction) else "lambda"
+    return ("Select", "Select[custom]", f"Select[{name}]")
+
+
+def _aggregate_features(node: n.Aggregate) -> tuple[str, ...]:
+    return ("Aggregate[numerical]" if n.is_numerical(node) else "Aggregate[categorical]",)
+
+
+#: The features each node class contributes. A subclass of a node class uses its nearest
+#: base's rule; a class with none contributes its class name.
+FEATURES: Mapping[type, Callable[[Any], tuple[str, ...]]] = MappingProxyType({
+    n.TokensType: lambda node: ("tokens",), n.IndicesType: lambda node: ("indices",),
+    n.LengthType: lambda node: ("length",), n.Map: _map_features,
+    n.SequenceMap: lambda node: ("SequenceMap",),
+    n.LinearSequenceMap: lambda node: ("LinearSequenceMap",), n.Full: _class_name,
+    n.ConstantSOp: _class_name, n.Select: _select_features,
+    n.ConstantSelector: _class_name, n.Aggregate: _aggregate_features,
+    n.SelectorWidth: _class_name, n.SelectorAnd: _class_name, n.SelectorOr: _class_name,
+    n.SelectorNot: _class_name,
+})
+
+
 def node_features(program: n.RASPExpr) -> set[str]:
     """The set of node features a program uses (see REQUIRED_FEATURES), plus one
     `Select[<predicate>]` entry per predicate."""
     features: set[str] = set()
     for node in topological_order(program):
-        if isinstance(node, n.TokensType):
-            features.add("tokens")
-        elif isinstance(node, n.IndicesType):
-            features.add("indices")
-        elif isinstance(node, n.LengthType):
-            features.add("length")
-        elif isinstance(node, n.LinearSequenceMap):
-            features.add("LinearSequenceMap")
-        elif isinstance(node, n.Map):
-            src = "num" if n.is_numerical(node.inner) else "cat"
-            dst = "num" if n.is_numerical(node) else "cat"
-            features.add(f"Map[{src}->{dst}]")
-        elif isinstance(node, n.SequenceMap):
-            features.add("SequenceMap")
-        elif isinstance(node, n.Select):
-            features.add("Select")
-            pred = node.predicate
-            if isinstance(pred, n.Comparison):
-                features.add("Select[comparison]")
-                features.add(f"Select[{pred.name}]")
-            else:
-                features.add("Select[custom]")
-                name = pred.name if isinstance(pred, NamedFunction) else "lambda"
-                features.add(f"Select[{name}]")
-        elif isinstance(node, n.Aggregate):
-            features.add("Aggregate[numerical]" if n.is_numerical(node)
-                         else "Aggregate[categorical]")
-        else:
-            features.add(type(node).__name__)
+        rule = next((FEATURES[c] for c in type(node).__mro__ if c in FEATURES), _class_name)
+        features.update(rule(node))
     return features
 
 

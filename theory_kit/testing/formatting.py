@@ -3,15 +3,87 @@
 from __future__ import annotations
 
 from collections import Counter
+from types import MappingProxyType
+from typing import Callable, Mapping
 
 from theory_kit.errors import InvalidProgram
 from theory_kit.rasp import nodes as n
-from theory_kit.rasp.interpreter import topological_order
+from theory_kit.rasp.tree import topological_order
 from theory_kit.testing.functions import describe_function
 
-__all__ = ["format_program"]
+__all__ = ["format_program", "RULES"]
 
 _PRIMITIVES = (n.TokensType, n.IndicesType, n.LengthType)
+
+
+# -- one rendering rule per node class: rule(node, ref) -> text, where ref(child) renders a
+# -- child (its name, or the child inline) -----------------------------------------------------
+Ref = Callable[[n.RASPExpr], str]
+
+
+def _primitive(node, ref: Ref) -> str:
+    return node.label
+
+
+def _map(node, ref: Ref) -> str:
+    return f"Map({describe_function(node.f)}, {ref(node.inner)})"
+
+
+def _sequence_map(node, ref: Ref) -> str:
+    return f"SequenceMap({describe_function(node.f)}, {ref(node.fst)}, {ref(node.snd)})"
+
+
+def _linear_sequence_map(node, ref: Ref) -> str:
+    return (f"LinearSequenceMap({ref(node.fst)}, {ref(node.snd)}, "
+            f"{node.fst_fac!r}, {node.snd_fac!r})")
+
+
+def _full(node, ref: Ref) -> str:
+    return f"Full({node.fill!r})"
+
+
+def _constant_sop(node, ref: Ref) -> str:
+    return f"ConstantSOp({list(node.value)!r})"
+
+
+def _select(node, ref: Ref) -> str:
+    return f"Select({ref(node.keys)}, {ref(node.queries)}, {describe_function(node.predicate)})"
+
+
+def _constant_selector(node, ref: Ref) -> str:
+    return f"ConstantSelector({[list(r) for r in node.value]!r})"
+
+
+def _aggregate(node, ref: Ref) -> str:
+    default = "" if node.default is None else f", default={node.default!r}"
+    return f"Aggregate({ref(node.selector)}, {ref(node.sop)}{default})"
+
+
+def _selector_width(node, ref: Ref) -> str:
+    return f"SelectorWidth({ref(node.selector)})"
+
+
+def _selector_and(node, ref: Ref) -> str:
+    return f"SelectorAnd({ref(node.fst)}, {ref(node.snd)})"
+
+
+def _selector_or(node, ref: Ref) -> str:
+    return f"SelectorOr({ref(node.fst)}, {ref(node.snd)})"
+
+
+def _selector_not(node, ref: Ref) -> str:
+    return f"SelectorNot({ref(node.inner)})"
+
+
+#: How each node class is rendered. A subclass of a node class uses its nearest base's rule.
+RULES: Mapping[type, Callable[[n.RASPExpr, Ref], str]] = MappingProxyType({
+    n.TokensType: _primitive, n.IndicesType: _primitive, n.LengthType: _primitive,
+    n.Map: _map, n.SequenceMap: _sequence_map, n.LinearSequenceMap: _linear_sequence_map,
+    n.Full: _full, n.ConstantSOp: _constant_sop, n.Select: _select,
+    n.ConstantSelector: _constant_selector, n.Aggregate: _aggregate,
+    n.SelectorWidth: _selector_width, n.SelectorAnd: _selector_and,
+    n.SelectorOr: _selector_or, n.SelectorNot: _selector_not,
+})
 
 
 def format_program(program: n.RASPExpr) -> str:
@@ -52,35 +124,10 @@ def format_program(program: n.RASPExpr) -> str:
         return render(node)
 
     def render(node: n.RASPExpr) -> str:
-        if isinstance(node, n.LinearSequenceMap):
-            return (f"LinearSequenceMap({ref(node.fst)}, {ref(node.snd)}, "
-                    f"{node.fst_fac!r}, {node.snd_fac!r})")
-        if isinstance(node, n.Map):
-            return f"Map({describe_function(node.f)}, {ref(node.inner)})"
-        if isinstance(node, n.SequenceMap):
-            return f"SequenceMap({describe_function(node.f)}, {ref(node.fst)}, {ref(node.snd)})"
-        if isinstance(node, n.Full):
-            return f"Full({node.fill!r})"
-        if isinstance(node, n.ConstantSOp):
-            return f"ConstantSOp({list(node.value)!r})"
-        if isinstance(node, n.Select):
-            return (f"Select({ref(node.keys)}, {ref(node.queries)}, "
-                    f"{describe_function(node.predicate)})")
-        if isinstance(node, n.ConstantSelector):
-            return f"ConstantSelector({[list(r) for r in node.value]!r})"
-        if isinstance(node, n.Aggregate):
-            default = "" if node.default is None else f", default={node.default!r}"
-            return f"Aggregate({ref(node.selector)}, {ref(node.sop)}{default})"
-        if isinstance(node, n.SelectorWidth):
-            return f"SelectorWidth({ref(node.selector)})"
-        if isinstance(node, n.SelectorAnd):
-            return f"SelectorAnd({ref(node.fst)}, {ref(node.snd)})"
-        if isinstance(node, n.SelectorOr):
-            return f"SelectorOr({ref(node.fst)}, {ref(node.snd)})"
-        if isinstance(node, n.SelectorNot):
-            return f"SelectorNot({ref(node.inner)})"
-        if isinstance(node, _PRIMITIVES):
-            return node.label
+        for cls in type(node).__mro__:
+            rule = RULES.get(cls)
+            if rule is not None:
+                return rule(node, ref)
         raise InvalidProgram(f"format_program: unknown node class {type(node).__name__} "
                              f"({node.label!r})")
 
