@@ -33,10 +33,10 @@ import numpy as np  # noqa: E402
 
 import theory_kit  # noqa: E402
 from theory_kit import paths  # noqa: E402
+from theory_kit import tex as _tex  # noqa: E402
+from theory_kit.tex import camel, tex_escape  # noqa: E402,F401
 
 SEED = 0
-_DIGITS = dict(zip("0123456789", ("Zero", "One", "Two", "Three", "Four", "Five", "Six", "Seven",
-                                  "Eight", "Nine")))
 HASH_N_MAX = {"float16": 150, "float32": 3000, "float64": 20000}  # as figures/fig_layer_norm_hash.py
 
 
@@ -44,37 +44,9 @@ HASH_N_MAX = {"float16": 150, "float32": 3000, "float64": 20000}  # as figures/f
 # LaTeX helpers
 
 
-def camel(name: str) -> str:
-    """Letters-only CamelCase, digits spelled out: "float16" -> "FloatOneSix" (TeX macro names)."""
-    out = []
-    for part in re.split(r"[^A-Za-z0-9]+", name):
-        for chunk in re.findall(r"[A-Za-z]+|[0-9]", part):
-            out.append(_DIGITS[chunk] if chunk.isdigit() else chunk[0].upper() + chunk[1:])
-    return "".join(out)
-
-
-def tex_escape(text: str) -> str:
-    return re.sub(r"([_&%#$])", r"\\\1", str(text))
-
-
 def tex_number(x, digits: int = 4) -> str:
-    """Deterministic LaTeX for a number: ints as is, floats to `digits` significant digits."""
-    if x is None:
-        return "---"
-    if isinstance(x, (bool, np.bool_)):
-        return "yes" if x else "no"
-    if isinstance(x, (int, np.integer)):
-        return str(int(x))
-    x = float(x)
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return r"\ensuremath{\infty}" if x > 0 else r"\ensuremath{-\infty}"
-    s = format(x, f".{digits}g")
-    if "e" in s:
-        mant, exp = s.split("e")
-        return rf"\ensuremath{{{mant}\times 10^{{{int(exp)}}}}}"
-    return s
+    """theory_kit.tex.tex_number with this appendix's 4 significant digits."""
+    return _tex.tex_number(x, digits)
 
 
 class MacroFile:

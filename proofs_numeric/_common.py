@@ -31,41 +31,9 @@ if str(_ROOT) not in sys.path:  # runnable as a plain script without installing 
 import sympy as sp  # noqa: E402
 
 from theory_kit import paths  # noqa: E402
+from theory_kit.tex import RELATION_TEX, camel, tex_number  # noqa: E402,F401
 from theory_kit.claims import DEFAULT_BUDGET, Claim, Verdict, get, verify  # noqa: E402
 from theory_kit.errors import TheoryKitError  # noqa: E402
-
-_DIGITS = {"0": "Zero", "1": "One", "2": "Two", "3": "Three", "4": "Four", "5": "Five", "6": "Six",
-           "7": "Seven", "8": "Eight", "9": "Nine"}
-_RELATION_TEX = {"<=": r"\leq", "<": "<", ">=": r"\geq", ">": ">", "==": "="}
-
-
-def camel(name: str) -> str:
-    """Letters-only CamelCase of an identifier: digits spelled out ("float16" -> "FloatOneSix")."""
-    parts = re.split(r"[^A-Za-z0-9]+", name)
-    out = []
-    for part in parts:
-        for chunk in re.findall(r"[A-Za-z]+|[0-9]", part):
-            out.append(_DIGITS[chunk] if chunk.isdigit() else chunk[0].upper() + chunk[1:])
-    return "".join(out)
-
-
-def tex_number(x) -> str:
-    """Deterministic LaTeX for a number: ints as is, floats to 6 significant digits."""
-    if isinstance(x, bool):
-        return "yes" if x else "no"
-    if isinstance(x, int):
-        return str(x)
-    x = float(x)
-    if math.isnan(x):
-        return "NaN"
-    if math.isinf(x):
-        return r"\ensuremath{\infty}" if x > 0 else r"\ensuremath{-\infty}"
-    s = format(x, ".6g")
-    if "e" in s:
-        mant, exp = s.split("e")
-        return rf"\ensuremath{{{mant}\times 10^{{{int(exp)}}}}}"
-    return s
-
 
 write_atomic = paths.write_atomic
 
@@ -129,7 +97,7 @@ def render_tex(claim: Claim, verdict: Verdict, extra_macros: dict[str, str] | No
     rows = [
         ("claim", r"\texttt{" + claim.name.replace("_", r"\_") + "}"),
         ("asserts", f"${sp.latex(claim.quantity_expr) if claim.quantity_expr is not None else chr(92) + 'mbox{quantity}'} "
-                    f"{_RELATION_TEX[claim.relation]} {sp.latex(claim.bound)}$"),
+                    f"{RELATION_TEX[claim.relation]} {sp.latex(claim.bound)}$"),
         ("domain", domain),
         ("verdict", status_text(verdict) if verdict.holds else "violated"),
         ("worst ratio", tex_number(verdict.worst_ratio)),
