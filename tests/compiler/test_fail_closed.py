@@ -239,3 +239,18 @@ def test_numbers_held_under_two_types_at_once_are_refused_for_type_sensitive_map
         tk.compile(rasp.Map(str, mean, simplify=False), vocab={0}, max_seq_len=3)
     m = tk.compile(rasp.Map(lambda v: v > 0.5, mean, simplify=False), vocab={0}, max_seq_len=3)
     assert m.run([0, 0]) == [False, False]
+
+
+def test_never_empty_analysis_of_a_fused_selector_with_a_user_node_named_length():
+    # found by the adversarial sweep: a raw KeyError from the None analysis
+    sel = rasp.Select(rasp.length, I, C.GT)
+    width = rasp.SelectorWidth(rasp.SelectorOr(sel, sel))
+    key = rasp.SequenceMap(lambda x, y: x + 1e-11 * y, width, T)
+    w2 = rasp.SelectorWidth(rasp.Select(key, key, C.GEQ))
+    either = rasp.SelectorOr(rasp.Select(w2, T, C.GEQ), rasp.Select(w2, I, C.GEQ))
+    p = rasp.Aggregate(either, rasp.length, default=None).named("length")
+    try:
+        m = tk.compile(p, vocab={10_000_000}, max_seq_len=2, dtype=np.float32)
+    except TheoryKitError:
+        return  # refusing is fine; a raw exception is not
+    _agrees_everywhere(m, p, {10_000_000}, 2)

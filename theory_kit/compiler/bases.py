@@ -181,6 +181,8 @@ class _Inference:
             return False
         if any(x is not y for x, y in zip(a.children, b.children)):
             return False
+        if any(c.unique_id not in self.bases for c in a.children):
+            return False
         domains = [self.values_of(c.unique_id) for c in a.children]
         if any(d is None for d in domains):
             return False
@@ -202,6 +204,8 @@ class _Inference:
             return self.never_empty(sel.fst) or self.never_empty(sel.snd)
         if not isinstance(sel, rn.Select):
             return False
+        if sel.keys.unique_id not in self.bases or sel.queries.unique_id not in self.bases:
+            return False  # a leaf of a fused composite whose inputs the rewrite replaced
         keys = self.values_of(sel.keys.unique_id)
         queries = self.values_of(sel.queries.unique_id)
         if keys is None or queries is None:
