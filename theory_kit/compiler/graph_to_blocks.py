@@ -111,7 +111,8 @@ def _denominator(values) -> Optional[int]:
 
 
 def _provenance(assignment: BasisAssignment, config: CompileConfig) -> dict:
-    """node id -> ("exact", None) | ("rational", max denominator) | ("inexact", None).
+    """node id -> ("exact", None) | ("rational", max denominator) | ("derived", None) |
+    ("inexact", None).
 
     Exact: the value set holds the interpreter's own floats (tokens, indices, widths,
     functions of exact values, sums of small-denominator, hence dyadic, exact values).
@@ -142,7 +143,7 @@ def _provenance(assignment: BasisAssignment, config: CompileConfig) -> dict:
             df = _denominator(factors)
             if exact_denominator(expr.fst, expr.snd, extra=factors) is not None:
                 out[node_id] = ("exact", None)
-            elif df is not None and all(k[0] != "inexact" for k in kinds):
+            elif df is not None and all(k[0] in ("exact", "rational") for k in kinds):
                 bound = df
                 for kind, d in kinds:
                     bound *= d if kind == "rational" else (exact_denominator(
@@ -152,6 +153,10 @@ def _provenance(assignment: BasisAssignment, config: CompileConfig) -> dict:
                 out[node_id] = ("inexact", None)
         elif all(out[c.unique_id][0] == "exact" for c in children):
             out[node_id] = ("exact", None)
+        elif all(out[c.unique_id][0] != "inexact" for c in children):
+            # a function of rational values (e.g. x/2 of a mean of integers): the interpreter
+            # applies it to the exact fraction; not probed (exhaustive verification decides)
+            out[node_id] = ("derived", None)
         else:
             out[node_id] = ("inexact", None)
     return out
@@ -213,7 +218,7 @@ def resolution_problems(assignment: BasisAssignment, config: CompileConfig) -> l
         if kind == "rational" and 2.0 * denominator ** 2 * _REPRESENTATIVE_ERROR >= 1.0:
             kind = "inexact"  # denominators too large to identify the fraction
         for x, y in zip(xs, ys):
-            if kind == "exact" or float(x).is_integer():
+            if kind in ("exact", "derived") or float(x).is_integer():
                 continue
             if kind == "rational":
                 true = float(Fraction(x).limit_denominator(denominator))
