@@ -254,3 +254,28 @@ def test_never_empty_analysis_of_a_fused_selector_with_a_user_node_named_length(
     except TheoryKitError:
         return  # refusing is fine; a raw exception is not
     _agrees_everywhere(m, p, {10_000_000}, 2)
+
+
+def test_default_of_a_never_empty_selector_is_not_a_reachable_value():
+    # found by the thorough differential sweep: the default 0 of the inner mean made 0.5 look
+    # reachable for the outer one, and `x >= 0.5` was refused for precision although every
+    # mean is exactly 1.0 (the selector always selects the query itself)
+    sel = rasp.Select(T, T, C.EQ)
+    inner = rasp.numerical(rasp.Aggregate(sel, rasp.numerical(rasp.Full(1)), default=0))
+    outer = rasp.numerical(rasp.Aggregate(sel, inner, default=0))
+    p = rasp.Map(lambda x: x >= 0.5, outer)
+    m = tk.compile(p, vocab={0}, max_seq_len=3)
+    assert 0 not in m.assignment.nodes[inner.unique_id].values
+    _agrees_everywhere(m, p, {0}, 3)
+
+
+def test_categorical_aggregate_whose_default_is_unreachable_compiles():
+    # found by the adversarial programs: with the default left out of the value set, the
+    # lowering looked its one-hot up and raised a raw KeyError
+    v = rasp.numerical(rasp.Map(lambda x: x + (1e-11 if x == 0 else 0), T))
+    sel = rasp.Select(T, T, C.EQ)
+    mean = rasp.numerical(rasp.Aggregate(rasp.SelectorAnd(sel, sel), v, default=0))
+    high = rasp.Map(lambda x: x > 5e-12, mean)
+    p = rasp.Aggregate(rasp.Select(high, high, C.EQ), rasp.length, default=0)
+    m = tk.compile(p, vocab={0, 1}, max_seq_len=2)
+    _agrees_everywhere(m, p, {0, 1}, 2)

@@ -404,10 +404,10 @@ def _aggregate_values(inf: _Inference, gnode) -> Optional[tuple]:
         means = _means(inner, inf.config.max_seq_len)
         if means is None:
             return None
-        if expr.default is not None:  # typed: 0 where empty, 0.0 the mean of zeros
-            means = _sorted(means + (expr.default,))
+        if expr.default is not None and not inf.never_empty(expr.selector):
+            means = _sorted(means + (expr.default,))  # typed: 0 where empty, 0.0 a mean
         return means
-    extra = () if expr.default is None else (expr.default,)
+    extra = () if expr.default is None or inf.never_empty(expr.selector) else (expr.default,)
     return _sorted((inner or ()) + extra)
 
 

@@ -665,8 +665,8 @@ def lower_aggregate(ctx: LoweringContext, expr: rn.Aggregate, node: NodeBasis) -
             if v is not None:
                 w_v[r, index[typed_key(v)]] = 1.0
         default = np.zeros(len(writes))
-        if expr.default is not None:
-            default[index[typed_key(expr.default)]] = 1.0
+        if expr.default is not None and typed_key(expr.default) in index:
+            default[index[typed_key(expr.default)]] = 1.0  # absent: the selector is never empty
     else:
         sop_basis, fn = _resolve(ctx, expr.sop)
         if sop_basis.encoding == "numerical":
