@@ -7,6 +7,7 @@ the README's `reverse` example and functions of tracr/compiler/lib.py, in Tracr'
 from __future__ import annotations
 
 import difflib
+from pathlib import Path
 
 import pytest
 
@@ -34,97 +35,10 @@ def make_length():
   return rasp.SelectorWidth(all_true_selector)
 """
 
-# tracr/compiler/lib.py (docstrings shortened to their first line).
-TRACR_LIB_FUNCTIONS = '''\
-from typing import List, Sequence
-
-from tracr.rasp import rasp
-
-
-def make_frac_prevs(bools: rasp.SOp) -> rasp.SOp:
-  """Count the fraction of previous tokens where a specific condition was True."""
-  bools = rasp.numerical(bools)
-  prevs = rasp.Select(rasp.indices, rasp.indices, rasp.Comparison.LEQ)
-  return rasp.numerical(rasp.Aggregate(prevs, bools,
-                                       default=0)).named("frac_prevs")
-
-
-def make_pair_balance(sop: rasp.SOp, open_token: str,
-                      close_token: str) -> rasp.SOp:
-  """Return fraction of previous open tokens minus the fraction of close tokens."""
-  bools_open = rasp.numerical(sop == open_token).named("bools_open")
-  opens = rasp.numerical(make_frac_prevs(bools_open)).named("opens")
-
-  bools_close = rasp.numerical(sop == close_token).named("bools_close")
-  closes = rasp.numerical(make_frac_prevs(bools_close)).named("closes")
-
-  pair_balance = rasp.numerical(rasp.LinearSequenceMap(opens, closes, 1, -1))
-  return pair_balance.named("pair_balance")
-
-
-def make_hist() -> rasp.SOp:
-  """Returns the number of times each token occurs in the input."""
-  same_tok = rasp.Select(rasp.tokens, rasp.tokens,
-                         rasp.Comparison.EQ).named("same_tok")
-  return rasp.SelectorWidth(same_tok).named("hist")
-
-
-def make_sort_unique(vals: rasp.SOp, keys: rasp.SOp) -> rasp.SOp:
-  """Returns vals sorted by < relation on keys."""
-  smaller = rasp.Select(keys, keys, rasp.Comparison.LT).named("smaller")
-  target_pos = rasp.SelectorWidth(smaller).named("target_pos")
-  sel_new = rasp.Select(target_pos, rasp.indices, rasp.Comparison.EQ)
-  return rasp.Aggregate(sel_new, vals).named("sort")
-
-
-def make_sort(vals: rasp.SOp, keys: rasp.SOp, *, max_seq_len: int,
-              min_key: float) -> rasp.SOp:
-  """Returns vals sorted by < relation on keys, which don't need to be unique."""
-  keys = rasp.SequenceMap(lambda x, i: x + min_key * i / max_seq_len, keys,
-                          rasp.indices)
-  return make_sort_unique(vals, keys)
-
-
-def shift_by(offset: int, /, sop: rasp.SOp) -> rasp.SOp:
-  """Returns the sop, shifted by `offset`, None-padded."""
-  select_off_by_offset = rasp.Select(rasp.indices, rasp.indices,
-                                     lambda k, q: q == k + offset)
-  out = rasp.Aggregate(select_off_by_offset, sop, default=None)
-  return out.named(f"shift_by({offset})")
-
-
-def detect_pattern(sop: rasp.SOp, pattern: Sequence[rasp.Value]) -> rasp.SOp:
-  """Returns an SOp which is True at the final element of the pattern."""
-
-  if len(pattern) < 1:
-    raise ValueError(f"Length of `pattern` must be at least 1. Got {pattern}")
-
-  # detectors[i] will be a boolean-valued SOp which is true at position j iff
-  # the i'th (from the end) element of the pattern was detected at position j-i.
-  detectors = []
-  for i, element in enumerate(reversed(pattern)):
-    detector = sop == element
-    if i != 0:
-      detector = shift_by(i, detector)
-    detectors.append(detector)
-
-  # All that's left is to take the AND over all detectors.
-  pattern_detected = detectors.pop()
-  while detectors:
-    pattern_detected = pattern_detected & detectors.pop()
-
-  return pattern_detected.named(f"detect_pattern({pattern})")
-
-
-def make_nary_sequencemap(f, *sops):
-  """Returns an SOp that simulates an n-ary SequenceMap."""
-  values, *sops = sops
-  for sop in sops:
-    # x is a single entry in the first iteration but a tuple in later iterations
-    values = rasp.SequenceMap(
-        lambda x, y: (*x, y) if isinstance(x, tuple) else (x, y), values, sop)
-  return rasp.Map(lambda args: f(*args), values)
-'''
+# tracr/compiler/lib.py (docstrings shortened to their first line), kept as data: it is
+# third-party source under test, not code of this repository.
+TRACR_LIB_FUNCTIONS = (Path(__file__).resolve().parents[1] / "data" / "tracr_lib_excerpt.py.txt"
+                       ).read_text(encoding="utf-8")
 
 # A user script built on Tracr's library (the usage lines of lib.py's docstrings).
 TRACR_LIB_USER = """\

@@ -144,8 +144,7 @@ def tracr_relu_exact_slope(delta=sym.delta, rho=0) -> sp.Expr:
     Returns:
         The sympy expression 2 / ((1 - 2|rho|) delta).
     """
-    delta, rho = map(sympify_arg, (delta, rho))
-    return 2 / ((1 - 2 * sp.Abs(rho)) * delta)
+    return 2 * relu_exact_slope(delta, rho)
 
 
 def tracr_relu_discretiser_error_upper(K=sym.K, L=sym.L, delta=sym.delta, rho=sym.rho) -> sp.Expr:
