@@ -21,6 +21,9 @@ test: $(STAMP)
 test-slow: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -m slow -q
 
+# figures/build.py and paper_appendix/build.py call theory_kit.paper (figures, latex): the same
+# build system a paper project made by `theory-kit init` runs with its own `make figures` /
+# `make appendix`.
 figures: $(STAMP)
 	$(PY) figures/build.py --jobs $(JOBS)
 

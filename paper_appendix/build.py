@@ -6,7 +6,9 @@ Steps (the Makefile has already run `make proofs` and `make figures`):
      use is defined by a generated file and that every figure it includes exists;
   3. a LaTeX engine (latexmk -pdf if installed, else pdflatex twice) typesets appendix.tex
      into paper_appendix/build/appendix.pdf, with the generated folder and figures/out on
-     TEXINPUTS so appendix.tex names files without paths.
+     TEXINPUTS so appendix.tex names files without paths (theory_kit.paper.latex.typeset, the
+     same code a paper project made by `theory-kit init` uses); Overfull \\hbox warnings are
+     listed on stderr.
 
 Exit status 0 on success; 1 with the problems listed (or the LaTeX errors quoted) otherwise;
 2 when no LaTeX engine is installed ("run .ci/install_latex.sh").
@@ -15,9 +17,7 @@ Exit status 0 on success; 1 with the problems listed (or the LaTeX errors quoted
 from __future__ import annotations
 
 import argparse
-import os
 import re
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -25,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # run as a plain script
 
 from theory_kit import paths  # noqa: E402
+from theory_kit.paper import latex as _latex  # noqa: E402
 
 TEX_SOURCE = paths.APPENDIX_DIR / "appendix.tex"
 _MACRO_USE = re.compile(r"\\(tk[A-Za-z]+)")
@@ -83,50 +84,19 @@ def check_sources(tex: Path = TEX_SOURCE, *, generated_dir: Path, figures_dir: P
     return problems
 
 
-def find_engine() -> list[str] | None:
-    """The LaTeX command to run: latexmk if present, else pdflatex; None when neither is."""
-    if shutil.which("latexmk") and shutil.which("pdflatex"):
-        return ["latexmk"]
-    if shutil.which("pdflatex"):
-        return ["pdflatex"]
-    return None
-
-
-def _latex_errors(log: Path) -> str:
-    try:
-        lines = log.read_text(encoding="utf-8", errors="replace").splitlines()
-    except OSError:
-        return "    (no log)"
-    out = []
-    for k, line in enumerate(lines):
-        if line.startswith("!") or "Undefined control sequence" in line or "not found" in line:
-            out += lines[k:k + 3]
-    return "\n".join("    " + s for s in (out or lines[-15:])[:40])
+find_engine = _latex.find_engine
+_latex_errors = _latex.latex_errors
 
 
 def typeset(*, generated_dir: Path, figures_dir: Path, build_dir: Path, engine: list[str]) -> int:
-    build_dir.mkdir(parents=True, exist_ok=True)
-    env = dict(os.environ)
-    # Trailing separator keeps TeX's default search path after ours.
-    env["TEXINPUTS"] = os.pathsep.join([str(generated_dir), str(figures_dir), str(paths.APPENDIX_DIR), ""])
-    env["SOURCE_DATE_EPOCH"] = "0"  # reproducible PDF dates/IDs (pdfTeX honours these)
-    env["FORCE_SOURCE_DATE"] = "1"
-    common = ["-interaction=nonstopmode", "-halt-on-error", "-file-line-error"]
-    if engine[0] == "latexmk":
-        runs = [["latexmk", "-pdf", "-quiet", f"-outdir={build_dir}",
-                 "-pdflatex=pdflatex " + " ".join(common) + " %O %S", str(TEX_SOURCE)]]
-    else:
-        one = ["pdflatex", *common, f"-output-directory={build_dir}", str(TEX_SOURCE)]
-        runs = [one, one]  # second pass resolves references
-    for cmd in runs:
-        proc = subprocess.run(cmd, cwd=paths.APPENDIX_DIR, env=env, stdout=subprocess.PIPE,
-                              stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-        if proc.returncode != 0:
-            print(f"appendix: {' '.join(cmd[:1])} failed (exit {proc.returncode}):\n"
-                  f"{_latex_errors(build_dir / 'appendix.log')}\n    (full log: {build_dir / 'appendix.log'})",
-                  file=sys.stderr)
-            return 1
-    return 0
+    """Typeset appendix.tex with theory_kit.paper.latex.typeset (the generated folder, the
+    figures and paper_appendix/ on TEXINPUTS); 0 on success, 1 with the errors on stderr."""
+    rc, message = _latex.typeset(TEX_SOURCE, build_dir=build_dir, engine=engine,
+                                 texinputs=[generated_dir, figures_dir, paths.APPENDIX_DIR],
+                                 cwd=paths.APPENDIX_DIR)
+    if rc != 0:
+        print(f"appendix: {message}", file=sys.stderr)
+    return rc
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -162,6 +132,9 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     rc = typeset(generated_dir=generated, figures_dir=figures, build_dir=build, engine=engine)
     if rc == 0:
+        log = (build / "appendix.log").read_text(encoding="utf-8", errors="replace")
+        for line in _latex.overfull_boxes(log):
+            print(f"appendix: warning: {line}", file=sys.stderr)
         print(f"appendix: wrote {build / 'appendix.pdf'}")
     return rc
 

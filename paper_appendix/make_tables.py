@@ -6,7 +6,8 @@ proofs_numeric/check_<claim>.py), never typed into appendix.tex. Files written (
 
   tk_meta.tex       library version and hash, figure seed
   tk_claims.tex     every claim's detail table (\\input from proofs_numeric's <claim>.tex)
-                    followed by a summary table (verdict, worst ratio) and counts
+                    followed by a summary table (verdict, worst ratio) and counts; tables
+                    are tabularx to \\linewidth with wrapping columns (they fit the page)
   tk_precision.tex  layer-norm hash breakpoints per dtype (theory_kit.claims)
   tk_sizes.tex      compiled sizes of the library programs (theory_kit.compile + summary())
   tk_landscape.tex  certified convex optimum vs non-convex training (theory_kit.landscape)
@@ -34,6 +35,7 @@ import numpy as np  # noqa: E402
 import theory_kit  # noqa: E402
 from theory_kit import paths  # noqa: E402
 from theory_kit import tex as _tex  # noqa: E402
+from theory_kit.paper.latex import name_tex  # noqa: E402
 from theory_kit.tex import camel, tex_escape  # noqa: E402,F401
 
 SEED = 0
@@ -106,22 +108,26 @@ def claims_table(out_dir: Path) -> MacroFile:
     f.define("tkClaimsHeld", held)
     f.define("tkClaimsMissing", len(missing))
     for n in present:
-        f.add("", rf"\paragraph{{\texttt{{{tex_escape(n)}}}}}", "", rf"\input{{{n}.tex}}", "")
+        f.add("", rf"\subsubsection*{{\texttt{{{tex_escape(n)}}}}}", "", rf"\input{{{n}.tex}}", "")
     proved = sum(1 for n in present if (_macro_value(out_dir / f"{n}.tex", f"tk{camel(n)}Status") or "").startswith("proved"))
     f.define("tkClaimsProved", proved)
-    f.add(r"\paragraph{Summary.}", "", r"\begin{tabular}{@{}llll@{}}", r"\hline",
-          r"claim & holds & status & worst ratio \\", r"\hline")
+    # tabularx to \linewidth with a wrapping status column (theory_kit.paper.latex: the same
+    # column types and booktabs-style rules as a paper project's claims table).
+    f.add(r"\subsubsection*{Summary}", "", r"{\small", r"\noindent\begin{tabularx}{\linewidth}"
+          r"{@{}>{\raggedright\arraybackslash}p{0.32\linewidth}l"
+          r">{\raggedright\arraybackslash}X r@{}}", r"\toprule",
+          r"claim & holds & status & worst ratio \\", r"\midrule")
     for n in present:
         prefix = f"tk{camel(n)}"
         holds = f"\\{prefix}Holds" if f"{prefix}Holds" in defined[n] else "---"
         status = f"\\{prefix}Status" if f"{prefix}Status" in defined[n] else "---"
         ratio = f"\\{prefix}WorstRatio" if f"{prefix}WorstRatio" in defined[n] else "---"
-        f.add(rf"\texttt{{{tex_escape(n)}}} & {holds} & {status} & {ratio} \\")
+        f.add(rf"{name_tex(n)} & {holds} & {status} & {ratio} \\")
     for n in missing:
-        f.add(rf"\texttt{{{tex_escape(n)}}} & \multicolumn{{3}}{{l}}{{no result (violated, undecided or not run)}} \\")
+        f.add(rf"{name_tex(n)} & \multicolumn{{3}}{{l}}{{no result (violated, undecided or not run)}} \\")
     if not names:
         f.add(r"\multicolumn{4}{l}{no proofs\_numeric/check\_*.py scripts} \\")
-    f.add(r"\hline", r"\end{tabular}")
+    f.add(r"\bottomrule", r"\end{tabularx}}")
     return f
 
 

@@ -33,6 +33,7 @@ import sympy as sp  # noqa: E402
 from theory_kit import paths  # noqa: E402
 from theory_kit.tex import RELATION_TEX, camel, tex_number  # noqa: E402,F401
 from theory_kit.claims import DEFAULT_BUDGET, Claim, Verdict, get, verify  # noqa: E402
+from theory_kit.paper.latex import verdict_phrase  # noqa: E402
 from theory_kit.errors import TheoryKitError  # noqa: E402
 
 write_atomic = paths.write_atomic
@@ -45,15 +46,9 @@ def _param_tex(name: str) -> str:
 
 
 def status_text(verdict: Verdict) -> str:
-    """"proved (certificate: k boxes)" / "proved (certificate: sympy identity)" / "searched (N points, worst ratio r)"."""
-    if verdict.status == "proved" and verdict.proof is not None:
-        if verdict.proof.kind == "sympy":
-            return "proved (certificate: sympy, 1 box)"
-        k = verdict.proof.n_boxes
-        return f"proved (certificate: {k} box{'es' if k != 1 else ''})"
-    if verdict.method == "prove":
-        return f"{verdict.status} (searched {verdict.n_evaluated} points)"
-    return f"searched ({verdict.n_evaluated} points, worst ratio {tex_number(verdict.worst_ratio)})"
+    """"proved (certificate: k boxes)" / "proved (certificate: sympy, 1 box)" / "searched (N points, worst ratio r)"
+    (theory_kit.paper.latex.verdict_phrase, the phrase a paper project's tables use too)."""
+    return verdict_phrase(verdict)
 
 
 def render_tex(claim: Claim, verdict: Verdict, extra_macros: dict[str, str] | None = None,
@@ -112,9 +107,10 @@ def render_tex(claim: Claim, verdict: Verdict, extra_macros: dict[str, str] | No
                      if verdict.proof.kind == "sympy" else
                      f"interval branch and bound, {verdict.proof.n_boxes} box{'es' if verdict.proof.n_boxes != 1 else ''}, re-checked by check\\_proof"))
     rows += extra_rows or []
-    lines.append(r"\begin{tabular}{@{}ll@{}}")
+    # Full width with a wrapping second column: long formulas and domains never run off the page.
+    lines.append(r"{\small\noindent\begin{tabularx}{\linewidth}{@{}l>{\raggedright\arraybackslash}X@{}}")
     lines += [f"{k} & {v} \\\\" for k, v in rows]
-    lines.append(r"\end{tabular}")
+    lines.append(r"\end{tabularx}}")
     return "\n".join(lines) + "\n"
 
 

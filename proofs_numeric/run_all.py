@@ -1,4 +1,5 @@
-"""Run every proofs_numeric/check_*.py, print [k/N] name ... verdict, exit 1 if any fails.
+"""Run every proofs_numeric/check_*.py, print [k/N] name ... verdict, exit 1 if any fails
+(with a progress bar on stderr when it is a terminal).
 
 Paths are absolute (computed from this file), so it runs from any working directory. Extra
 arguments (--out-dir DIR, --budget N, --seed S) are passed to every check.
@@ -11,6 +12,10 @@ import sys
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
+if str(HERE.parent) not in sys.path:  # runnable as a plain script without installing the package
+    sys.path.insert(0, str(HERE.parent))
+
+from theory_kit.progress import progress  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,7 +23,8 @@ def main(argv: list[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     scripts = sorted(HERE.glob("check_*.py"))
     failed = []
-    for k, script in enumerate(scripts, 1):
+    # A bar with an ETA on stderr when it is a terminal (theory_kit.progress), one tick per claim.
+    for k, script in enumerate(progress(scripts, desc="proofs", unit="claim"), 1):
         name = script.stem[len("check_"):]
         print(f"[{k}/{len(scripts)}] {name} ...", end=" ", flush=True)
         proc = subprocess.run([sys.executable, str(script), *argv], cwd=str(HERE.parent),

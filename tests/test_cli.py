@@ -414,3 +414,32 @@ def test_programs_into_a_closed_pipe_exits_0_quietly():
     with proc.stderr:
         err = proc.stderr.read().decode()
     assert (proc.wait(timeout=120), err) == (0, "")
+
+
+# -- theory-kit init (issue 22 item 6) ----------------------------------------------------------
+
+
+def test_init_creates_a_paper_project_and_never_overwrites(capsys, tmp_path):
+    project = tmp_path / "my paper"
+    assert cli.main(["init", str(project)]) == 0
+    out, err = capsys.readouterr()
+    written = {Path(line).relative_to(project).as_posix() for line in out.splitlines()}
+    assert written == {"Makefile", "README.md", ".gitignore", "figures/fig_example.py",
+                       "claims/claims.py", "appendix/appendix.tex"}
+    assert "make figures" in err and "make appendix" in err
+    makefile = (project / "Makefile").read_text()
+    assert "PYTHON ?= python3" in makefile and "\nfigures:" in makefile and "\nappendix:" in makefile
+    assert "PYTHON=.venv/bin/python" in (project / "README.md").read_text()
+    (project / "claims" / "claims.py").write_text("CLAIMS = []  # mine\n")
+    assert cli.main(["init", str(project)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: {str(project)!r} already has Makefile, README.md")
+    assert (project / "claims" / "claims.py").read_text() == "CLAIMS = []  # mine\n"
+    (tmp_path / "a_file").write_text("x")
+    assert cli.main(["init", str(tmp_path / "a_file")]) == 2
+    assert "it is a file" in capsys.readouterr().err
+
+
+def test_help_lists_init(capsys):
+    assert cli.main(["--help"]) == 0
+    assert "create a paper project" in capsys.readouterr().out

@@ -17,7 +17,7 @@ LAYERS = [
     {"craft", "model"},
     {"compiler"},
     {"library", "claims", "landscape", "constructions", "export", "runtime", "learning",
-     "sweep"},
+     "sweep", "paper"},
     {"testing", "cli", "compat", "__init__", "__main__"},
 ]
 #: (importer, imported) pairs allowed against the order, each with its reason.

@@ -20,6 +20,9 @@ diagnostics ("saved to ...", errors) go to stderr. When stdout is a closed pipe
 (`theory-kit ... | head`) the rest of the output is discarded and the command's own exit code
 is kept.
 
+`theory-kit init PATH` creates a paper project (theory_kit.paper.project): your figures, claims
+and appendix with `make figures` / `make appendix`.
+
 Exit codes: 0 success, 2 bad usage or a TheoryKitError (printed as `error: <message>`); the
 claims commands add their own (see `theory_kit.claims.cli`).
 """
@@ -96,23 +99,11 @@ def load_program(spec: str):
         InvalidInput: a malformed spec, a module that does not import, a missing attribute,
             a function that fails, or a result that is not a RASP SOp.
     """
+    from theory_kit.paper.loading import load_object
     from theory_kit.rasp import nodes as rn
 
-    mod_name, _, attr = spec.partition(":")
-    if not mod_name or not attr or ":" in attr:
-        raise InvalidInput(f"a program of your own is named MODULE:FUNCTION, got {spec!r}")
-    cwd = os.getcwd()
-    if cwd not in sys.path and "" not in sys.path:
-        sys.path.insert(0, cwd)
-    try:
-        obj = import_module(mod_name)
-    except Exception as exc:  # any import-time failure of user code is a usage problem
-        raise InvalidInput(f"{spec}: cannot import module {mod_name!r}: "
-                           f"{type(exc).__name__}: {exc}") from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise InvalidInput(f"{spec}: module {mod_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
+    obj = load_object(spec, what="a program of your own")
+    attr = spec.partition(":")[2]
     if not isinstance(obj, rn.SOp):
         if not callable(obj):
             raise InvalidInput(f"{spec}: {attr!r} is of type {type(obj).__name__}, not a "
@@ -275,8 +266,36 @@ def _register_compile(subparsers) -> None:
     parser.set_defaults(func=_cmd_compile)
 
 
+# -- init --------------------------------------------------------------------------------
+
+
+def _cmd_init(args: argparse.Namespace) -> int:
+    from theory_kit.paper.project import init
+
+    written = init(args.path)
+    root = Path(args.path)
+    for path in written:
+        print(path)
+    print(f"paper project created in {root}: `make figures` and `make appendix` there "
+          f"(README.md says which python they use)", file=sys.stderr)
+    return EXIT_OK
+
+
+def _register_init(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "init", help="create a paper project (figures, claims, appendix, Makefile)",
+        description="Create a paper project at PATH: figures/fig_example.py, claims/claims.py "
+                    "(one example claim), appendix/appendix.tex, a Makefile with `make figures` "
+                    "and `make appendix` (the build system of theory_kit's own paper) and a "
+                    "README. PATH must be new or hold none of these files; nothing is "
+                    "overwritten. Prints the files written.")
+    parser.add_argument("path", metavar="PATH", help="the project folder (created if missing)")
+    parser.set_defaults(func=_cmd_init)
+
+
 #: Subcommand registrars, called in order when the parser is built. Append to add commands.
-REGISTRARS: List[Registrar] = [_register_programs, _register_eval, _register_compile]
+REGISTRARS: List[Registrar] = [_register_programs, _register_eval, _register_compile,
+                               _register_init]
 
 
 def _optional_registrars() -> List[Registrar]:

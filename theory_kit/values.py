@@ -10,12 +10,13 @@ from __future__ import annotations
 
 import math
 from collections.abc import Sequence as _SequenceABC
+from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 from theory_kit.errors import InvalidInput, Problem
 
 __all__ = ["value_sort_key", "is_plain_number", "typed_key", "typed_unique", "same_value",
-           "check_vocab", "check_input"]
+           "check_vocab", "check_input", "BasisDirection", "BOS", "ONE"]
 
 
 def is_plain_number(value: Any) -> bool:
@@ -47,9 +48,62 @@ def typed_key(value: Any) -> Any:
     return (type(value), value)
 
 
+@dataclass(frozen=True, eq=False)
+class BasisDirection:
+    """One named residual direction: `label` of the SOp, `value` for categorical SOps.
+
+    Two directions are the same iff their labels, their `internal` flags and their values
+    *with types* agree (`typed_key`): ("x", 1) and ("x", True) are different one-hot
+    directions. `internal=True` marks the compiler's own directions (BOS, ONE, scratch), which
+    live in their own namespace: a user SOp named "one" or "bos" cannot collide with them.
+
+    It lives in this leaf module (not in craft, which builds with it) because the runtime
+    (`theory_kit.model`, its residual layout and readouts) names dimensions with it too, and
+    model may not import craft.
+    """
+
+    label: str
+    value: Any = None
+    internal: bool = False
+    _key: Any = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self):
+        object.__setattr__(self, "_key", (self.label, self.internal, typed_key(self.value)))
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, BasisDirection) and self._key == other._key
+
+    def __hash__(self) -> int:
+        return hash(self._key)
+
+    def __str__(self) -> str:
+        return self.label if self.value is None else f"{self.label}:{self.value!r}"
+
+    def sort_key(self) -> tuple:
+        return (self.label, value_sort_key(self.value), self.internal)
+
+
+#: 1 exactly at the BOS position (written by the embedding, never changed).
+BOS = BasisDirection("bos", internal=True)
+#: 1 at every position (written by the embedding, never changed).
+ONE = BasisDirection("one", internal=True)
+
+
 def same_value(a: Any, b: Any) -> bool:
     """a and b are the same RASP value: equal and of the same type (None only with None)."""
     return typed_key(a) == typed_key(b)
+
+
+def identical(a: Any, b: Any) -> bool:
+    """Equal with the same types at every depth of lists and tuples; floats also with the same
+    sign (0.0 and -0.0 differ): what two evaluations of a program must agree on exactly."""
+    if type(a) is not type(b):
+        return False
+    if isinstance(a, (list, tuple)):
+        return len(a) == len(b) and all(identical(x, y) for x, y in zip(a, b))
+    if isinstance(a, float):
+        return a == b and math.copysign(1.0, a) == math.copysign(1.0, b)
+    return a == b
 
 
 def typed_unique(values: Iterable[Any]) -> list:

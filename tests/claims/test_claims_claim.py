@@ -139,3 +139,14 @@ def test_parse_domain_reports_every_bad_item():
     assert "parameter 'n' is given twice" in msg
     with pytest.raises(InvalidClaim, match="domain string is empty"):
         parse_domain("  ")
+
+
+def test_claim_takes_the_command_lines_domain_text():
+    # issue 22 item 5: the Python API accepts what `theory-kit verify --domain` accepts
+    c = Claim("c", "(n-1)*exp(-beta)", "n*exp(-beta)", "n=2..1024:int, beta=0.1..50:log")
+    assert dict(c.domain) == {"n": (2, 1024, "int"), "beta": (0.1, 50.0, "log")}
+    assert [s.kind for s in c.params] == ["int", "log"]
+    assert c.bound == sp.Symbol("n") * sp.exp(-sp.Symbol("beta"))
+    with pytest.raises(InvalidClaim) as e:
+        Claim("c", q, "1/n", "n=2..x:int")
+    assert "'n=2..x:int': 'x' is not a number" in str(e.value)

@@ -7,6 +7,7 @@ import pytest
 
 from theory_kit.claims import names
 from theory_kit.claims.cli import main, register_commands
+from theory_kit.errors import TheoryKitError
 
 USER_MODULE = '''
 import math
@@ -127,3 +128,82 @@ def test_progress_goes_to_stderr(capsys):
     assert main(["verify", "softmax_pmax", "--budget", "100", "--progress"]) == 0
     err = capsys.readouterr().err
     assert "[verify] 0/100 corners" in err and "[verify] 100/100 done" in err
+
+
+# -- issue 22 items 2 and 5: --latex, the default domain kind, exit codes, one loader -----------------
+
+
+def test_verify_latex_prints_one_booktabs_row_per_verdict(capsys, user_module):
+    # searched, not refuted
+    assert main(["verify", "--quantity", f"{user_module}:square", "--bound", "x", "--domain", "x=0..1:real",
+                 "--budget", "50", "--latex"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and out.rstrip().endswith(r"\\"), out
+    name, statement, domain, verdict = out.rstrip()[:-2].split(" & ")
+    assert name == r"{\def\_{\textunderscore\allowbreak}\texttt{user\_claim}}"
+    assert statement == r"$\mathtt{square} \leq x$"
+    assert domain == r"$x \in [0, 1]$ (real)"
+    assert verdict.startswith("searched 50 points") and "not refuted (worst ratio 1)" in verdict
+    # refuted: the counterexample, numbers through theory_kit.tex
+    assert main(["verify", "--quantity", f"{user_module}:square", "--bound", "x/2", "--domain", "x=0..3:real",
+                 "--budget", "50", "--latex"]) == 1
+    verdict = capsys.readouterr().out.rstrip()[:-2].rstrip().split(" & ")[3]
+    assert verdict == "refuted at $x = 3$: quantity 9, bound 1.5 (searched 50 points)", verdict
+    # proved
+    assert main(["verify", "--quantity", "x*exp(-x)", "--bound", "exp(-1)", "--domain", "x=0..10:real",
+                 "--prove", "--latex"]) == 0
+    row = capsys.readouterr().out
+    assert r"$x e^{- x} \leq e^{-1}$" in row and " & proved (certificate: " in row
+
+
+def test_verify_latex_and_json_are_exclusive(capsys):
+    assert main(["verify", "softmax_pmax", "--json", "--latex"]) == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
+def test_domain_kind_default_is_stated_in_help_and_noted(capsys, user_module):
+    help_text = " ".join(build_verify_help().split())
+    assert "an entry without :KIND is real (default)" in help_text
+    assert main(["verify", "--quantity", f"{user_module}:square", "--bound", "x", "--domain", "x=0..1",
+                 "--budget", "20"]) == 0
+    err = capsys.readouterr().err
+    assert "note: x given without a kind: searched as real" in err
+
+
+def build_verify_help() -> str:
+    from theory_kit.claims.cli import build_parser
+
+    parser = build_parser()
+    sub = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return sub.choices["verify"].format_help()
+
+
+def test_a_string_exit_code_is_a_usage_error_not_a_crash(capsys, monkeypatch):
+    import theory_kit.claims.cli as claims_cli
+
+    class Exiting(argparse.ArgumentParser):
+        def parse_args(self, *args, **kwargs):
+            raise SystemExit("the parser gave up: bad --domain 'x'")
+
+    monkeypatch.setattr(claims_cli, "build_parser", lambda: Exiting())
+    assert claims_cli.main(["verify"]) == 2
+    assert "the parser gave up: bad --domain 'x'" in capsys.readouterr().err
+
+
+def test_quantities_and_programs_share_one_loader(monkeypatch, user_module):
+    import theory_kit.claims.cli as claims_cli
+    from theory_kit import cli
+    from theory_kit.paper import loading
+
+    calls = []
+    real = loading.load_object
+
+    def spy(spec, **kwargs):
+        calls.append(spec)
+        return real(spec, **kwargs)
+
+    monkeypatch.setattr(loading, "load_object", spy)
+    assert claims_cli.load_quantity(f"{user_module}:square")(x=3) == 9
+    with pytest.raises(TheoryKitError, match="calling square\\(\\) failed"):
+        cli.load_program(f"{user_module}:square")
+    assert calls == [f"{user_module}:square", f"{user_module}:square"]

@@ -279,3 +279,45 @@ def test_categorical_aggregate_whose_default_is_unreachable_compiles():
     p = rasp.Aggregate(rasp.Select(high, high, C.EQ), rasp.length, default=0)
     m = tk.compile(p, vocab={0, 1}, max_seq_len=2)
     _agrees_everywhere(m, p, {0, 1}, 2)
+
+
+def test_and_of_selectors_that_select_the_query_itself_is_never_empty():
+    # the thorough sweep again: the same with a SelectorAnd of two diagonal selectors
+    sel = rasp.Select(T, T, C.EQ)
+    inner = rasp.numerical(rasp.Aggregate(rasp.SelectorAnd(sel, rasp.Select(T, T, C.EQ)),
+                                          rasp.numerical(rasp.Full(1)), default=0))
+    p = rasp.Map(lambda x: x >= 0.5, rasp.numerical(rasp.Aggregate(sel, inner, default=0)))
+    m = tk.compile(p, vocab={0}, max_seq_len=3)
+    assert 0 not in m.assignment.nodes[inner.unique_id].values
+    _agrees_everywhere(m, p, {0}, 3)
+
+
+def test_aggregate_of_a_selector_that_never_selects_is_its_default():
+    # the thorough sweep: LT on a one-token vocabulary never selects, so the inner mean is its
+    # default 0 and 0.5 is not a reachable value of the outer one
+    sel = rasp.Select(T, T, C.LT)
+    inner = rasp.numerical(rasp.Aggregate(sel, rasp.numerical(rasp.Full(1)), default=0))
+    p = rasp.Map(lambda x: x >= 0.5, rasp.numerical(rasp.Aggregate(sel, inner, default=0)))
+    m = tk.compile(p, vocab={0}, max_seq_len=3)
+    assert m.assignment.nodes[inner.unique_id].values == (0,)
+    _agrees_everywhere(m, p, {0}, 3)
+    never = rasp.Aggregate(rasp.Select(T, T, C.LT), T)  # categorical, default None: always None
+    m = tk.compile(rasp.Map(lambda x: x, never), vocab={0}, max_seq_len=2)
+    assert m.run([0, 0]) == [None, None]
+
+
+def test_mean_of_means_that_are_small_dyadics_is_exact():
+    # the thorough sweep: Select(tokens, indices, EQ) on vocab {0} gives means 1 and 0, and the
+    # outer mean reaches 0.5 exactly ((1 + 0) / 2 in floats): a threshold there is decidable
+    sel = rasp.Select(T, I, C.EQ)
+    inner = rasp.numerical(rasp.Aggregate(sel, rasp.numerical(rasp.Full(1)), default=0))
+    p = rasp.Map(lambda x: x >= 0.5, rasp.numerical(rasp.Aggregate(sel, inner, default=0)))
+    m = tk.compile(p, vocab={0}, max_seq_len=3)
+    assert m.run([0, 0]) == [True, False]
+    _agrees_everywhere(m, p, {0}, 3)
+    # a mean of thirds stays refused at its exact value: the interpreter's float decides
+    thirds = rasp.numerical(rasp.Aggregate(rasp.Select(I, I, C.TRUE),
+                                           rasp.numerical(rasp.Map(lambda t: t / 3, T)), default=0))
+    with pytest.raises(UnsupportedProgram, match="precision"):
+        tk.compile(rasp.Map(lambda x: x >= 2 / 9, thirds, simplify=False), vocab={0, 1},
+                   max_seq_len=3)

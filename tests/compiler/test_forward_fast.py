@@ -21,7 +21,8 @@ from theory_kit.compiler.verify import NUMERIC_ATOL, outputs_match
 from theory_kit.errors import InvalidInput
 from theory_kit.model import compiled as compiled_mod
 from theory_kit.model.forward import _Linear, execution_plan, forward
-from theory_kit.model.weights import LayerWeights, Weights
+from theory_kit.model.weights import LayerWeights, Readout, ResidualLayout, Weights
+from theory_kit.values import ONE, BasisDirection
 
 PROGRAMS = {
     "reverse": (lambda n: lib.make_reverse(rasp.tokens), {1, 2, 3}, False),
@@ -144,9 +145,10 @@ def _random_weights(rng, dtype, causal, d=24, layers=3, vocab=5, max_len=7):
                               sparse((9, d), 0.1), np.zeros(d))))  # MLP only, no heads
     w = Weights(token_embed=rng.standard_normal((vocab, d)),
                 pos_embed=rng.standard_normal((max_len + 1, d)),
-                layers=tuple(lws), unembed=sparse((d, 4), 0.3),
-                tokens=("BOS",) + tuple(range(vocab - 1)), residual_labels=tuple(map(str, range(d))),
-                output_values=(0, 1, 2, 3), output_encoding="categorical", causal=causal)
+                layers=tuple(lws), tokens=("BOS",) + tuple(range(vocab - 1)),
+                layout=ResidualLayout(tuple((BasisDirection("r", i),) for i in range(d))),
+                readouts={"output": Readout("output", sparse((d, 4), 0.3), "categorical",
+                                            (0, 1, 2, 3))}, causal=causal)
     return w if dtype == np.float64 else w.astype(dtype)
 
 
@@ -264,9 +266,9 @@ def test_hidden_biases_fold_into_the_constant_one_row(written):
     if written:
         layers[0]["W_out"][0, 0] = 0.5  # the first hidden unit writes into "one"
     w = Weights(token_embed=token_embed, pos_embed=pos_embed,
-                layers=tuple(LayerWeights(**a) for a in layers), unembed=w.unembed,
-                tokens=w.tokens, residual_labels=("one",) + w.residual_labels[1:],
-                output_values=w.output_values, output_encoding="categorical", causal=False)
+                layers=tuple(LayerWeights(**a) for a in layers), tokens=w.tokens,
+                layout=ResidualLayout(((ONE,),) + w.layout.dims[1:]), readouts=w.readouts,
+                causal=False)
     mlps = [mlp for _, mlp in execution_plan(w).layers if mlp is not None]
     assert all((mlp.b_in is None) != written for mlp in mlps)
     b, t = 9, 8

@@ -72,8 +72,9 @@ def test_save_load_round_trip(tmp_path, sort_model):
     seqs = [[1], [3, 1, 2], [4, 1, 3, 2]]
     assert loaded.run_batch(seqs) == sort_model.run_batch(seqs)
     assert loaded.residual_labels == sort_model.residual_labels
+    assert loaded.layout == sort_model.layout  # format 2 keeps the directions
     with zipfile.ZipFile(path) as zf:
-        assert json.loads(zf.read("meta.json"))["format_version"] == 1
+        assert json.loads(zf.read("meta.json"))["format_version"] == 2
 
 
 def test_corrupted_files_are_refused(tmp_path, sort_model):

@@ -175,7 +175,7 @@ def test_edited_meta_field_is_refused_naming_the_field(case, saved, tmp_path):
 
 
 @pytest.mark.parametrize("version", [True, 1.0])
-def test_format_version_must_be_the_int_1(version, saved, tmp_path):
+def test_format_version_must_be_a_readable_int(version, saved, tmp_path):
     path = _rewrite(saved["inc"], tmp_path / "v.npz", meta=_set("format_version", version))
     _refused(path, f"format version {version!r}")
 
@@ -311,8 +311,9 @@ def test_library_models_round_trip_byte_identically(name, tmp_path):
 
 
 def test_files_of_the_previous_writer_still_load(models, tmp_path):
-    """Guard (passed before too): FORMAT_VERSION stays 1; a file written the old way
-    (np.savez, then meta.json appended) loads."""
+    """Guard (passed before too): a file written the old way (np.savez, then meta.json
+    appended) loads. FORMAT_VERSION is 2 since readouts and the layout's directions are saved
+    (issue 12 item 3); format-1 files still load (tests/model/test_readouts.py)."""
     new = tmp_path / "new.npz"
     models["frac"].save(new)
     old = tmp_path / "old.npz"
@@ -323,7 +324,7 @@ def test_files_of_the_previous_writer_still_load(models, tmp_path):
     loaded = tk.load(old)
     assert loaded.run_batch([["a", "b", "a"], ["b"]]) == models["frac"].run_batch(
         [["a", "b", "a"], ["b"]])
-    assert _meta(new)["format_version"] == 1
+    assert _meta(new)["format_version"] == 2
 
 
 # -- item 9: save refuses bad paths with InvalidInput naming the path -------------------------

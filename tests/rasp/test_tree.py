@@ -11,6 +11,12 @@ from theory_kit.rasp import interpreter, nodes, tree
 _sel = rasp.Select(rasp.tokens, rasp.indices, rasp.Comparison.EQ)
 _sel2 = rasp.Select(rasp.indices, rasp.tokens, rasp.Comparison.LT)
 
+def _loop_var():
+    seen = []
+    rasp.loop(lambda s: seen.append(s) or s, rasp.tokens, until=lambda s: s > 3, max_iterations=2)
+    return seen[0]
+
+
 #: One instance of every concrete node class (the completeness test below keeps it complete).
 EXAMPLES = {
     nodes.TokensType: lambda: rasp.tokens,
@@ -28,6 +34,9 @@ EXAMPLES = {
     nodes.SelectorAnd: lambda: rasp.SelectorAnd(_sel, _sel2),
     nodes.SelectorOr: lambda: rasp.SelectorOr(_sel, _sel2),
     nodes.SelectorNot: lambda: rasp.SelectorNot(_sel),
+    rasp.Loop: lambda: rasp.loop(lambda s: s + 1, rasp.tokens, until=lambda s: s > 3,
+                                 max_iterations=4),
+    rasp.LoopVar: lambda: _loop_var(),
 }
 
 
@@ -47,7 +56,10 @@ def test_children_come_from_the_declared_fields(cls):
     node = EXAMPLES[cls]()
     assert type(node) is cls
     fields = tree.child_fields(node)
-    assert fields == cls._child_fields == tree.child_fields(cls)
+    if "_child_fields" in vars(node):  # declared per node (a Loop: one per state component)
+        assert fields == node._child_fields
+    else:
+        assert fields == cls._child_fields == tree.child_fields(cls)
     assert len(node.children) == len(fields)
     assert all(c is getattr(node, f) for c, f in zip(node.children, fields))
     assert all(isinstance(c, rasp.RASPExpr) for c in node.children)
@@ -68,7 +80,7 @@ def test_with_children_replaces_only_the_children(cls):
     assert copy.unique_id == node.unique_id and copy.label == "original"
     assert dict(copy.annotations) == dict(node.annotations)
     for key, value in vars(node).items():
-        if key not in cls._child_fields:
+        if key not in tree.child_fields(node):
             assert vars(copy)[key] is value
     assert not any(a is b for a, b in zip(node.children, new_children))
 

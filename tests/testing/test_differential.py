@@ -77,6 +77,8 @@ def _decode_named(layered, residual_by_dir, dirs, numerical, length):
     """Decode the output SOp from named directions {direction: [T]} (rows 1..length)."""
     if numerical:
         return [float(v) for v in residual_by_dir[dirs[0]][1:length + 1]]
+    if not dirs:  # an SOp with no value at all (e.g. an Aggregate that never selects)
+        return [None] * length
     mat = np.stack([residual_by_dir[d] for d in dirs], axis=1)[1:length + 1]
     out = []
     for row in mat:

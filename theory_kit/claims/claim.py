@@ -188,8 +188,9 @@ class Claim:
             so a parameter named beta or gamma is a symbol, not sympy's function. Stored as the
             parsed expression. It must not contain zoo, nan or an unevaluated Integral,
             Derivative, Limit or Subs.
-        domain: mapping name -> (lo, hi, kind), kind in KINDS; ranges are closed. Stored as a
-            read-only mapping; `params` gives the parsed ParamSpec tuple in domain order.
+        domain: mapping name -> (lo, hi, kind), kind in KINDS; ranges are closed. Or the
+            command line's text, "n=2..1024:int,beta=0.1..50:log" (`parse_domain`). Stored as
+            a read-only mapping; `params` gives the parsed ParamSpec tuple in domain order.
         relation: how quantity compares with bound: "<=", "<", ">=", ">" or "==".
         source: where the bound comes from (paper, lemma), shown by `theory-kit claims`.
         description: one line saying what is measured.
@@ -222,7 +223,17 @@ class Claim:
         problems: list[str] = []
         if not isinstance(self.name, str) or not _NAME_RE.match(self.name):
             problems.append(f"name must be letters, digits and underscores starting with a letter, got {self.name!r}")
-        specs, domain_problems = _check_domain(self.domain)
+        if isinstance(self.domain, str):  # the CLI's syntax, "n=2..1024:int,beta=0.1..50:log"
+            try:
+                object.__setattr__(self, "domain", parse_domain(self.domain))
+            except InvalidClaim as exc:
+                problems += list(getattr(exc, "problems", ()) or [str(exc)])
+                object.__setattr__(self, "domain", {})
+                specs, domain_problems = [], []
+            else:
+                specs, domain_problems = _check_domain(self.domain)
+        else:
+            specs, domain_problems = _check_domain(self.domain)
         problems += domain_problems
         names = list(self.domain) if isinstance(self.domain, Mapping) else []
         str_names = [n for n in names if isinstance(n, str)]

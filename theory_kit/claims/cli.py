@@ -1,7 +1,8 @@
 """The `claims` and `verify` subcommands of the theory-kit command line.
 
 `theory_kit.cli` calls `register_commands(subparsers)`; `main(argv)` runs them standalone (tests,
-`python -m theory_kit.claims.cli`). Exit codes of verify: 0 the claim held (or was proved with
+`python -m theory_kit.claims.cli`). `verify --latex` prints the verdict as one LaTeX table row
+(theory_kit.paper.latex.claim_row). Exit codes of verify: 0 the claim held (or was proved with
 --prove), 1 a counterexample was found (printed in full), 2 bad usage (unknown claim, malformed
 domain or bound, a quantity that cannot be imported or fails) — with the reason on stderr —, 3 the
 prover could not decide (--prove).
@@ -14,9 +15,7 @@ sides below the smallest normal float, is a "near miss", listed, never a counter
 from __future__ import annotations
 
 import argparse
-import importlib
 import json
-import os
 import re
 import sys
 
@@ -61,7 +60,11 @@ def register_commands(subparsers) -> None:
     v.add_argument("name", nargs="?", help="a registered claim (see `theory-kit claims`)")
     v.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help=f"maximum quantity evaluations (default {DEFAULT_BUDGET})")
     v.add_argument("--seed", type=int, default=0, help="seed of the search (default 0)")
-    v.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    out = v.add_mutually_exclusive_group()
+    out.add_argument("--json", action="store_true", help="print the verdict as JSON")
+    out.add_argument("--latex", action="store_true",
+                     help="print the verdict as one LaTeX table row (claim & statement & domain & verdict \\\\), "
+                          "for a tabularx table with booktabs rules (theory_kit.paper.latex.claims_table)")
     v.add_argument("--progress", action="store_true", help="report progress on stderr")
     v.add_argument("--strict", action="store_true",
                    help="compare floats exactly (default: rounding-aware, float noise reported as near misses)")
@@ -76,7 +79,9 @@ def register_commands(subparsers) -> None:
                         "(anything without a ':'), kept exact for --prove")
     g.add_argument("--bound", metavar="EXPR", help='expression in the domain\'s names, e.g. "1/(1+(n-1)*exp(-beta))" '
                                                    '(+ - * / ** // %%, exp, log, sqrt, floor, Min, Max, ...; never run as Python)')
-    g.add_argument("--domain", metavar="SPEC", help='e.g. "n=2..1024:int,beta=0.1..50:log" (kinds: int, real, log, logint)')
+    g.add_argument("--domain", metavar="SPEC",
+                   help='NAME=LO..HI:KIND,... e.g. "n=2..1024:int,beta=0.1..50:log"; KIND is int, real, log or logint; '
+                        'an entry without :KIND is real (default), and a note says so on stderr')
     g.add_argument("--relation", default="<=", help=f"one of {', '.join(RELATIONS)} (default <=)")
     g.add_argument("--rtol", type=float, default=0.0, help="relative slack for non-strict relations (default 0)")
     g.add_argument("--atol", type=float, default=0.0, help="absolute slack for non-strict relations (default 0)")
@@ -101,23 +106,21 @@ def cmd_claims(args) -> int:
 def load_quantity(spec: str):
     """Import MODULE:FUNCTION (the current directory is importable) and return the callable.
 
+    The same loader as `theory-kit compile/eval MODULE:FUNCTION`
+    (theory_kit.paper.loading.load_object).
+
     Raises:
-        UsageError: for a malformed spec, a module that does not import, or a missing attribute.
+        UsageError: for a malformed spec, a module that does not import, a missing attribute,
+            or an attribute that is not callable.
     """
-    if not isinstance(spec, str) or spec.count(":") != 1 or not all(spec.split(":")):
-        raise UsageError(f"--quantity must be MODULE:FUNCTION, got {spec!r}")
-    mod_name, attr = spec.split(":")
-    if os.getcwd() not in sys.path:
-        sys.path.insert(0, os.getcwd())
+    from theory_kit.paper.loading import load_object
+
     try:
-        obj = importlib.import_module(mod_name)
-    except Exception as exc:  # any import-time failure of user code is a usage problem
-        raise UsageError(f"--quantity {spec!r}: cannot import module {mod_name!r}: {type(exc).__name__}: {exc}") from exc
-    for part in attr.split("."):
-        if not hasattr(obj, part):
-            raise UsageError(f"--quantity {spec!r}: {mod_name!r} has no attribute {attr!r}")
-        obj = getattr(obj, part)
+        obj = load_object(spec, what="--quantity", where=f"--quantity {spec!r}")
+    except TheoryKitError as exc:
+        raise UsageError(str(exc)) from exc
     if not callable(obj):
+        attr = spec.partition(":")[2]
         raise UsageError(f"--quantity {spec!r}: {attr!r} is a {type(obj).__name__}, not a callable")
     return obj
 
@@ -144,6 +147,10 @@ def _user_claim(args) -> Claim:
     if missing:
         raise UsageError(f"a claim of your own needs --quantity, --bound and --domain; missing {', '.join(missing)}")
     domain = parse_domain(args.domain)
+    defaulted = [item.split("=", 1)[0].strip() for item in args.domain.split(",") if ":" not in item]
+    if defaulted:
+        print(f"theory-kit verify: note: {', '.join(defaulted)} given without a kind: searched as real "
+              "(write NAME=LO..HI:KIND with KIND int, real, log or logint)", file=sys.stderr)
     looks_like_module = re.fullmatch(r"[A-Za-z_][\w.]*", args.quantity) and args.quantity not in domain
     if ":" in args.quantity or looks_like_module:  # a bare module name is a MODULE:FUNCTION typo
         quantity = load_quantity(args.quantity)
@@ -223,6 +230,10 @@ def cmd_verify(args) -> int:
         out = verdict.summary()
         out["bound_expr"] = str(claim.bound)
         print(json.dumps(out, indent=2, sort_keys=True))
+    elif args.latex:
+        from theory_kit.paper.latex import claim_row
+
+        print(claim_row(claim, verdict))
     else:
         print(format_verdict(claim, verdict))
     if verdict.status == "undecided":
@@ -258,7 +269,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = parser.parse_args(argv)
     except SystemExit as exc:  # argparse reports usage errors itself and exits 2 (0 for --help)
-        return int(exc.code or 0)
+        if exc.code is None or isinstance(exc.code, int):
+            return exc.code or 0
+        print(f"theory-kit: error: {exc.code}", file=sys.stderr)  # sys.exit("message")
+        return EXIT_USAGE
     return args.func(args)
 
 

@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import dataclasses
 import heapq
+import itertools
 import math
 import time
 from dataclasses import dataclass
@@ -45,6 +46,7 @@ from mpmath.libmp import to_rational
 
 from theory_kit.claims.claim import Claim, ParamSpec
 from theory_kit.errors import InvalidInput, TheoryKitError
+from theory_kit.progress import progress as progress_bar
 
 __all__ = ["Proof", "ProofNode", "InvalidProof", "prove", "prove_verdict", "check_proof", "slack_expression",
            "DEFAULT_MAX_BOXES", "DEFAULT_MAX_SECONDS", "PRECISIONS"]
@@ -548,16 +550,23 @@ def prove(claim: Claim, *, max_boxes: int | None = None, max_seconds: float | No
             dt = time.perf_counter() - t0
             proof = Proof(claim.name, "sympy", str(h), form=(form, mode), n_boxes=1, seconds=dt)
             return ProveResult("proved", proof, None, None, (), 0.0, 0, dt, "sympy")
+        # a bar on stderr (theory_kit.progress) with max_boxes as total, one tick per box
+        bar = progress_bar(itertools.repeat(None), total=max_boxes, desc=f"prove {claim.name}",
+                           unit="box")
         try:
-            return _branch_and_bound(claim, h, specs, root, strict, max_boxes, max_seconds, progress, t0, hints)
+            return _branch_and_bound(claim, h, specs, root, strict, max_boxes, max_seconds, progress, t0, hints,
+                                     tick=lambda: next(bar, None))
         except _Unsupported as exc:
             return ProveResult("undecided", None, None, None, (root,), 1.0, 0, time.perf_counter() - t0, "intervals",
                                reason=f"no rigorous interval evaluation: {exc}")
+        finally:
+            bar.close()
     finally:
         iv.prec = old_prec
 
 
-def _branch_and_bound(claim, h, specs, root, strict, max_boxes, max_seconds, progress, t0, hints=()) -> ProveResult:
+def _branch_and_bound(claim, h, specs, root, strict, max_boxes, max_seconds, progress, t0, hints=(),
+                      tick: Callable[[], object] = lambda: None) -> ProveResult:
     diffs = _Diffs([s.name for s in specs])
     tree: dict[tuple, object] = {}  # box -> _Leaf | (dim, cut)
     heap = [(0.0, 0, root)]  # (lower bound of h, tie-break, box): most negative first
@@ -573,6 +582,7 @@ def _branch_and_bound(claim, h, specs, root, strict, max_boxes, max_seconds, pro
                                "intervals", reason=f"budget exhausted ({done} boxes, {time.perf_counter() - t0:.1f} s)")
         _, _, box = heapq.heappop(heap)
         done += 1
+        tick()
         if progress is not None and done % every == 0:
             progress(done, max_boxes, "prove")
         iv.prec = PRECISIONS[0]

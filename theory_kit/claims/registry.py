@@ -32,7 +32,8 @@ _claims: dict[str, Claim] = {}
 _factories: dict[str, Callable[[], Claim]] = {}
 # (module, optional): an optional module is skipped when it does not exist at all; once it
 # exists, its import errors surface like any other module's.
-_pending_modules: list[tuple[str, bool]] = [("theory_kit.claims.builtin", False), ("theory_kit.claims.compiled", True)]
+_pending_modules: list[tuple[str, bool]] = [("theory_kit.claims.builtin", False), ("theory_kit.claims.compiled", True),
+                                             ("theory_kit.claims.looped", True)]
 _loaded_modules: set[str] = set()
 
 

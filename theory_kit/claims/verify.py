@@ -74,6 +74,7 @@ from scipy.stats import qmc
 
 from theory_kit.claims.claim import Claim, ParamSpec
 from theory_kit.errors import BoundViolated, InvalidClaim, InvalidInput
+from theory_kit.progress import progress as progress_bar
 
 __all__ = ["Evaluation", "Verdict", "NearMiss", "ExpressionQuantity", "verify", "assert_holds", "ratio_from_margin",
            "DEFAULT_BUDGET", "NEAR_MISS_ULPS", "MP_DPS"]
@@ -541,6 +542,7 @@ class _Search:
         self.worst_violation: Evaluation | None = None
         self.exhaustive = False
         self._progress_every = max(1, budget // 50)
+        self._bar = None  # the progress bar's iterator while `run` runs: one tick per evaluation
         # dims the local search moves along (degenerate ranges are fixed)
         self.free = [j for j, s in enumerate(self.specs) if s.lo != s.hi]
 
@@ -573,6 +575,8 @@ class _Search:
             self.best = ev
         if violated and (self.worst_violation is None or m < self.worst_violation.margin):
             self.worst_violation = ev
+        if self._bar is not None:
+            next(self._bar, None)
         if self.progress is not None and len(self.log) % self._progress_every == 0:
             self.progress(len(self.log), self.budget, self.phase)
         if violated and self.stop_on_violation:
@@ -616,6 +620,10 @@ class _Search:
 
     # -- phases -------------------------------------------------------------------------------
     def run(self):
+        # a bar on stderr (theory_kit.progress: a TTY or THEORY_KIT_PROGRESS=1) with the
+        # budget as total, ticked by `evaluate`; closed however the search ends
+        self._bar = progress_bar(itertools.repeat(None), total=self.budget,
+                                 desc=f"verify {self.claim.name}", unit="eval")
         try:
             if self._try_exhaustive():
                 return
@@ -624,6 +632,9 @@ class _Search:
             self._local_and_explore(sobol)
         except _Exhausted:
             pass
+        finally:
+            self._bar.close()
+            self._bar = None
 
     def _try_exhaustive(self) -> bool:
         sizes = [s.n_values for s in self.specs]

@@ -21,6 +21,7 @@ from theory_kit.compiler.ir import BasisAssignment, NodeBasis, ProgramGraph
 from theory_kit.values import same_value, typed_key, typed_unique, value_sort_key
 from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
+from theory_kit.rasp.loops import Loop, LoopVar
 from theory_kit.rasp.validate import Problem
 
 __all__ = ["infer_bases", "MAX_NUMERICAL_VALUES", "VALUE_RULES"]
@@ -195,29 +196,73 @@ class _Inference:
         return fa.keys() == fb.keys() and all(same_value(fa[k], fb[k]) for k in fa)
 
     def never_empty(self, sel) -> bool:
-        """A selector that selects at least one key for every query (causal masks included):
-        a Select true on every value pair, or with keys == queries and true on the diagonal
-        (every query then selects itself); an Or with such a side."""
+        """A selector that selects at least one key for every query (causal masks included:
+        they keep the diagonal): one true on every value pair, or one that selects the query's
+        own position; an Or with such a side; an And of selectors that all select the query's
+        own position, or of an everywhere-true one with a never-empty one."""
         if getattr(sel, "fused_from", None) is not None:
             return self.never_empty(sel.fused_from)  # a SelectorOr/Not fused by graph.rewrite
         if isinstance(sel, rn.SelectorOr):
             return self.never_empty(sel.fst) or self.never_empty(sel.snd)
+        if isinstance(sel, rn.SelectorAnd):
+            return (self.selects_itself(sel) or (self._always(sel.fst) and self.never_empty(sel.snd))
+                    or (self.never_empty(sel.fst) and self._always(sel.snd)))
+        return self._always(sel) or self.selects_itself(sel)
+
+    def never_selects(self, sel) -> bool:
+        """A selector that selects no key for any query: a Select false on every reachable value
+        pair; an And with such a side; an Or of two such (its Aggregates always give their
+        default, its SelectorWidths 0)."""
+        if getattr(sel, "fused_from", None) is not None:
+            return self.never_selects(sel.fused_from)
+        if isinstance(sel, rn.SelectorAnd):
+            return self.never_selects(sel.fst) or self.never_selects(sel.snd)
+        if isinstance(sel, rn.SelectorOr):
+            return self.never_selects(sel.fst) and self.never_selects(sel.snd)
+        return self._truths(sel) == {False}
+
+    def selects_itself(self, sel) -> bool:
+        """Every query selects its own position: a Select whose keys equal its queries at every
+        position and whose predicate holds on the diagonal; an And of such; an Or with one."""
+        if getattr(sel, "fused_from", None) is not None:
+            return self.selects_itself(sel.fused_from)
+        if isinstance(sel, rn.SelectorAnd):
+            return self.selects_itself(sel.fst) and self.selects_itself(sel.snd)
+        if isinstance(sel, rn.SelectorOr):
+            return self.selects_itself(sel.fst) or self.selects_itself(sel.snd)
+        if not isinstance(sel, rn.Select) or not self.same_at_every_position(sel.keys, sel.queries):
+            return False
+        return self._truths(sel, diagonal=True) == {True}
+
+    def _always(self, sel) -> bool:
+        """A Select (or And/Or of Selects) whose predicate holds on every reachable value pair."""
+        if getattr(sel, "fused_from", None) is not None:
+            return self._always(sel.fused_from)
+        if isinstance(sel, rn.SelectorAnd):
+            return self._always(sel.fst) and self._always(sel.snd)
+        if isinstance(sel, rn.SelectorOr):
+            return self._always(sel.fst) or self._always(sel.snd)
+        return self._truths(sel) == {True}
+
+    def _truths(self, sel, diagonal: bool = False) -> Optional[set]:
+        """The values a Select's predicate takes on every reachable (key, query) value pair (on
+        (k, k) only with `diagonal`), or None when unknown: not a Select, a value set unknown
+        or too large, or the predicate raises (reported where the selector is lowered)."""
         if not isinstance(sel, rn.Select):
-            return False
+            return None
         if sel.keys.unique_id not in self.bases or sel.queries.unique_id not in self.bases:
-            return False  # a leaf of a fused composite whose inputs the rewrite replaced
+            return None  # a leaf of a fused composite whose inputs the rewrite replaced
         keys = self.values_of(sel.keys.unique_id)
-        queries = self.values_of(sel.queries.unique_id)
+        queries = keys if diagonal else self.values_of(sel.queries.unique_id)
         if keys is None or queries is None:
-            return False
-        if self.same_at_every_position(sel.keys, sel.queries):
-            pairs = [(k, k) for k in keys]
-        else:
-            pairs = [(k, q) for q in queries for k in keys]
-        if len(pairs) > 100_000:
-            return False
-        holds = self.apply(sel.label, lambda k, q: bool(sel.predicate(k, q)), pairs)
-        return bool(holds) and all(holds.values())
+            return None
+        pairs = [(k, k) for k in keys] if diagonal else [(k, q) for q in queries for k in keys]
+        if not pairs or len(pairs) > 100_000:
+            return None
+        try:
+            return {bool(sel.predicate(k, q)) for k, q in pairs}
+        except Exception:  # noqa: BLE001 — a user predicate; only a proof counts
+            return None
 
     def none_problems(self, gnode, encoding: str, may_be_none: bool) -> None:
         """Refuse what the residual cannot represent: a numerical None (its direction would
@@ -390,6 +435,8 @@ def _selector_width_values(inf: _Inference, gnode) -> Optional[tuple]:
 
 def _aggregate_values(inf: _Inference, gnode) -> Optional[tuple]:
     expr = gnode.expr
+    if inf.never_selects(expr.selector):  # always the default (None: no value at all)
+        return () if expr.default is None else (expr.default,)
     inner = inf.values_of(expr.sop.unique_id)
     if rn.is_numerical(expr):
         if inner is None:
@@ -412,7 +459,7 @@ def _aggregate_values(inf: _Inference, gnode) -> Optional[tuple]:
 
 
 def _no_values(inf: _Inference, gnode) -> Optional[tuple]:
-    """ConstantSOp (refused by validate before inference) and selectors (which hold no value
+    """ConstantSOp and loops (refused by validate before inference) and selectors (which hold no value
     set: `_Inference.run` gives them an empty basis without asking for values)."""
     return ()
 
@@ -425,6 +472,7 @@ VALUE_RULES: Mapping[type, Callable[[_Inference, Any], Optional[tuple]]] = Mappi
     rn.SelectorWidth: _selector_width_values, rn.Aggregate: _aggregate_values,
     rn.ConstantSOp: _no_values, rn.Select: _no_values, rn.ConstantSelector: _no_values,
     rn.SelectorAnd: _no_values, rn.SelectorOr: _no_values, rn.SelectorNot: _no_values,
+    Loop: _no_values, LoopVar: _no_values,
 })
 
 

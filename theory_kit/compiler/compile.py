@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from typing import Any, Iterable, Optional
+from typing import Any, Optional
 
 import numpy as np
 
 from theory_kit.compiler.bases import infer_bases
-from theory_kit.compiler.budget import check_compile_size, check_verification_size
+from theory_kit.compiler.budget import check_compile_size, check_input_space, check_verification_size
 from theory_kit.compiler.graph_to_blocks import graph_to_blocks
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.graph import program_to_graph
@@ -19,49 +19,80 @@ from theory_kit.errors import InvalidInput, InvalidProgram, UnsupportedProgram
 from theory_kit.compiler.result import Compilation
 from theory_kit.model.compiled import Model
 from theory_kit.rasp import nodes as rn
-from theory_kit.rasp.validate import check_max_seq_len, check_vocab, validate
+from theory_kit.rasp.validate import validate
 
 __all__ = ["compile"]
 
 
-def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = False,
-            bos: Any = "BOS", dtype: Any = np.float64, verify: Optional[str] = "auto",
-            beta: Optional[float] = None, seed: int = 0) -> Compilation:
+class _Unset:
+    """The default of `compile`'s settings keywords: "not passed" (CompileConfig's default,
+    or the value in `config=`)."""
+
+    def __repr__(self) -> str:
+        return "<default>"
+
+
+_UNSET: Any = _Unset()
+
+
+def compile(program: rn.SOp, *, vocab: Any = _UNSET, max_seq_len: int = _UNSET,
+            causal: bool = _UNSET, bos: Any = _UNSET, dtype: Any = _UNSET,
+            verify: Optional[str] = _UNSET, beta: Optional[float] = _UNSET, seed: int = _UNSET,
+            exhaustive_limit: int = _UNSET, sample_size: int = _UNSET,
+            config: Optional[CompileConfig] = None) -> Compilation:
     """Compile a RASP program to transformer weights that decode exactly like the interpreter.
+
+    The settings are the fields of `CompileConfig`: pass them as keywords, or pass a
+    `config=CompileConfig(...)` (then a keyword may repeat a config value, never change it).
 
     Args:
         program: the output SOp of a RASP program.
-        vocab: the input tokens (a set).
-        max_seq_len: the longest input (BOS excluded).
-        causal: compile a decoder (causal attention mask); compared with the causal interpreter.
-        bos: the beginning-of-sequence token (must not be in vocab).
-        dtype: numpy.float64 or numpy.float32.
-        verify: "auto" checks every input when there are at most 100,000, else 2,000 seeded
-            samples; "exhaustive", "sample", or None to skip.
+        vocab: the input tokens (a set). Required without `config`.
+        max_seq_len: the longest input (BOS excluded). Required without `config`.
+        causal: compile a decoder (causal attention mask); compared with the causal
+            interpreter. Default False.
+        bos: the beginning-of-sequence token (must not be in vocab). Default "BOS".
+        dtype: numpy.float64 (default) or numpy.float32.
+        verify: "auto" (default) checks every input when there are at most
+            `exhaustive_limit`, else `sample_size` seeded samples; "exhaustive", "sample", or
+            None to skip. An exhaustive check too large to finish is refused before any work
+            (`theory_kit.compiler.budget.check_input_space`).
         beta: override the derived attention inverse temperature (for experiments).
-        seed: seed of the verification sample.
+        seed: seed of the verification sample (default 0).
+        exhaustive_limit: the most inputs "auto" checks exhaustively (default 100,000).
+        sample_size: inputs a sampled verification checks (default 2,000).
+        config: all settings at once, instead of (or agreeing with) the keywords.
 
     Returns:
         A Compilation: the runtime Model (`.run`, `.run_batch`, `.forward`, `.weights`,
-        `.save`, ... are delegated to it) with the program and the compiler's IRs.
+        `.save`, ... are delegated to it) with the program and the compiler's IRs;
+        `.verified_inputs` is how many inputs verification checked.
 
     Raises:
-        InvalidInput: bad vocab, max_seq_len or settings. InvalidProgram: not a RASP program.
+        InvalidInput: bad vocab, max_seq_len or settings (every one listed), a keyword that
+            conflicts with `config`, or a verification too large to run.
+        InvalidProgram: not a RASP program.
         UnsupportedProgram: every reason the program cannot be compiled, listed together.
         CompilationMismatch: verification found an input where model and interpreter differ.
+        KeyboardInterrupt: propagates from verification; nothing is returned or kept.
+
+    Example:
+        >>> import theory_kit as tk
+        >>> from theory_kit import rasp
+        >>> m = tk.compile(rasp.Map(lambda x: x + 1, rasp.tokens), vocab={1, 2},
+        ...                max_seq_len=3, verify="sample", sample_size=10, seed=1)
+        >>> m.verified_inputs
+        10
     """
     if not isinstance(program, rn.RASPExpr):
         raise InvalidProgram(f"compile: expected a RASP SOp, got {type(program).__name__} "
                              f"{program!r:.60}")
-    if not isinstance(vocab, (str, bytes)) and isinstance(vocab, Iterable) and not isinstance(
-            vocab, (set, frozenset, list, tuple, range)):
-        vocab = list(vocab)  # a generator or other one-shot iterable: read it once
-    setting_problems = check_vocab(vocab, bos=bos) + check_max_seq_len(max_seq_len)
-    if setting_problems:
-        raise InvalidInput("compile: " + "; ".join(str(p) for p in setting_problems))
-    config = CompileConfig(vocab=frozenset(vocab), max_seq_len=max_seq_len, causal=causal,
-                           bos=bos, dtype=dtype, beta=beta, verify=verify, seed=seed)
-    problems = validate(program, None, None, bos=bos)
+    config = _settings(config, vocab=vocab, max_seq_len=max_seq_len, causal=causal, bos=bos,
+                       dtype=dtype, verify=verify, beta=beta, seed=seed,
+                       exhaustive_limit=exhaustive_limit, sample_size=sample_size)
+    if config.verify is not None:
+        check_input_space(config, *verification_plan(config))
+    problems = validate(program, None, None, bos=config.bos)
     if problems:
         raise UnsupportedProgram(
             f"cannot compile {program.label!r}:\n" + "\n".join(f"  - {p}" for p in problems),
@@ -73,19 +104,67 @@ def compile(program: rn.SOp, *, vocab: Any, max_seq_len: int, causal: bool = Fal
         graph = program_to_graph(rewritten[0], config, source=program)
         assignment = infer_bases(graph, config)
     check_compile_size(assignment, config)
-    if verify is not None:
+    if config.verify is not None:
         check_verification_size(assignment, config, *verification_plan(config))
     block_graph = graph_to_blocks(assignment, config)
     layered = blocks_to_layers(block_graph)
     weights = layers_to_weights(layered, config)
     out = assignment.nodes[graph.output]
     model = Model(
-        weights, vocab=config.vocab, max_seq_len=max_seq_len, bos=bos,
+        weights, vocab=config.vocab, max_seq_len=config.max_seq_len, bos=config.bos,
         constants={**block_graph.constants,
                    "lexicographic_counts": rewritten[1] if rewritten is not None else ()},
         output_value_set=out.values if out.encoding == "numerical" else None)
     compilation = Compilation(program=program, config=config, graph=graph, assignment=assignment,
                               blocks=block_graph, layered=layered, model=model)
-    if verify is not None:
+    if config.verify is not None:
         model.constants["verified_inputs"] = verify_model(compilation, program, config)
     return compilation
+
+
+def _same(a: Any, b: Any) -> bool:
+    """The same setting: equal, and not a bool standing for a number (True is not 1)."""
+    if a is b:
+        return True
+    if isinstance(a, bool) != isinstance(b, bool):
+        return False
+    try:
+        return bool(a == b)
+    except Exception:  # noqa: BLE001 - a value that cannot be compared is not the same
+        return False
+
+
+def _settings(config: Optional[CompileConfig], **keywords: Any) -> CompileConfig:
+    """The CompileConfig of a `compile` call: from the keywords, or `config` (every keyword
+    passed must agree with it)."""
+    passed = {k: v for k, v in keywords.items() if v is not _UNSET}
+    if config is None:
+        missing = [k for k in ("vocab", "max_seq_len") if k not in passed]
+        if missing:
+            raise InvalidInput(f"compile: {' and '.join(missing)} required (or pass "
+                               "config=CompileConfig(...))")
+        return CompileConfig(**passed)
+    if not isinstance(config, CompileConfig):
+        raise InvalidInput(f"compile: config must be a CompileConfig, got "
+                           f"{type(config).__name__} {config!r:.60}")
+    conflicts = []
+    for name, value in passed.items():
+        have = getattr(config, name)
+        if name == "vocab":
+            try:
+                agree = CompileConfig(vocab=value, max_seq_len=1, bos=config.bos).vocab == have
+            except InvalidInput:
+                agree = False
+        elif name == "dtype":
+            try:
+                agree = np.dtype(value) == have
+            except TypeError:
+                agree = False
+        else:
+            agree = _same(value, have)
+        if not agree:
+            conflicts.append(f"{name}={value!r:.60} (config has {name}={have!r:.60})")
+    if conflicts:
+        raise InvalidInput("compile: keywords conflict with config=: " + "; ".join(conflicts)
+                           + "; pass each setting once (e.g. dataclasses.replace(config, ...))")
+    return config

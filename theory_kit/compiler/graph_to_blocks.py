@@ -136,7 +136,13 @@ def _provenance(assignment: BasisAssignment, config: CompileConfig) -> dict:
         children = [c for c in expr.children if assignment.nodes[c.unique_id].encoding]
         if isinstance(expr, rn.Aggregate) and b.encoding == "numerical":
             d = exact_denominator(expr.sop, extra=[expr.default])
-            out[node_id] = ("rational", d * n) if d is not None else ("inexact", None)
+            if d is not None and b.values is not None and _denominator(b.values) is not None:
+                # every mean is a small dyadic (0.5, 0.25, an integer): the interpreter's sum of
+                # exact values is exact and its one division correctly rounded, so it is that
+                # value exactly (a non-dyadic k/m <= 1/(m*1024) away is no representative)
+                out[node_id] = ("exact", None)
+            else:
+                out[node_id] = ("rational", d * n) if d is not None else ("inexact", None)
         elif isinstance(expr, rn.LinearSequenceMap) and b.encoding == "numerical":
             factors = [expr.fst_fac, expr.snd_fac]
             kinds = [out[c.unique_id] for c in (expr.fst, expr.snd)]
@@ -662,7 +668,8 @@ def lower_aggregate(ctx: LoweringContext, expr: rn.Aggregate, node: NodeBasis) -
         w_v = np.zeros((len(vdirs), len(writes)))
         index = {typed_key(d.value): i for i, d in enumerate(writes)}
         for r, v in enumerate(vvals):
-            if v is not None:
+            # a value missing from the output's set is never selected (bases: never_selects)
+            if v is not None and typed_key(v) in index:
                 w_v[r, index[typed_key(v)]] = 1.0
         default = np.zeros(len(writes))
         if expr.default is not None and typed_key(expr.default) in index:

@@ -3,15 +3,93 @@ intermediate representations, the constants and the runtime `Model` built from t
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any, Sequence
+from collections.abc import Mapping
+from dataclasses import MISSING as dataclasses_missing
+from dataclasses import dataclass, fields
+from types import MappingProxyType
+from typing import Any, Iterator, Optional, Sequence
 
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, BlockGraph, LayeredModel, ProgramGraph
 from theory_kit.model.compiled import Model
 from theory_kit.rasp import nodes as rn
 
-__all__ = ["Compilation"]
+__all__ = ["Compilation", "CompileConstants"]
+
+
+@dataclass(frozen=True, eq=False)
+class CompileConstants(Mapping):
+    """The constants one compilation chose, typed and frozen.
+
+    The numbers are the lambdified expressions of `theory_kit.bounds.compiled`, evaluated by
+    `compiler.graph_to_blocks` (ε = attention_epsilon, β = attention_beta(N, ε), the
+    off-target mass attention_offtarget_mass(N, β), each MLP step's slope
+    discretiser_slope(gap)); the claims in theory_kit.claims.compiled check the same
+    expressions. The `*_formula` strings name them for people reading a saved model.
+
+    It is also a read-only Mapping with the keys of the dict it replaces
+    (`constants["beta"]`, `.get`, `.items()`, `dict(constants)`, == with a dict of the same
+    items); `verified_inputs` is a key only once verification has run.
+
+    Attributes:
+        beta: the softmax inverse temperature (given by the caller, or derived).
+        epsilon: the off-target attention mass each head may leave.
+        off_target_mass_bound: (N+1)·e^{-β/2}, at most epsilon when β is derived.
+        mlp_slopes: one read-only {"slope", "gap", ...} entry per discretising MLP step.
+        max_mlp_slope: the largest slope (0.0 without steps).
+        lexicographic_counts: the SelectorWidths split by compiler.order.
+        verified_inputs: how many inputs verification checked (None: not verified).
+        beta_formula, epsilon_formula, off_target_mass_formula, slope_formula: the formulas.
+    """
+
+    beta: float
+    epsilon: float
+    off_target_mass_bound: float
+    mlp_slopes: tuple
+    max_mlp_slope: float
+    lexicographic_counts: tuple = ()
+    verified_inputs: Optional[int] = None
+    beta_formula: str = ""
+    epsilon_formula: str = ""
+    off_target_mass_formula: str = ""
+    slope_formula: str = ""
+
+    def __post_init__(self):
+        object.__setattr__(self, "mlp_slopes", tuple(
+            MappingProxyType(dict(step)) for step in self.mlp_slopes))
+        object.__setattr__(self, "lexicographic_counts", tuple(self.lexicographic_counts))
+
+    @classmethod
+    def from_mapping(cls, constants: Mapping) -> "CompileConstants":
+        """The typed constants of a compilation's constants dict (`Model.constants`).
+
+        Raises:
+            InvalidInput: a constant is missing, or a key is not one of the fields.
+        """
+        from theory_kit.errors import InvalidInput
+
+        names = {f.name for f in fields(cls)}
+        unknown = sorted(set(constants) - names)
+        required = [f.name for f in fields(cls) if f.default is dataclasses_missing]
+        missing = [k for k in required if k not in constants]
+        if unknown or missing:
+            raise InvalidInput(f"CompileConstants: unknown keys {unknown}, missing keys "
+                               f"{missing} in {sorted(constants)}")
+        return cls(**dict(constants))
+
+    # -- the Mapping view (the dict this replaces) ---------------------------------------------
+    def __getitem__(self, key: str) -> Any:
+        if key in _CONSTANT_FIELDS and not (key == "verified_inputs"
+                                            and self.verified_inputs is None):
+            return getattr(self, key)
+        raise KeyError(key)
+
+    def __iter__(self) -> Iterator[str]:
+        return (k for k in _CONSTANT_FIELDS
+                if not (k == "verified_inputs" and self.verified_inputs is None))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass(eq=False)
@@ -66,8 +144,9 @@ class Compilation:
         return repr(self.model)
 
     @property
-    def constants(self) -> dict:
-        return self.model.constants
+    def constants(self) -> CompileConstants:
+        """The typed constants (a read-only Mapping too: `constants["beta"]` still works)."""
+        return CompileConstants.from_mapping(self.model.constants)
 
     @property
     def verified_inputs(self) -> int | None:
@@ -85,3 +164,4 @@ class Compilation:
 
 
 _FIELDS = frozenset(Compilation.__dataclass_fields__)
+_CONSTANT_FIELDS = tuple(f.name for f in fields(CompileConstants))

@@ -1,67 +1,154 @@
-"""Fail closed: check a compiled model against the reference interpreter before returning it."""
+"""The one oracle: enumerate or sample verification inputs, compare a compiled model with the
+reference interpreter on them (in bounded chunks), and locate the first divergence.
+
+Every comparison in theory_kit goes through `values_match`; every verification input comes
+from `enumerate_inputs` (shortest first, then lexicographic in `value_sort_key` order) or
+`sample_inputs` (seeded, drawn by index without materialising the space, smallest first);
+`check_outputs` streams them through interpreter and model in chunks of `CHUNK` inputs, so
+memory stays bounded on any input space. `compile(verify=...)` and
+`theory_kit.testing.assert_compiles_correctly` both use these functions.
+"""
 
 from __future__ import annotations
 
+import functools
 import itertools
 import math
 from dataclasses import dataclass
-from typing import Any, Optional
+from typing import Any, Iterable, Iterator, Optional
 
 import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
-from theory_kit.values import is_plain_number, same_value, value_sort_key
+from theory_kit.compiler.ir import EMBEDDING, Sublayer
+from theory_kit.values import is_plain_number, same_value, typed_key, value_sort_key
 from theory_kit.errors import (CompilationMismatch, EvaluationError, InvalidInput,
                                UnsupportedProgram)
+from theory_kit.progress import progress
 from theory_kit.rasp import nodes as rn
-from theory_kit.rasp.interpreter import evaluate_all, evaluate_batch, topological_order
+from theory_kit.rasp.interpreter import evaluate, evaluate_all, evaluate_batch
+from theory_kit.rasp.vectorised import evaluate_vectorised
 from theory_kit.rasp.validate import Problem
 
-__all__ = ["input_space_size", "enumerate_inputs", "sample_inputs", "outputs_match", "values_match",
-           "verification_inputs", "verification_plan", "verify_model", "NUMERIC_ATOL", "Divergence",
-           "node_divergence", "sublayer_name"]
+__all__ = ["input_space_size", "enumerate_inputs", "sample_inputs", "iter_sample_inputs",
+           "decode_index", "outputs_match", "values_match", "verification_inputs",
+           "verification_plan", "check_outputs", "Checked", "verify_model", "NUMERIC_ATOL",
+           "CHUNK", "Divergence", "LEVELS", "node_divergence", "sublayer_name"]
 
 #: Absolute tolerance (relative above 1) for numerical outputs, per dtype.
 NUMERIC_ATOL = {np.dtype(np.float64): 1e-6, np.dtype(np.float32): 1e-3}
 
+#: Inputs run through the interpreter and the model at a time: verification holds one chunk
+#: of inputs, expected and decoded outputs in memory, whatever the size of the input space.
+CHUNK = 4096
+
 
 def input_space_size(vocab_size: int, max_seq_len: int, min_len: int = 1) -> int:
+    """sum_{L=min_len..max_seq_len} vocab_size^L: the inputs `enumerate_inputs` yields."""
     return sum(vocab_size ** n for n in range(min_len, max_seq_len + 1))
 
 
-def enumerate_inputs(vocab, max_seq_len: int, min_len: int = 1):
-    """Every sequence of length min_len..max_seq_len, shortest first, in a fixed order."""
+def enumerate_inputs(vocab, max_seq_len: int, min_len: int = 1) -> Iterator[list]:
+    """Every sequence of length min_len..max_seq_len, shortest first, then lexicographic in
+    the tokens' `value_sort_key` order (so the first failure found is the smallest). A
+    generator: nothing but the current input is held."""
     toks = sorted(vocab, key=value_sort_key)
     for n in range(min_len, max_seq_len + 1):
         for seq in itertools.product(toks, repeat=n):
             yield list(seq)
 
 
-def sample_inputs(vocab, max_seq_len: int, count: int, seed: int) -> list[list]:
-    """A seeded sample: lengths uniform in 1..max_seq_len, plus the edge cases (length 1,
-    full length, every token repeated)."""
+def decode_index(index: int, tokens: list, length: int) -> list:
+    """The `index`-th sequence of `length` in `enumerate_inputs` order over the sorted
+    `tokens` (index in base len(tokens), most significant digit first)."""
+    v = len(tokens)
+    out = [tokens[0]] * length
+    for p in range(length - 1, -1, -1):
+        index, digit = divmod(index, v)
+        out[p] = tokens[digit]
+    return out
+
+
+def _sample_indices(rng: np.random.Generator, v: int, length: int, k: int,
+                    forced: list[int]) -> list[int]:
+    """k distinct indices in [0, v^length), `forced` first, the rest uniform (drawn digit by
+    digit, so spaces beyond int64 work), sorted. Holds only the k chosen indices."""
+    size = v ** length
+    chosen = set(forced[:k])
+    small = size < 2 ** 62
+    powers = np.array([v ** (length - 1 - p) for p in range(length)], dtype=np.int64) \
+        if small else None
+    while len(chosen) < k:
+        need = k - len(chosen)
+        digits = rng.integers(0, v, size=(need + need // 8 + 8, length))
+        if small:
+            draws = (digits @ powers).tolist()
+        else:
+            draws = [functools.reduce(lambda a, d: a * v + d, row, 0)
+                     for row in digits.tolist()]
+        for i in draws:
+            chosen.add(i)
+            if len(chosen) == k:
+                break
+    return sorted(chosen)
+
+
+def sample_plan(vocab_size: int, max_seq_len: int, count: int) -> list[int]:
+    """How many inputs `iter_sample_inputs` takes of each length 1..max_seq_len: all of a
+    length when they fit in its share of what is left (the short lengths are checked
+    exhaustively), else its share; min(count, input_space_size) in total."""
+    budget, out = count, []
+    for length in range(1, max_seq_len + 1):
+        share = -(-budget // (max_seq_len - length + 1))  # ceil: the remainder goes early
+        take = min(vocab_size ** length, share)
+        out.append(take)
+        budget -= take
+    return out
+
+
+def iter_sample_inputs(vocab, max_seq_len: int, count: int, seed: int) -> Iterator[list]:
+    """A seeded sample of min(count, input space) distinct inputs, smallest first.
+
+    Lengths whose inputs all fit in their share are taken whole; longer lengths get `count`
+    shared out evenly and draw that many distinct inputs by index (uniform, without building
+    the space); the full-length input repeating each token is always included (edge cases).
+    Deterministic for a fixed (vocab, max_seq_len, count, seed). A generator: one length's
+    chosen indices are held at a time.
+    """
     toks = sorted(vocab, key=value_sort_key)
+    v = len(toks)
     rng = np.random.default_rng(seed)
-    out = [[t] * max_seq_len for t in toks] + [[t] for t in toks]
-    while len(out) < count:
-        n = int(rng.integers(1, max_seq_len + 1))
-        out.append([toks[i] for i in rng.integers(0, len(toks), size=n)])
-    return out[:max(count, 1)]
+    for length, take in zip(range(1, max_seq_len + 1), sample_plan(v, max_seq_len, count)):
+        size = v ** length
+        if take == size:
+            yield from (list(seq) for seq in itertools.product(toks, repeat=length))
+            continue
+        # the repeated-token inputs [t] * max_seq_len: index t * (1 + v + ... + v^(L-1))
+        forced = ([t * ((size - 1) // (v - 1) if v > 1 else 1) for t in range(v)]
+                  if length == max_seq_len else [])
+        for index in _sample_indices(rng, v, length, take, forced):
+            yield decode_index(index, toks, length)
+
+
+def sample_inputs(vocab, max_seq_len: int, count: int, seed: int) -> list[list]:
+    """`iter_sample_inputs` as a list (a sample is `count` inputs, not the space)."""
+    return list(iter_sample_inputs(vocab, max_seq_len, count, seed))
 
 
 def verification_plan(config: CompileConfig, mode: Optional[str] = None) -> tuple[int, bool]:
-    """(number of inputs, exhaustive?) that `verification_inputs` will return."""
+    """(number of inputs, exhaustive?) that `verification_inputs` will yield."""
     mode = mode or config.verify
     size = input_space_size(len(config.vocab), config.max_seq_len)
     if mode == "exhaustive" or (mode == "auto" and size <= config.exhaustive_limit):
         return size, True
-    return max(config.sample_size, 1), False
+    return min(config.sample_size, size), False
 
 
-def verification_inputs(config: CompileConfig, mode: Optional[str] = None) -> list[list]:
+def verification_inputs(config: CompileConfig, mode: Optional[str] = None) -> Iterator[list]:
+    """The inputs of `verification_plan`, streamed (every input, or the seeded sample)."""
     if verification_plan(config, mode)[1]:
-        return list(enumerate_inputs(config.vocab, config.max_seq_len))
-    return sample_inputs(config.vocab, config.max_seq_len, config.sample_size, config.seed)
+        return enumerate_inputs(config.vocab, config.max_seq_len)
+    return iter_sample_inputs(config.vocab, config.max_seq_len, config.sample_size, config.seed)
 
 
 def values_match(e: Any, g: Any, *, numerical: Optional[bool] = None, atol: float = 1e-6) -> bool:
@@ -89,14 +176,88 @@ def values_match(e: Any, g: Any, *, numerical: Optional[bool] = None, atol: floa
 def outputs_match(expected: list, got: list, atol: float = 1e-6, *,
                   numerical: Optional[bool] = None) -> bool:
     """Decoded outputs agree position by position under `values_match`."""
-    return (got is not None and len(expected) == len(got)
-            and all(values_match(e, g, numerical=numerical, atol=atol)
-                    for e, g in zip(expected, got)))
+    if got is None or len(expected) != len(got):
+        return False
+    if numerical is False:  # values_match is same_value, i.e. equal typed keys: compare at once
+        return list(map(typed_key, expected)) == list(map(typed_key, got))
+    return all(values_match(e, g, numerical=numerical, atol=atol)
+               for e, g in zip(expected, got))
+
+
+# -- streaming comparison: interpreter vs model, one chunk at a time -----------------------
+@dataclass(frozen=True)
+class Checked:
+    """What `check_outputs` found: how many inputs it checked, how many failed, and the first
+    `keep` failures (input, expected, got) in input order (the smallest, for the orders of
+    `enumerate_inputs` and `sample_inputs`)."""
+
+    n_checked: int
+    n_failures: int
+    failures: tuple
+
+
+def _failing_input(program, chunk: list, causal: bool):
+    for xs in chunk:
+        try:
+            evaluate_batch(program, [xs], causal=causal)
+        except EvaluationError as exc:
+            return xs, exc
+    return None, None
+
+
+def check_outputs(model: Any, program: rn.SOp, inputs: Iterable[list], *, causal: bool,
+                  numerical: Optional[bool], atol: float, total: Optional[int] = None,
+                  expected: Optional[Iterable[list]] = None, keep: int = 4,
+                  chunk: int = CHUNK, desc: str = "verify") -> Checked:
+    """Compare `model.run_batch` with the interpreter on `inputs`, `chunk` inputs at a time.
+
+    `inputs` may be a generator of any length: only one chunk of inputs and outputs is held.
+    `expected` (parallel to `inputs`) reuses an interpreter run. A progress bar (theory_kit.
+    progress, `total` for the ETA) is drawn on stderr when enabled.
+
+    Raises:
+        EvaluationError: the interpreter fails on an input (`.input` holds it; the message
+            names it); nothing is compared past it.
+        KeyboardInterrupt: propagates; the bar is closed and nothing is kept.
+    """
+    items = iter(inputs) if expected is None else zip(inputs, expected)
+    bar = progress(items, total=total, desc=desc, unit="input")
+    n_checked = n_failures = 0
+    failures: list = []
+    try:
+        while True:
+            block = list(itertools.islice(bar, chunk))
+            if not block:
+                break
+            if expected is None:
+                xs_block = block
+                try:  # the vectorised oracle: evaluate_batch's results and errors, faster
+                    want = evaluate_vectorised(program, xs_block, causal=causal)
+                except EvaluationError as exc:
+                    bad, first = _failing_input(program, xs_block, causal)
+                    err = EvaluationError(f"the interpreter fails on the input {bad!r}: "
+                                          f"{first or exc}")
+                    err.input = bad
+                    raise err from exc
+            else:
+                xs_block = [xs for xs, _ in block]
+                want = [e for _, e in block]
+            got = model.run_batch(xs_block)
+            for xs, e, g in zip(xs_block, want, got):
+                if not outputs_match(e, g, atol, numerical=numerical):
+                    n_failures += 1
+                    if len(failures) < keep:
+                        failures.append((xs, e, g))
+            n_checked += len(xs_block)
+    finally:
+        bar.close()
+    return Checked(n_checked, n_failures, tuple(failures))
 
 
 def diagnose(model, program, xs: list) -> str:
-    """Where the failing input first goes wrong: layout (weights vs blocks) or lowering."""
-    from theory_kit.compiler.reference import first_divergence, node_values_from_reference
+    """Where the failing input first goes wrong: the weights against the block-level reference
+    (raw residual directions), else the first node where a level leaves the interpreter."""
+    from theory_kit.compiler.reference import first_divergence
 
     layered, config = getattr(model, "layered", None), getattr(model, "config", None)
     if layered is None:
@@ -109,23 +270,17 @@ def diagnose(model, program, xs: list) -> str:
     if div is not None:
         return (f"the weights diverge from the block-level reference first at {div['where']} "
                 f"(direction {div['direction']}, |diff| = {div['max_abs_diff']:.3g})")
-    graph = layered.blocks.assignment.graph
-    truth = evaluate_all(graph.program, xs, causal=config.causal)
-    decoded = node_values_from_reference(layered, reference)
-    for node_id in graph.order:
-        if node_id in decoded and node_id in truth:
-            numerical = layered.blocks.assignment.nodes[node_id].encoding == "numerical"
-            if not outputs_match(truth[node_id], decoded[node_id], NUMERIC_ATOL[model.dtype],
-                                 numerical=numerical):
-                label = graph.node(node_id).label
-                return (f"weights match the block-level reference; the block for {label!r} "
-                        f"computes {decoded[node_id]!r:.80} where the interpreter gives "
-                        f"{truth[node_id]!r:.80}")
+    found = node_divergence(model, program, xs, causal=config.causal,
+                            atol=NUMERIC_ATOL[model.dtype])
+    if found is not None:
+        return f"weights match the block-level reference; first divergence: {found}"
     return "weights match the block-level reference; the output decoding differs"
 
 
 def verify_model(model, program, config: CompileConfig, mode: Optional[str] = None) -> int:
-    """Compare `model.run_batch` with `evaluate_batch` on the verification inputs.
+    """Compare `model.run_batch` with the interpreter (`evaluate_vectorised`, equal to
+    `evaluate_batch`) on the verification inputs, streamed
+    in chunks of `CHUNK` (bounded memory on any input space), with a progress bar.
 
     Returns:
         The number of inputs checked.
@@ -135,67 +290,68 @@ def verify_model(model, program, config: CompileConfig, mode: Optional[str] = No
             defined everywhere, so no model can match it).
         CompilationMismatch: with the smallest failing input and the first diverging layer.
     """
-    inputs = verification_inputs(config, mode)
+    total, exhaustive = verification_plan(config, mode)
     try:
-        expected = evaluate_batch(program, inputs, causal=config.causal)
+        found = check_outputs(model, program, verification_inputs(config, mode),
+                              causal=config.causal, atol=NUMERIC_ATOL[config.dtype],
+                              numerical=model.weights.output_encoding == "numerical",
+                              total=total,
+                              desc=f"verify {'every input' if exhaustive else 'a sample'}")
     except EvaluationError as exc:
-        bad = _first_failing(program, inputs, config.causal)
         raise UnsupportedProgram(
-            f"the interpreter fails on the input {bad!r}: {exc}; the program is not defined on "
-            "every input up to max_seq_len", (Problem(getattr(program, "label", "program"),
-                                                      f"interpreter fails on {bad!r}: {exc}"),)
-        ) from exc
-    got = model.run_batch(inputs)
-    atol = NUMERIC_ATOL[config.dtype]
-    numerical = model.weights.output_encoding == "numerical"
-    failing = [i for i, (e, g) in enumerate(zip(expected, got))
-               if not outputs_match(e, g, atol, numerical=numerical)]
-    if failing:
-        i = min(failing, key=lambda j: (len(inputs[j]), j))
-        xs = inputs[i]
+            f"{exc}; the program is not defined on every input up to max_seq_len",
+            (Problem(getattr(program, "label", "program"), str(exc)),)) from exc
+    if found.n_failures:
+        xs, e, g = found.failures[0]
         where = diagnose(model, program, xs)
         raise CompilationMismatch(
-            f"compiled model disagrees with the interpreter on {len(failing)} of {len(inputs)} "
-            f"inputs; smallest: {xs!r} -> expected {expected[i]!r}, got {got[i]!r}; {where}",
-            input=xs, expected=expected[i], got=got[i], layer=where)
-    return len(inputs)
-
-
-def _first_failing(program, inputs, causal):
-    for xs in inputs:
-        try:
-            evaluate_batch(program, [xs], causal=causal)
-        except EvaluationError:
-            return xs
-    return None
+            f"compiled model disagrees with the interpreter on {found.n_failures} of "
+            f"{found.n_checked} inputs; smallest: {xs!r} -> expected {e!r}, got {g!r}; {where}",
+            input=xs, expected=e, got=g, layer=where)
+    return found.n_checked
 
 
 # -- node by node: the first sublayer where a compiled level leaves the interpreter --------
+#: The levels a Divergence can be found at, in the order they are checked at one sublayer:
+#: the named-basis blocks' own apply, the weight forward pass decoded from the layout, and
+#: the model's decoded output (`run_batch`).
+LEVELS = ("blocks", "weights", "run")
+_LEVEL_TEXT = {"blocks": "block apply", "weights": "weight forward", "run": "model run"}
+
+
 @dataclass(frozen=True)
 class Divergence:
-    """The first disagreement: `sublayer` (-1 embedding, 2l attention of layer l, 2l+1 its
-    MLP), `level` ("block apply" or "weight forward"), the node label, position (1-based after
-    BOS), and expected/got values (got may be a raw residual difference)."""
+    """The first disagreement with the interpreter: where (`at`, a Sublayer), at which
+    `level` (one of LEVELS), the node label, the position (1-based after BOS; None for the
+    whole output), and expected/got values."""
 
-    sublayer: int
+    at: Sublayer
     level: str
     label: str
     position: Optional[int]
     expected: Any
     got: Any
 
+    def __post_init__(self):
+        if not isinstance(self.at, Sublayer):
+            raise InvalidInput(f"Divergence.at must be a Sublayer, got {self.at!r}")
+        if self.level not in LEVELS:
+            raise InvalidInput(f"Divergence.level must be one of {LEVELS}, got {self.level!r}")
+
+    @property
+    def sublayer(self) -> int:
+        """The flat sublayer number (`Sublayer.index`: -1 embedding, 2l attention, 2l+1 MLP)."""
+        return self.at.index
+
     def __str__(self) -> str:
-        where = sublayer_name(self.sublayer)
         pos = "" if self.position is None else f" at position {self.position - 1}"
-        return (f"{where} ({self.level}): node {self.label!r}{pos}: expected {self.expected!r}, "
-                f"got {self.got!r}")
+        return (f"{self.at} ({_LEVEL_TEXT[self.level]}): node {self.label!r}{pos}: expected "
+                f"{self.expected!r}, got {self.got!r}")
 
 
 def sublayer_name(s: int) -> str:
-    """`embedding`, `layer 0 attention`, `layer 0 MLP`, ... for sublayer index s."""
-    if s < 0:
-        return "embedding"
-    return f"layer {s // 2} {'attention' if s % 2 == 0 else 'MLP'}"
+    """`embedding`, `layer 0 attention`, `layer 0 MLP`, ... for flat sublayer index s."""
+    return str(Sublayer.from_index(s))
 
 
 def _decode_node(residual: np.ndarray, dims: list, values: list, numerical: bool) -> list:
@@ -210,12 +366,26 @@ def _decode_node(residual: np.ndarray, dims: list, values: list, numerical: bool
     return out
 
 
-def node_divergence(model: Any, program: rn.SOp, xs: list, *, causal: bool = False,
-                     atol: float = 1e-6) -> Optional[Divergence]:
-    """The earliest (sublayer, node) where the block reference or the weight forward pass
-    disagrees with the interpreter on input `xs`; None when every node agrees.
+def _first_difference(want: list, got: list, numerical: Optional[bool], atol: float):
+    """(1-based position, expected, got) of the first disagreeing position, or None."""
+    for p, (e, g) in enumerate(zip(want, got)):
+        if not values_match(e, g, numerical=numerical, atol=atol):
+            return p + 1, e, g
+    if len(want) != len(got):
+        return None, want, got
+    return None
 
-    Needs a model compiled in this session (a loaded model has weights only).
+
+def node_divergence(model: Any, program: rn.SOp, xs: list, *, causal: Optional[bool] = None,
+                    atol: float = 1e-6) -> Optional[Divergence]:
+    """The earliest (sublayer, level) where the compiled model leaves the interpreter on `xs`;
+    None when every level agrees.
+
+    Every node of the compiled program (the graph after rewrites, so nodes a rewrite
+    introduced are compared too) is decoded from the block-level reference ("blocks") and
+    from the weight forward pass ("weights") right after the sublayer that writes it; when all
+    agree, the decoded output of `model.run_batch` is compared with `program`'s ("run", at
+    the last sublayer). Needs a model compiled in this session (a loaded one has weights only).
 
     Raises:
         InvalidInput: the model carries no compiled blocks.
@@ -223,14 +393,17 @@ def node_divergence(model: Any, program: rn.SOp, xs: list, *, causal: bool = Fal
     layered = getattr(model, "layered", None)
     if layered is None:
         raise InvalidInput("the model has no compiled blocks (was it loaded from a file?)")
-    expected = evaluate_all(program, xs, causal=causal)
-    labels = {node.unique_id: node.label for node in topological_order(program)}
+    config = getattr(model, "config", None)
+    if causal is None:
+        causal = bool(getattr(config, "causal", False))
     assignment = layered.blocks.assignment
-    sub = layered.sublayer_of_block
-    written_at: dict[int, int] = {}
+    graph = assignment.graph
+    expected = evaluate_all(graph.program, xs, causal=causal)
+    written_at: dict[int, Sublayer] = {}
     for b in layered.blocks.blocks:
         if b.kind != "embed":
-            written_at[b.node] = max(written_at.get(b.node, -1), sub[b.id])
+            at = layered.sublayer(b.id)
+            written_at[b.node] = max(written_at.get(b.node, at), at)
 
     reference = model.block_reference(xs)
     ids, mask = model.encode([xs])
@@ -238,35 +411,38 @@ def node_divergence(model: Any, program: rn.SOp, xs: list, *, causal: bool = Fal
 
     found: list[Divergence] = []
     for node_id, basis in assignment.nodes.items():
-        dirs = basis.directions
+        # Directions nobody reads may be pruned from the layout: compare what exists.
+        dirs = [d for d in basis.directions if d in layered.layout]
         if not dirs or node_id not in expected:
             continue
-        # Directions nobody reads may be pruned from the layout: compare what exists.
-        dirs = [d for d in dirs if d in layered.layout]
-        if not dirs:
-            continue
-        s = written_at.get(node_id, -1)
+        at = written_at.get(node_id, EMBEDDING)
         want = expected[node_id]
         numerical = basis.encoding == "numerical"
-        label = labels.get(node_id, basis.label)
+        label = graph.node(node_id).label if node_id in graph.order else basis.label
         values = [d.value for d in dirs]
-        ref = reference[s + 1]
+        ref = reference[at.index + 1]  # residual trace index: sublayer index + 1
         if all(d in ref for d in dirs):
-            ref_residual = np.stack([ref[d] for d in dirs], axis=1)
-            got_ref = _decode_node(ref_residual, list(range(len(dirs))), values, numerical)
-            for p, (e, g) in enumerate(zip(want, got_ref)):
-                if not values_match(e, g, numerical=numerical, atol=atol):
-                    found.append(Divergence(s, "block apply", label, p + 1, e, g))
-                    break
+            got_ref = _decode_node(np.stack([ref[d] for d in dirs], axis=1),
+                                   list(range(len(dirs))), values, numerical)
+            diff = _first_difference(want, got_ref, numerical, atol)
+            if diff is not None:
+                found.append(Divergence(at, "blocks", label, *diff))
         # The weight forward pass, decoded from the dimensions the layout gave this node,
         # right after the sublayer that writes it (a dimension may be reused later).
-        residual = trace.residuals[s + 1][0]
+        residual = trace.residuals[at.index + 1][0]
         got_w = _decode_node(residual, [layered.layout[d] for d in dirs], values, numerical)
-        for p, (e, g) in enumerate(zip(want, got_w)):
-            if not values_match(e, g, numerical=numerical, atol=atol):
-                found.append(Divergence(s, "weight forward", label, p + 1, e, g))
-                break
-    if not found:
+        diff = _first_difference(want, got_w, numerical, atol)
+        if diff is not None:
+            found.append(Divergence(at, "weights", label, *diff))
+    if found:
+        return min(found, key=lambda d: (d.at, LEVELS.index(d.level)))
+    want = evaluate(program, xs, causal=causal)
+    got = model.run_batch([xs])[0]
+    weights = getattr(model, "weights", None)
+    numerical = (None if weights is None
+                 else getattr(weights, "output_encoding", None) == "numerical")
+    diff = _first_difference(want, got, numerical, atol)
+    if diff is None:
         return None
-    level_rank = {"block apply": 0, "weight forward": 1}
-    return min(found, key=lambda d: (d.sublayer, level_rank[d.level]))
+    last = (Sublayer.from_index(2 * len(layered.layers) - 1) if layered.layers else EMBEDDING)
+    return Divergence(last, "run", program.label, *diff)

@@ -5,7 +5,7 @@ D residual width, H heads of a layer, E query/key width, F value width, M hidden
 layer, R readout width.
 
 Everything before this point speaks named directions; here, and only here, a direction becomes
-an index (`layout[direction]`). Several directions may share one index over time (a dimension
+an index (`layout.index(direction)`). Several directions may share one index over time (a dimension
 is reused after its last reader cleared it); within one block they never do, and the arrays
 are built by adding, so a shared index simply sums.
 
@@ -38,61 +38,103 @@ Worked example (a one-head "previous token" model, no compiler involved)::
 
 `model.run(["a", "b", "b"])` then gives [None, "a", "b"]; it saves and loads like any model.
 tests/craft/test_assemble.py checks it on all inputs.
+
+More readouts (a loop's halt flag, a tool port) are named directions too:
+`assemble(..., readout=prev, readouts={"halt": ReadoutSpec((flag,), "numerical", (0, 1))})`
+gives weights whose `readouts` are "output" and "halt" (`Model.run(seq, readout="halt")`,
+`Model.read(seqs)`); tests/model/test_readouts.py builds one such model.
 """
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Mapping, Optional, Sequence
 
 import numpy as np
 
 from theory_kit.craft.bases import BasisDirection
 from theory_kit.craft.blocks import MLP, AttentionHead, Embedding
-from theory_kit.model.weights import LayerWeights, Weights
+from theory_kit.errors import InvalidInput
+from theory_kit.model.weights import OUTPUT, LayerWeights, Readout, ResidualLayout, Weights
 
-__all__ = ["assemble"]
+__all__ = ["assemble", "ReadoutSpec"]
+
+
+@dataclass(frozen=True)
+class ReadoutSpec:
+    """A readout in named directions, before the layout fixes its rows (see
+    `theory_kit.model.Readout` for the decoding rules).
+
+    Attributes:
+        directions: categorical: one direction per value (the column decodes to the
+            direction's value); numerical: exactly one direction.
+        encoding: "categorical" or "numerical".
+        reachable: numerical only: every value it can hold (Python values), or None.
+    """
+
+    directions: tuple
+    encoding: str = "categorical"
+    reachable: Optional[tuple] = None
+
+    def __post_init__(self):
+        object.__setattr__(self, "directions", tuple(self.directions))
+        if self.reachable is not None:
+            object.__setattr__(self, "reachable", tuple(self.reachable))
 
 
 def assemble(layers: Sequence[tuple[Sequence[AttentionHead], Sequence[MLP]]],
-             layout: Mapping[BasisDirection, int], embedding: Embedding, *, tokens: Sequence[Any],
-             max_seq_len: int, readout: Sequence[BasisDirection],
-             output_encoding: str = "categorical", causal: bool = False,
-             residual_labels: Sequence[str] | None = None, dtype: Any = np.float64) -> Weights:
+             layout: Mapping[BasisDirection, int] | ResidualLayout, embedding: Embedding, *,
+             tokens: Sequence[Any], max_seq_len: int, readout: Sequence[BasisDirection] = (),
+             output_encoding: str = "categorical", output_reachable: Optional[Sequence] = None,
+             readouts: Optional[Mapping[str, ReadoutSpec]] = None, causal: bool = False,
+             dtype: Any = np.float64) -> Weights:
     """Lay named heads and MLPs out as the runtime's dense `Weights` (the one assembler: the
     compiler's last stage and hand-built constructions both call it).
 
     Args:
         layers: per layer, (heads, MLPs); the heads run in parallel, then the MLPs' units side
             by side in one MLP (so MLPs of one layer must not read each other's outputs).
-        layout: the residual index of every direction any block or the embedding uses;
-            D = max index + 1.
+        layout: the residual dimension of every direction any block, the embedding or a
+            readout uses: a {direction: index} map (D = max index + 1; directions sharing an
+            index are listed in `BasisDirection.sort_key` order) or a `ResidualLayout`.
         embedding: what each token (by value; BOS by `embedding.bos`) and each position
             1..max_seq_len write.
         tokens: the token ids' values, BOS first (row i of token_embed is tokens[i]).
         max_seq_len: positions 1..max_seq_len after BOS.
-        readout: directions read out, in order (one unembedding column each); categorical
-            outputs decode to their values, a numerical output reads one direction.
-        output_encoding: "categorical" or "numerical".
+        readout, output_encoding, output_reachable: the "output" readout (the program's
+            output) — shorthand for readouts={"output": ReadoutSpec(readout, output_encoding,
+            output_reachable)}.
+        readouts: further named readouts (e.g. a loop's "halt" flag), or "output" itself when
+            `readout` is not given.
         causal: the attention mask the weights are meant for.
-        residual_labels: a name per residual index (default: the directions laid there).
         dtype: the arrays' dtype.
 
     Returns:
         Weights (run them with `theory_kit.model.Model` or `theory_kit.model.forward`).
 
     Raises:
-        ValueError: when a direction read or written is missing from `layout`, or the layout
-            has a negative index.
+        InvalidInput (a ValueError): a direction read or written is missing from `layout`,
+            the layout has a negative index or repeats a direction, the "output" readout is
+            given twice or not at all, or a readout is malformed.
     """
-    if any(i < 0 for i in layout.values()):
-        raise ValueError("assemble: layout indices must be >= 0")
-    d = max(layout.values(), default=-1) + 1
+    if not isinstance(layout, ResidualLayout):
+        if any(i < 0 for i in layout.values()):
+            raise InvalidInput("assemble: layout indices must be >= 0")
+        layout = ResidualLayout.from_index(layout)
+    d = layout.width
+    specs = dict(readouts or {})
+    if readout or output_encoding != "categorical" or output_reachable is not None \
+            or OUTPUT not in specs:
+        if OUTPUT in specs:
+            raise InvalidInput(f"assemble: the {OUTPUT!r} readout is given twice (readout=... "
+                               f"and readouts[{OUTPUT!r}])")
+        specs[OUTPUT] = ReadoutSpec(tuple(readout), output_encoding, output_reachable)
 
     def idx(dirs) -> np.ndarray:
         missing = [str(x) for x in dirs if x not in layout]
         if missing:
-            raise ValueError(f"assemble: directions {missing} are not in the layout")
-        return np.array([layout[x] for x in dirs], dtype=np.int64)
+            raise InvalidInput(f"assemble: directions {missing} are not in the layout")
+        return np.array([layout.index(x) for x in dirs], dtype=np.int64)
 
     tok = np.zeros((len(tokens), d))
     for t_id, t in enumerate(tokens):
@@ -130,17 +172,13 @@ def assemble(layers: Sequence[tuple[Sequence[AttentionHead], Sequence[MLP]]],
         out_layers.append(LayerWeights(*(np.asarray(a, dtype=dtype) for a in
                                          (W_Q, W_K, W_V, W_O, W_in, b_in, W_out, np.zeros(d)))))
 
-    unembed = np.zeros((d, len(readout)))
-    for k, direction in enumerate(readout):
-        unembed[idx([direction])[0], k] = 1.0
-    if residual_labels is None:
-        slots: list[list[str]] = [[] for _ in range(d)]
-        for direction, i in sorted(layout.items(), key=lambda kv: (kv[1], kv[0].sort_key())):
-            slots[i].append(str(direction))
-        residual_labels = [" / ".join(names) for names in slots]
+    for spec in specs.values():
+        idx(spec.directions)  # every missing direction, named as for the blocks
     return Weights(
         token_embed=tok.astype(dtype), pos_embed=pos.astype(dtype), layers=tuple(out_layers),
-        unembed=unembed.astype(dtype), tokens=tuple(tokens),
-        residual_labels=tuple(residual_labels),
-        output_values=tuple(x.value for x in readout) if output_encoding == "categorical" else (),
-        output_encoding=output_encoding, causal=causal)
+        tokens=tuple(tokens), layout=layout,
+        readouts={name: Readout.of_directions(name, layout, spec.directions,
+                                              encoding=spec.encoding, reachable=spec.reachable,
+                                              dtype=dtype)
+                  for name, spec in specs.items()},
+        causal=causal)

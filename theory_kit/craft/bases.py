@@ -7,50 +7,17 @@ is 1 everywhere; they are written by the embedding and never change.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Any, Iterable, Sequence
+from dataclasses import dataclass
+from typing import Iterable, Sequence
 
 import numpy as np
 
-from theory_kit.values import is_plain_number, typed_key, value_sort_key
+# BasisDirection, BOS and ONE live in the leaf module theory_kit.values (the runtime's residual
+# layout names dimensions with them, and model may not import craft); re-exported here.
+from theory_kit.values import BOS, ONE, BasisDirection, is_plain_number, typed_key, value_sort_key
 
 __all__ = ["BasisDirection", "VectorSpace", "BOS", "ONE", "value_sort_key", "is_plain_number",
            "typed_key"]
-
-
-@dataclass(frozen=True, eq=False)
-class BasisDirection:
-    """One named residual direction: `label` of the SOp, `value` for categorical SOps.
-
-    Two directions are the same iff their labels, their `internal` flags and their values
-    *with types* agree (`typed_key`): ("x", 1) and ("x", True) are different one-hot
-    directions. `internal=True` marks the compiler's own directions (BOS, ONE, scratch), which
-    live in their own namespace: a user SOp named "one" or "bos" cannot collide with them.
-    """
-
-    label: str
-    value: Any = None
-    internal: bool = False
-    _key: Any = field(init=False, repr=False, compare=False)
-
-    def __post_init__(self):
-        object.__setattr__(self, "_key", (self.label, self.internal, typed_key(self.value)))
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, BasisDirection) and self._key == other._key
-
-    def __hash__(self) -> int:
-        return hash(self._key)
-
-    def __str__(self) -> str:
-        return self.label if self.value is None else f"{self.label}:{self.value!r}"
-
-    def sort_key(self) -> tuple:
-        return (self.label, value_sort_key(self.value), self.internal)
-
-
-BOS = BasisDirection("bos", internal=True)
-ONE = BasisDirection("one", internal=True)
 
 
 @dataclass(frozen=True)

@@ -13,6 +13,9 @@ Python reference implementation). `PROGRAMS[name]()` builds a program with its d
 from __future__ import annotations
 
 from theory_kit.library import registry as _registry
+from theory_kit.library.looped import (
+    LOOPED_PROGRAMS, LoopedSpec, make_add_loop, make_dyck_loop, make_hops_loop, make_parity_loop,
+    make_sort_loop)
 from theory_kit.library.registry import PROGRAMS, ProgramSpec
 from theory_kit.library.theory import (
     addition_tokens, digits_to_int, make_add, make_induction, make_majority, make_max, make_mean,
@@ -32,8 +35,10 @@ __all__ = [
     "make_sum", "make_mean", "make_max", "make_min", "make_prefix_sum", "make_majority",
     "make_palindrome", "make_prev_token", "make_induction", "make_add",
     "addition_tokens", "digits_to_int",
+    # looped programs (rasp.loop)
+    "make_parity_loop", "make_add_loop", "make_sort_loop", "make_hops_loop", "make_dyck_loop",
     # registry
-    "ProgramSpec", "PROGRAMS", "SIZE_PROGRAMS",
+    "ProgramSpec", "PROGRAMS", "SIZE_PROGRAMS", "LoopedSpec", "LOOPED_PROGRAMS",
 ]
 
 

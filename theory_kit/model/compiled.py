@@ -10,18 +10,22 @@ import os
 import re
 import secrets
 import zipfile
-from typing import Any, Iterable, Optional, Sequence
+from typing import Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from theory_kit.errors import InvalidInput, InvalidModelFile
 from theory_kit.model.forward import Trace, additive_mask, execution_plan, forward, run_planned
-from theory_kit.model.weights import LayerWeights, Weights
-from theory_kit.values import check_input, check_vocab, typed_key
+from theory_kit.model.weights import (OUTPUT, LayerWeights, Readout, ResidualLayout, Weights,
+                                      _NAME)
+from theory_kit.values import BasisDirection, check_input, check_vocab, typed_key
 
 __all__ = ["Model", "CompiledModel", "load", "FORMAT_VERSION"]
 
-FORMAT_VERSION = 1
+#: Version 2 adds the residual layout's directions and the readouts beyond "output";
+#: `load` reads versions 1 and 2.
+FORMAT_VERSION = 2
+_READABLE_VERSIONS = (1, 2)
 _CHUNK = 4096
 #: Bytes of activations one run_batch chunk may allocate (widest layer x positions x batch).
 _CHUNK_BYTES = 256 * 2 ** 20
@@ -108,22 +112,39 @@ class Model:
     the program and the compiler's intermediate representations; `theory_kit.load` returns a
     Model.
 
+    Readouts: the weights name their outputs (`weights.readouts`); "output" is the program's
+    output and the default everywhere. `run(seq, readout="halt")` and
+    `run_batch(seqs, readout="halt")` decode another one; `read(seqs)` decodes every readout
+    (or those named) from one forward pass; `decode(final, lengths, readout=...)` decodes a
+    Trace's final residual. Decoding rules (categorical argmax, numerical snapping to the
+    reachable values and its tolerance) are those of `theory_kit.model.Readout`.
+
     Attributes:
-        weights: plain numpy arrays (see `theory_kit.model.Weights`).
-        residual_labels: the name of every residual dimension.
+        weights: plain numpy arrays, the residual layout and the readouts (see
+            `theory_kit.model.Weights`).
+        residual_labels: the name of every residual dimension (`weights.layout.labels`).
         constants: the chosen β, ε, MLP slopes, and the formulas behind them; for a compiled
             model also `lexicographic_counts`, the SelectorWidths split by compiler.order.
+        output_value_set: the values the numerical "output" readout can hold (its
+            `reachable`), None for a categorical output or when unknown.
     """
 
     def __init__(self, weights: Weights, *, vocab: frozenset, max_seq_len: int, bos: Any,
-                 constants: dict, output_value_set: Optional[tuple]):
+                 constants: Mapping, output_value_set: Optional[tuple] = None):
+        """`output_value_set` declares the values of a numerical "output" readout that does
+        not declare its own `reachable` values (for a categorical output, or one that does,
+        it is not used)."""
+        out = weights.readouts[OUTPUT]
+        if output_value_set is not None and out.encoding == "numerical" \
+                and out.reachable is None:
+            weights = weights.with_readouts(Readout(OUTPUT, out.unembed, out.encoding,
+                                                    reachable=tuple(output_value_set)))
         self.weights = weights
         self.vocab = frozenset(vocab)
         self.max_seq_len = int(max_seq_len)
         self.bos = bos
         self.causal = weights.causal
         self.constants = dict(constants)
-        self.output_value_set = output_value_set
         self._token_id = {t: i for i, t in enumerate(weights.tokens)}
         # Token -> id for real tokens only (BOS is id 0 and never a valid input token).
         self._vocab_id = {t: i for i, t in enumerate(weights.tokens) if i > 0}
@@ -133,19 +154,32 @@ class Model:
         self._token_types = frozenset(type(t) for t in weights.tokens[1:])
         self._typed_vocab_id = ({typed_key(t): i for t, i in self._vocab_id.items()}
                                 if len(self._token_types) > 1 else None)
-        if output_value_set:
-            vals = np.array(sorted(float(v) for v in output_value_set))
-            gaps = np.diff(vals)
-            self._snap_values = vals
-            self._snap_tol = float(gaps.min()) / 4 if len(gaps) else 0.5
-        else:
-            self._snap_values = None
-            self._snap_tol = 0.0
 
     # -- properties -------------------------------------------------------------------------
     @property
     def residual_labels(self) -> tuple[str, ...]:
         return self.weights.residual_labels
+
+    @property
+    def layout(self) -> ResidualLayout:
+        """The residual dimensions as named directions (`weights.layout`)."""
+        return self.weights.layout
+
+    @property
+    def readouts(self) -> Mapping[str, Readout]:
+        """The named readouts (`weights.readouts`); "output" is the program's output."""
+        return self.weights.readouts
+
+    @property
+    def output_value_set(self) -> Optional[tuple]:
+        return self.weights.readouts[OUTPUT].reachable
+
+    def _readout(self, name: Any, where: str) -> Readout:
+        try:
+            return self.weights.readouts[name]
+        except (KeyError, TypeError):
+            raise InvalidInput(f"{where}: no readout named {name!r:.60}; this model has "
+                               f"{sorted(self.weights.readouts)}") from None
 
     @property
     def dtype(self) -> np.dtype:
@@ -239,55 +273,29 @@ class Model:
         t = 1 + int(lengths.max(initial=0))
         return _padded(flat, lengths, t), np.arange(t)[None, :] <= lengths[:, None]
 
-    def _decode_table(self) -> np.ndarray:
-        """Categorical: the value of each unembedding column, then None (no value)."""
-        values = self.weights.output_values
-        table = np.empty(len(values) + 1, dtype=object)
-        for i, v in enumerate(values):  # element-wise: values may be tuples
-            table[i] = v
-        table[-1] = None
-        return table
-
-    def _decode_scores(self, scores: np.ndarray, axis: int) -> np.ndarray:
-        """Decoded values (object array for categorical, float64 for numerical) from unembedding
-        scores, the score of each output column along `axis`."""
-        if self.weights.output_encoding == "categorical":
-            k = scores.shape[axis]
-            if k:
-                idx = np.expand_dims(scores.argmax(axis=axis), axis)
-                top = np.take_along_axis(scores, idx, axis)
-                idx = np.where(top >= 0.5, idx, k).squeeze(axis)
-            else:
-                idx = np.zeros(np.delete(scores.shape, axis), dtype=np.int64)
-            return self._decode_table()[idx]
-        x = np.take(scores, 0, axis=axis).astype(np.float64)
-        if self._snap_values is not None:
-            vals = self._snap_values
-            j = np.clip(np.searchsorted(vals, x), 1, len(vals) - 1) if len(vals) > 1 \
-                else np.zeros(x.shape, dtype=np.int64)
-            lo, hi = vals[j - 1] if len(vals) > 1 else vals[j], vals[j]
-            near = np.where(np.abs(x - lo) <= np.abs(x - hi), lo, hi)
-            x = np.where(np.abs(near - x) <= self._snap_tol, near, x)
-        return x
-
-    def decode(self, final: np.ndarray, lengths: Sequence[int]) -> list[list]:
+    def decode(self, final: np.ndarray, lengths: Sequence[int], *, readout: str = OUTPUT
+               ) -> list[list]:
         """Decode final residuals [B, T, D] into output lists (positions 1..len).
 
         Categorical: the argmax value, or None where no value scores ≥ 1/2. Numerical: the
-        number, snapped to the nearest possible value when within a quarter of the smallest
-        gap between possible values.
+        number, snapped to the nearest reachable value when within the readout's tolerance (a
+        quarter of the smallest gap between reachable values; `theory_kit.model.Readout`).
+
+        Raises:
+            InvalidInput: no readout of that name.
         """
-        decoded = self._decode_scores(final @ self.weights.unembed, axis=-1)
+        r = self._readout(readout, "decode")
+        decoded = r.decode(final @ r.unembed, axis=-1)
         return [decoded[i, 1:n + 1].tolist() for i, n in enumerate(lengths)]
 
-    def _decode_planned(self, x: np.ndarray, b: int, t: int, lengths: Optional[np.ndarray]
-                        ) -> list[list]:
+    def _decode_planned(self, x: np.ndarray, b: int, t: int, lengths: Optional[np.ndarray],
+                        readout: str = OUTPUT) -> list[list]:
         """`decode` of a feature-major final residual x [D, B*T] (from `run_planned`): only
-        the residual rows the unembedding reads; `lengths` None means every input has
-        length t - 1."""
-        plan = execution_plan(self.weights)
-        scores = (plan.unembed_t @ plan.unembed_reads.take(x)).reshape(-1, b, t)[:, :, 1:]
-        decoded = self._decode_scores(scores, axis=0)
+        the residual rows the readout reads; `lengths` None means every input has length
+        t - 1."""
+        rows, unembed_t = execution_plan(self.weights).readouts[readout]
+        scores = (unembed_t @ rows.take(x)).reshape(-1, b, t)[:, :, 1:]
+        decoded = self.weights.readouts[readout].decode(scores, axis=0)
         if lengths is None:
             return decoded.tolist()
         flat = decoded[np.arange(t - 1)[None, :] < lengths[:, None]].tolist()  # real positions
@@ -335,15 +343,17 @@ class Model:
                 key_mask=one.key_mask[:0] if key_mask is None else key_mask)
         return forward(self.weights, ids, key_mask)
 
-    def run(self, seq: Sequence) -> list:
-        """Decoded output for one input (no BOS in input or output), like `rasp.evaluate`.
+    def run(self, seq: Sequence, *, readout: str = OUTPUT) -> list:
+        """Decoded output for one input (no BOS in input or output), like `rasp.evaluate`;
+        `readout` names another readout than the program's output.
 
         Raises:
-            InvalidInput: a token outside the vocabulary, or an input longer than max_seq_len.
+            InvalidInput: a token outside the vocabulary, an input longer than max_seq_len, or
+                no readout of that name.
         """
-        return self.run_batch([seq])[0]
+        return self.run_batch([seq], readout=readout)[0]
 
-    def run_batch(self, seqs: Iterable[Sequence]) -> list[list]:
+    def run_batch(self, seqs: Iterable[Sequence], *, readout: str = OUTPUT) -> list[list]:
         """`run` for many inputs of mixed lengths.
 
         Inputs are sorted by length and split into buckets (`_buckets`), each run at its own
@@ -352,20 +362,41 @@ class Model:
         outputs come back in input order.
 
         Raises:
-            InvalidInput: `seqs` is not an iterable of sequences, or any input is invalid.
+            InvalidInput: `seqs` is not an iterable of sequences, any input is invalid, or no
+                readout has the name `readout`.
         """
+        self._readout(readout, "run_batch")
+        return self._run(seqs, (readout,), "run_batch")[readout]
+
+    def read(self, seqs: Iterable[Sequence], readouts: Optional[Iterable[str]] = None
+             ) -> dict[str, list[list]]:
+        """Several readouts of many inputs from one forward pass: {name: outputs per input}
+        for every readout (or those named), e.g. a loop's "output" and "halt" together.
+
+        Raises:
+            InvalidInput: as `run_batch`, or a name that is no readout of this model.
+        """
+        if isinstance(readouts, str):
+            readouts = (readouts,)
+        names = tuple(self.weights.readouts) if readouts is None else tuple(readouts)
+        for name in names:
+            self._readout(name, "read")
+        return self._run(seqs, names, "read")
+
+    def _run(self, seqs: Iterable[Sequence], names: tuple, where: str) -> dict[str, list]:
+        """The decoded readouts `names` of every input (the body of run_batch and read)."""
         if isinstance(seqs, (str, bytes)) or not isinstance(seqs, Iterable):
-            raise InvalidInput(f"run_batch: expected a list of input sequences, got "
+            raise InvalidInput(f"{where}: expected a list of input sequences, got "
                                f"{type(seqs).__name__} {seqs!r:.60}")
         seqs = list(seqs)
         if not seqs:
-            return []
+            return {name: [] for name in names}
         flat, lengths = self._token_ids(seqs)
         w = self.weights
         order = np.argsort(lengths, kind="stable")
         ids_all = _padded(flat, lengths, 1 + int(lengths.max()))[order]
         lengths = lengths[order]
-        out: list = [None] * len(seqs)
+        outs = {name: [None] * len(seqs) for name in names}
         for lo, hi in _buckets(lengths, *self._bucket_costs()):
             t = 1 + int(lengths[hi - 1])
             widest = max([w.residual_width] + [max(lw.mlp_hidden, lw.n_heads * t)
@@ -381,10 +412,13 @@ class Model:
                     chunk_lengths = lengths[start:stop]
                     key_mask = np.arange(t)[None, :] <= chunk_lengths[:, None]
                 x = run_planned(w, ids, additive_mask(key_mask, w.causal, t, w.dtype))
-                rows = self._decode_planned(x, stop - start, t, chunk_lengths)
-                for i, row in zip(order[start:stop].tolist(), rows):
-                    out[i] = row
-        return out
+                positions = order[start:stop].tolist()
+                for name in names:
+                    out = outs[name]
+                    rows = self._decode_planned(x, stop - start, t, chunk_lengths, name)
+                    for i, row in zip(positions, rows):
+                        out[i] = row
+        return outs
 
     def _bucket_costs(self) -> tuple[float, float, float]:
         """Estimated seconds of one forward pass: per call, per position, per attention entry
@@ -434,11 +468,16 @@ class Model:
             "causal": self.causal, "dtype": str(w.dtype),
             "tokens": [_encode_value(t) for t in w.tokens],
             "residual_labels": list(w.residual_labels),
+            "residual_layout": [_encode_dimension(dim) for dim in w.layout.dims],
             "output_values": [_encode_value(v) for v in w.output_values],
             "output_encoding": w.output_encoding,
-            # sorted: a set's iteration order would make the bytes differ between processes
-            "output_value_set": None if vset is None
-            else [_encode_value(v) for v in sorted(vset, key=_number_order)],
+            "output_value_set": _encode_value_set(vset),
+            # the readouts beyond "output" (whose array is 'unembed'); each array is
+            # 'readout.<name>'
+            "readouts": {name: {"encoding": r.encoding,
+                                "values": [_encode_value(v) for v in r.values],
+                                "value_set": _encode_value_set(r.reachable)}
+                         for name, r in w.readouts.items() if name != OUTPUT},
             "n_layers": len(w.layers),
             "constants": json.loads(json.dumps(self.constants, default=_json_fallback)),
         }
@@ -478,6 +517,21 @@ def _number_order(v: Any) -> tuple:
     except (TypeError, ValueError):
         raise InvalidInput(f"save: output_value_set holds {v!r:.60} ({type(v).__name__}), not "
                            f"a number") from None
+
+
+def _encode_value_set(values: Optional[tuple]) -> Optional[list]:
+    # sorted: a set's iteration order would make the bytes differ between processes
+    return None if values is None else [_encode_value(v) for v in sorted(values, key=_number_order)]
+
+
+def _encode_dimension(directions: tuple) -> list:
+    """A residual dimension's directions as JSON; [] (the dimension known by its name in
+    'residual_labels' only) when a direction's value cannot be stored in a model file."""
+    try:
+        return [{"label": x.label, "value": _encode_value(x.value), "internal": x.internal}
+                for x in directions]
+    except InvalidInput:
+        return []
 
 
 def _json_fallback(obj: Any) -> Any:
@@ -545,9 +599,15 @@ def _write_model_zip(fh, meta_bytes: bytes, arrays: dict[str, np.ndarray]) -> No
 
 # -- loading -----------------------------------------------------------------------------------
 #: Every field of meta.json (a file with more or fewer is refused).
-_META_FIELDS = ("bos", "causal", "constants", "dtype", "format", "format_version", "max_seq_len",
-                "n_layers", "output_encoding", "output_value_set", "output_values",
-                "residual_labels", "tokens", "vocab")
+_META_FIELDS_V1 = ("bos", "causal", "constants", "dtype", "format", "format_version",
+                   "max_seq_len", "n_layers", "output_encoding", "output_value_set",
+                   "output_values", "residual_labels", "tokens", "vocab")
+#: Format 2 adds the directions of every residual dimension and the other readouts.
+_META_FIELDS = tuple(sorted(_META_FIELDS_V1 + ("readouts", "residual_layout")))
+_FIELDS_OF_VERSION = {1: _META_FIELDS_V1, 2: _META_FIELDS}
+_READOUT_FIELDS = ("encoding", "value_set", "values")
+_ABSENT = object()
+_DIRECTION_FIELDS = ("internal", "label", "value")
 _DTYPES = ("float32", "float64")
 _ENCODINGS = ("categorical", "numerical")
 #: Largest meta.json accepted (real ones are kilobytes: labels, tokens and constants).
@@ -593,15 +653,16 @@ def _meta_fields(meta: dict) -> tuple[dict, list[str]]:
     """The decoded fields of meta.json and every problem with them (types, ranges and how the
     fields agree with each other; agreement with the arrays is `_read_arrays`'s job)."""
     problems: list[str] = []
-    missing = [k for k in _META_FIELDS if k not in meta]
-    unknown = sorted(set(meta) - set(_META_FIELDS))
+    fields = _FIELDS_OF_VERSION[meta["format_version"]]
+    missing = [k for k in fields if k not in meta]
+    unknown = sorted(set(meta) - set(fields))
     problems += [f"field {k!r} is missing" for k in missing]
     if unknown:
         problems.append(f"unknown field(s) {unknown}")
     out: dict = {}
 
-    def values(field: str, allow_empty: bool = True) -> Optional[list]:
-        raw = meta.get(field)
+    def values(field: str, allow_empty: bool = True, raw: Any = _ABSENT) -> Optional[list]:
+        raw = meta.get(field) if raw is _ABSENT else raw
         if not isinstance(raw, list):
             problems.append(f"field {field!r} must be a list of values, got {raw!r:.60}")
             return None
@@ -680,25 +741,108 @@ def _meta_fields(meta: dict) -> tuple[dict, list[str]]:
                 problems.append(f"field 'output_values' must be empty for a numerical model "
                                 f"(field 'output_encoding'), got {len(outputs)} values")
             out["output_values"] = outputs
-    vset = meta.get("output_value_set")
-    if vset is not None:
-        decoded = values("output_value_set")
-        if decoded is not None:
-            if encoding == "categorical":
-                problems.append("field 'output_value_set' must be null for a categorical model "
-                                "(field 'output_encoding')")
-            bad = [v for v in decoded if not isinstance(v, (bool, int, float))]
-            if bad:
-                problems.append(f"field 'output_value_set' must hold numbers, got "
-                                f"{_listing([repr(v) for v in bad])}")
-            else:
-                floats = [float(v) for v in decoded]
-                if len(set(floats)) != len(floats):
-                    problems.append(f"field 'output_value_set' repeats a value: {decoded!r:.80}")
-            out["output_value_set"] = tuple(decoded)
-    else:
-        out["output_value_set"] = None
+    out["output_value_set"] = _value_set(meta.get("output_value_set"), "output_value_set",
+                                         "field 'output_encoding'", encoding, values, problems)
+    if "residual_layout" in meta and isinstance(labels, list) \
+            and all(isinstance(x, str) for x in labels):
+        out["residual_layout"] = _layout_field(meta["residual_layout"], labels, problems)
+    if "readouts" in meta:
+        out["readouts"] = _readouts_field(meta["readouts"], values, repeats, problems)
     return out, problems
+
+
+def _value_set(raw: Any, field: str, encoding_field: str, encoding: Any, values,
+               problems: list) -> Optional[tuple]:
+    """A numerical readout's reachable values (None: not recorded), with its problems."""
+    if raw is None:
+        return None
+    where = f"field {field!r}"
+    decoded = values(field, raw=raw)
+    if decoded is None:
+        return None
+    if encoding == "categorical":
+        problems.append(f"{where} must be null for a categorical readout ({encoding_field})")
+    bad = [v for v in decoded if not isinstance(v, (bool, int, float))]
+    if bad:
+        problems.append(f"{where} must hold numbers, got {_listing([repr(v) for v in bad])}")
+    elif len({_canonical(v) for v in decoded}) != len(decoded):
+        problems.append(f"{where} repeats a value: {decoded!r:.80}")
+    return tuple(decoded)
+
+
+def _layout_field(raw: Any, labels: list, problems: list) -> Optional[ResidualLayout]:
+    """Field 'residual_layout' (format 2): per dimension, its directions, each
+    {"label", "value", "internal"}; checked against 'residual_labels'."""
+    where = "field 'residual_layout'"
+    if not isinstance(raw, list) or not all(isinstance(d, list) for d in raw):
+        problems.append(f"{where} must be a list of lists of directions, got {raw!r:.60}")
+        return None
+    if len(raw) != len(labels):
+        problems.append(f"{where} has {len(raw)} dimensions but field 'residual_labels' has "
+                        f"{len(labels)} residual labels")
+        return None
+    dims, bad = [], []
+    for i, dim in enumerate(raw):
+        directions = []
+        for x in dim:
+            ok = (isinstance(x, dict) and sorted(x) == list(_DIRECTION_FIELDS)
+                  and isinstance(x["label"], str) and isinstance(x["internal"], bool))
+            try:
+                value = _decode_value(x["value"]) if ok else None
+            except InvalidModelFile:
+                ok = False
+            if not ok:
+                bad.append(f"{x!r:.60} (dimension {i})")
+                continue
+            directions.append(BasisDirection(x["label"], value, x["internal"]))
+        dims.append(tuple(directions))
+    if bad:
+        problems.append(f"{where}: malformed direction(s) {_listing(bad)}; a direction is "
+                        f"{{\"label\": str, \"value\": value, \"internal\": bool}}")
+        return None
+    try:
+        return ResidualLayout(tuple(dims), tuple(labels))
+    except InvalidInput as exc:
+        problems.append(f"{where} (checked against field 'residual_labels'): {exc}")
+        return None
+
+
+def _readouts_field(raw: Any, values, repeats, problems: list) -> Optional[dict]:
+    """Field 'readouts' (format 2): the readouts beyond "output",
+    {name: {"encoding", "values", "value_set"}}."""
+    if not isinstance(raw, dict):
+        problems.append(f"field 'readouts' must be a JSON object, got {raw!r:.60}")
+        return None
+    out = {}
+    for name, spec in raw.items():
+        where = f"field 'readouts.{name}'"
+        if not _NAME.fullmatch(name) or name == OUTPUT:
+            problems.append(f"field 'readouts' has the name {name!r:.60}; readout names are "
+                            f"identifiers other than {OUTPUT!r} (the output is in the "
+                            f"'output_*' fields)")
+            continue
+        if not isinstance(spec, dict) or sorted(spec) != list(_READOUT_FIELDS):
+            problems.append(f"{where} must be an object with exactly the keys "
+                            f"{list(_READOUT_FIELDS)}, got {spec!r:.60}")
+            continue
+        encoding = spec["encoding"]
+        if encoding not in _ENCODINGS:
+            problems.append(f"field 'readouts.{name}.encoding' must be one of "
+                            f"{list(_ENCODINGS)}, got {encoding!r:.60}")
+            continue
+        n_problems = len(problems)
+        vals = values(f"readouts.{name}.values", raw=spec["values"])
+        if vals is None:
+            continue
+        repeats(f"readouts.{name}.values", vals)
+        if encoding == "numerical" and vals:
+            problems.append(f"field 'readouts.{name}.values' must be empty for a numerical "
+                            f"readout, got {len(vals)} values")
+        vset = _value_set(spec["value_set"], f"readouts.{name}.value_set",
+                          f"field 'readouts.{name}.encoding'", encoding, values, problems)
+        if len(problems) == n_problems:
+            out[name] = {"encoding": encoding, "values": tuple(vals), "value_set": vset}
+    return out
 
 
 def _member_size_problem(info: zipfile.ZipInfo, archive_size: int) -> Optional[str]:
@@ -727,9 +871,10 @@ def _member_size_problem(info: zipfile.ZipInfo, archive_size: int) -> Optional[s
     return None
 
 
-def _array_names(n_layers: int) -> list[str]:
+def _array_names(n_layers: int, readouts: Iterable[str] = ()) -> list[str]:
     return ["token_embed", "pos_embed", "unembed"] + [
-        f"layer{i}.{n}" for i in range(n_layers) for n in LayerWeights.ARRAYS]
+        f"layer{i}.{n}" for i in range(n_layers) for n in LayerWeights.ARRAYS] + [
+        f"readout.{name}" for name in readouts]
 
 
 def _read_array(zf: zipfile.ZipFile, info: zipfile.ZipInfo, dtype: np.dtype, ndim: int,
@@ -779,7 +924,8 @@ def _read_arrays(zf: zipfile.ZipFile, members: dict, fields: dict, meta: dict
     if n_layers != len(layers_in_file):  # checked first: n_layers may be absurdly large
         return {}, [f"field 'n_layers' is {n_layers} but the file holds arrays of "
                     f"{len(layers_in_file)} layer(s) {_listing(layers_in_file)}"]
-    expected = _array_names(n_layers)
+    readouts = fields.get("readouts") or {}
+    expected = _array_names(n_layers, readouts)
     wanted = {f"{n}.npy" for n in expected}
     problems: list[str] = []
     if present - wanted:
@@ -800,11 +946,17 @@ def _read_arrays(zf: zipfile.ZipFile, members: dict, fields: dict, meta: dict
     limits = {"token_embed": (2 * n_tokens * len(labels) * it, "'tokens', 'residual_labels'"),
               "pos_embed": (2 * positions * len(labels) * it, "'max_seq_len', 'residual_labels'"),
               "unembed": (2 * len(labels) * k * it, "'residual_labels', 'output_values'")}
+    widths = {name: len(r["values"]) if r["encoding"] == "categorical" else 1
+              for name, r in readouts.items()}
+    for name, kr in widths.items():
+        limits[f"readout.{name}"] = (2 * len(labels) * kr * it,
+                                     f"'residual_labels', 'readouts.{name}'")
     arrays: dict = {}
     wrong_dtype: dict = {}
     for name in expected:
         short = name.split(".")[-1]
-        a, problem, found = _read_array(zf, members[f"{name}.npy"], dtype, _NDIM[short],
+        ndim = 2 if name.startswith("readout.") else _NDIM[short]
+        a, problem, found = _read_array(zf, members[f"{name}.npy"], dtype, ndim,
                                         limits.get(name))
         if found is not None:
             wrong_dtype.setdefault(str(found), []).append(name)
@@ -834,8 +986,17 @@ def _read_arrays(zf: zipfile.ZipFile, members: dict, fields: dict, meta: dict
             f"'output_encoding' is 'categorical')" if categorical
             else f"field 'output_encoding' is 'numerical' but unembed has {cols} columns "
                  f"(a numerical model reads 1)")
+    for name, kr in widths.items():
+        a = arrays.get(f"readout.{name}")
+        if a is not None and a.shape[1] != kr:
+            problems.append(
+                f"field 'readouts.{name}.values' lists {kr} values but array 'readout.{name}' "
+                f"has {a.shape[1]} columns" if readouts[name]["encoding"] == "categorical"
+                else f"field 'readouts.{name}.encoding' is 'numerical' but array "
+                     f"'readout.{name}' has {a.shape[1]} columns (a numerical readout reads 1)")
     widths = {"pos_embed": 1, "unembed": 0, **{f"layer{i}.{n}": ax for i in range(n_layers)
-                                               for n, ax in _D_AXES.items()}}
+                                               for n, ax in _D_AXES.items()},
+              **{f"readout.{name}": 0 for name in readouts}}
     for name, axis in widths.items():
         if name in arrays and arrays[name].shape[axis] != d:
             problems.append(f"array {name!r} has shape {arrays[name].shape}: axis {axis} should "
@@ -895,9 +1056,10 @@ def load(path: str | os.PathLike) -> Model:
                     f"{path!r} is not a theory_kit model file (format "
                     f"{meta.get('format') if isinstance(meta, dict) else meta!r:.60})")
             version = meta.get("format_version")
-            if not (_is_int(version) and version == FORMAT_VERSION):
+            if not (_is_int(version) and version in _READABLE_VERSIONS):
                 raise InvalidModelFile(f"{path!r} has format version {version!r:.60}; this "
-                                       f"theory_kit reads version {FORMAT_VERSION}")
+                                       f"theory_kit reads versions "
+                                       f"{', '.join(map(str, _READABLE_VERSIONS))}")
             fields, problems = _meta_fields(meta)
             if problems:
                 raise inconsistent(problems)
@@ -914,15 +1076,18 @@ def load(path: str | os.PathLike) -> Model:
     try:
         layers = tuple(LayerWeights(*(arrays[f"layer{i}.{n}"] for n in LayerWeights.ARRAYS))
                        for i in range(meta["n_layers"]))
+        layout = fields.get("residual_layout")
+        if layout is None:  # format 1: names only
+            layout = ResidualLayout.from_labels(meta["residual_labels"])
+        readouts = [Readout(OUTPUT, arrays["unembed"], meta["output_encoding"],
+                            tuple(fields["output_values"]), fields["output_value_set"])]
+        readouts += [Readout(name, arrays[f"readout.{name}"], r["encoding"], r["values"],
+                             r["value_set"]) for name, r in fields.get("readouts", {}).items()]
         weights = Weights(
             token_embed=arrays["token_embed"], pos_embed=arrays["pos_embed"], layers=layers,
-            unembed=arrays["unembed"], tokens=tuple(fields["tokens"]),
-            residual_labels=tuple(meta["residual_labels"]),
-            output_values=tuple(fields["output_values"]),
-            output_encoding=meta["output_encoding"], causal=meta["causal"])
+            tokens=tuple(fields["tokens"]), layout=layout,
+            readouts={r.name: r for r in readouts}, causal=meta["causal"])
     except ValueError as exc:
         raise inconsistent([str(exc)]) from exc
-    return Model(
-        weights, vocab=frozenset(fields["vocab"]), max_seq_len=meta["max_seq_len"],
-        bos=fields["bos"], constants=meta["constants"],
-        output_value_set=fields["output_value_set"])
+    return Model(weights, vocab=frozenset(fields["vocab"]), max_seq_len=meta["max_seq_len"],
+                 bos=fields["bos"], constants=meta["constants"])

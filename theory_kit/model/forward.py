@@ -34,7 +34,8 @@ from typing import Optional
 import numpy as np
 import scipy.sparse
 
-from theory_kit.model.weights import Weights
+from theory_kit.model.weights import OUTPUT, ResidualLayout, Weights
+from theory_kit.values import ONE
 
 __all__ = ["Trace", "forward"]
 
@@ -51,17 +52,22 @@ class Trace:
 
     residuals[0] is the embedding; residuals[2l+1] follows layer l's attention and
     residuals[2l+2] its MLP, each [B, T, D]. attention[l] is [B, H, T, T] (query, key).
-    `key_mask` [B, T] marks real (non-padding) positions.
+    `key_mask` [B, T] marks real (non-padding) positions; `layout` names the D dimensions.
     """
 
     residuals: tuple
     attention: tuple
     key_mask: np.ndarray
-    residual_labels: tuple
+    layout: ResidualLayout
 
     @property
     def output(self) -> np.ndarray:
         return self.residuals[-1]
+
+    @property
+    def residual_labels(self) -> tuple[str, ...]:
+        """The printable name of every residual dimension (`layout.labels`)."""
+        return self.layout.labels
 
 
 # -- the dense reference implementation (record=True) ------------------------------------------
@@ -103,7 +109,7 @@ def _forward_dense(weights: Weights, ids: np.ndarray, key_mask: np.ndarray) -> T
             hidden = np.maximum(x2 @ lw.W_in + lw.b_in, 0)
             x = x + (hidden @ lw.W_out + lw.b_out).reshape(b, t, -1)
         residuals.append(x)
-    return Trace(tuple(residuals), tuple(patterns), key_mask, weights.residual_labels)
+    return Trace(tuple(residuals), tuple(patterns), key_mask, weights.layout)
 
 
 # -- the execution plan ---------------------------------------------------------------------
@@ -178,8 +184,9 @@ class Plan:
     pos_rows: _Rows             # residual rows some position embeds into
     pos_embed_t: np.ndarray     # [R', P]
     layers: tuple               # (attention plan or None, MLP plan or None) per layer
-    unembed_reads: _Rows        # residual rows the unembedding reads
+    unembed_reads: _Rows        # residual rows the "output" unembedding reads
     unembed_t: np.ndarray       # [K, R]
+    readouts: dict              # every readout's name -> (rows it reads, [K, R] transposed)
 
 
 def _attention_plan(lw) -> Optional[_AttentionPlan]:
@@ -224,11 +231,16 @@ def _mlp_plan(lw, one: Optional[int]) -> Optional[_MLPPlan]:
 
 
 def _constant_one_row(weights: Weights) -> Optional[int]:
-    """The residual row labelled "one" if it provably holds 1 at every position: 1 in every
-    token embedding, 0 in every position embedding, and written by no layer."""
-    if "one" not in weights.residual_labels:
+    """The residual row of the direction ONE if it provably holds 1 at every position: 1 in
+    every token embedding, 0 in every position embedding, and written by no layer. (A layout
+    of names only, from a format-1 model file, names that row "one".)"""
+    layout = weights.layout
+    if ONE in layout:
+        i = layout.index(ONE)
+    elif "one" in layout.labels and not layout.dims[layout.labels.index("one")]:
+        i = layout.labels.index("one")
+    else:
         return None
-    i = weights.residual_labels.index("one")
     if not (np.all(weights.token_embed[:, i] == 1) and not weights.pos_embed[:, i].any()):
         return None
     for lw in weights.layers:
@@ -244,14 +256,17 @@ def execution_plan(weights: Weights) -> Plan:
     """The cached plan of `weights` (built on first use; weights are immutable)."""
     plan = _PLANS.get(weights)
     if plan is None:
-        reads = _nonzero_rows(weights.unembed)
+        readouts = {}
+        for name, r in weights.readouts.items():
+            reads = _nonzero_rows(r.unembed)
+            readouts[name] = (_Rows(reads), np.ascontiguousarray(r.unembed[reads].T))
         one = _constant_one_row(weights)
         tok, pos = _nonzero_rows(weights.token_embed.T), _nonzero_rows(weights.pos_embed.T)
         plan = Plan(weights.residual_width,
                     _Rows(tok), np.ascontiguousarray(weights.token_embed.T[tok]),
                     _Rows(pos), np.ascontiguousarray(weights.pos_embed.T[pos]),
                     tuple((_attention_plan(lw), _mlp_plan(lw, one)) for lw in weights.layers),
-                    _Rows(reads), np.ascontiguousarray(weights.unembed[reads].T))
+                    *readouts[OUTPUT], readouts)
         _PLANS[weights] = plan
     return plan
 
@@ -344,4 +359,4 @@ def forward(weights: Weights, token_ids: np.ndarray, key_mask: Optional[np.ndarr
         return _forward_dense(weights, ids, key_mask)
     x = run_planned(weights, ids, additive_mask(key_mask, weights.causal, t, weights.dtype))
     final = x.reshape(weights.residual_width, b, t).transpose(1, 2, 0)
-    return Trace((final,), (), key_mask, weights.residual_labels)
+    return Trace((final,), (), key_mask, weights.layout)

@@ -63,6 +63,9 @@ from pathlib import Path, PurePosixPath
 from theory_kit import paths
 from theory_kit.progress import progress
 
+__all__ = ["build", "main", "figure_key", "declared_data_files", "environment_fingerprint",
+           "library_hash", "CACHE_SCHEMA"]
+
 CACHE_SCHEMA = 1
 _VERSIONED = ("numpy", "scipy", "sympy", "matplotlib", "cvxpy", "clarabel")
 _TRACEBACK_TAIL = 12  # lines of a failed figure's stderr shown in the summary
@@ -461,6 +464,7 @@ def _usable_dir(path: Path, what: str) -> str | None:
 
 
 def build(
+    scripts_dir: Path | None = None,
     *,
     jobs: int,
     out_dir: Path,
@@ -468,11 +472,36 @@ def build(
     seed: int = 0,
     force: bool = False,
     only: list[str] | None = None,
-    scripts_dir: Path | None = None,
-    stream=sys.stdout,
+    root: Path | None = None,
+    stream=None,
 ) -> int:
-    """Build the figures; returns the process exit status (see module docstring)."""
+    """Build the fig_*.py scripts of `scripts_dir`; returns the exit status (module docstring).
+
+    Args:
+        scripts_dir: the folder of fig_<name>.py scripts (default: this repository's figures/).
+        jobs: figures built in parallel (>= 1).
+        out_dir: where the figures go (created if missing).
+        cache_dir: the build cache (entries, logs, manifests, staging, lock).
+        seed: passed to every script (--seed); part of the cache key.
+        force: rebuild even what the cache says is fresh.
+        only: build only these figure names (fig_<name>); an unknown name is an error (exit 2).
+        root: the project root: the workers' working directory and the folder DATA_FILES are
+            relative to (default: the parent of `scripts_dir`).
+        stream: where the per-figure lines and the summary go (default sys.stdout).
+    """
+    stream = sys.stdout if stream is None else stream
+    if isinstance(jobs, bool) or not isinstance(jobs, int) or jobs < 1:
+        print(f"jobs must be a whole number >= 1, got {jobs!r}", file=sys.stderr)
+        return 2
     t0 = time.monotonic()
+    scripts_dir = Path(paths.FIGURES_DIR if scripts_dir is None else scripts_dir)
+    if not scripts_dir.is_dir():
+        print(f"figure scripts folder {scripts_dir} does not exist (or is not a folder)",
+              file=sys.stderr)
+        return 2
+    scripts_dir = scripts_dir.resolve()
+    root = scripts_dir.parent if root is None else Path(root).resolve()
+    out_dir, cache_dir = Path(out_dir), Path(cache_dir)
     for folder, what in ((out_dir, "output folder"), (cache_dir, "cache folder")):
         problem = _usable_dir(folder, what)
         if problem:
@@ -482,19 +511,20 @@ def build(
     try:
         with _exclusive(cache_dir):
             return _build_locked(jobs=jobs, out_dir=out_dir, cache_dir=cache_dir, seed=seed,
-                                 force=force, only=only, scripts_dir=scripts_dir, stream=stream,
-                                 t0=t0)
+                                 force=force, only=only, scripts_dir=scripts_dir, root=root,
+                                 stream=stream, t0=t0)
     except KeyboardInterrupt:  # Ctrl-C before the workers' signal handling is set up
         print("\ninterrupted (SIGINT)", file=stream, flush=True)
         return 128 + signal.SIGINT
 
 
 def _build_locked(*, jobs: int, out_dir: Path, cache_dir: Path, seed: int, force: bool,
-                  only: list[str] | None, scripts_dir: Path | None, stream, t0: float) -> int:
+                  only: list[str] | None, scripts_dir: Path, root: Path, stream,
+                  t0: float) -> int:
     _remove_stale_staging(cache_dir, out_dir)
 
-    # Absolute: workers run with the repository root as their working directory.
-    scripts = sorted((scripts_dir or paths.FIGURES_DIR).resolve().glob("fig_*.py"))
+    # Absolute: workers run with the project root as their working directory.
+    scripts = sorted(scripts_dir.glob("fig_*.py"))
     if only:
         unknown = sorted(set(only) - {s.stem for s in scripts})
         if unknown:
@@ -506,7 +536,7 @@ def _build_locked(*, jobs: int, out_dir: Path, cache_dir: Path, seed: int, force
     figs = []
     for s in scripts:
         entry = _read_entry(cache_dir, s.stem)
-        key = figure_key(s, seed, lib, env_fp)
+        key = figure_key(s, seed, lib, env_fp, root)
         figs.append(Figure(s.stem, s, key, float(entry["seconds"]) if entry else 0.0,
                            cached=not force and _is_fresh(entry, key, out_dir)))
     total = len(figs)
@@ -527,13 +557,13 @@ def _build_locked(*, jobs: int, out_dir: Path, cache_dir: Path, seed: int, force
     failures: list[tuple[str, str, Path]] = []
     built = 0
 
-    _stop_requested.clear()
-    old = {s: signal.signal(s, _request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
-    try:
+    def finished_figures():
+        """Run the pool; yield once per figure that finished (built or failed)."""
+        nonlocal built
         while (queue or running) and not _stop_requested:
             while queue and len(running) < jobs:
                 running.append(_start(queue.pop(0), out_dir=out_dir, cache_dir=cache_dir,
-                                      seed=seed, env=env))
+                                      seed=seed, env=env, root=root))
             time.sleep(0.05)
             for run in [r for r in running if r.proc.poll() is not None]:
                 running.remove(run)
@@ -545,6 +575,13 @@ def _build_locked(*, jobs: int, out_dir: Path, cache_dir: Path, seed: int, force
                 else:
                     failures.append((run.fig.name, why, run.log_path))
                     report(run.fig.name, f"FAILED ({secs:.1f} s): {why}")
+                yield run.fig.name
+
+    _stop_requested.clear()
+    old = {s: signal.signal(s, _request_stop) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        for _ in progress(finished_figures(), total=len(queue), desc="figures", unit="fig"):
+            pass
         if _stop_requested:
             signum = _stop_requested[0]
             print(f"\ninterrupted ({signal.Signals(signum).name}); stopping {len(running)} "
@@ -565,37 +602,54 @@ def _build_locked(*, jobs: int, out_dir: Path, cache_dir: Path, seed: int, force
     return 1 if failures else 0
 
 
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--jobs", "-j", type=int, default=os.cpu_count() or 1,
+def positive_int(text: str) -> int:
+    """argparse type: a whole number >= 1 (--jobs, --budget), else a usage error naming it."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, got {text!r}")
+    return value
+
+
+def main(argv: list[str] | None = None, *, scripts_dir: Path, out_dir: Path, cache_dir: Path,
+         root: Path | None = None, prog: str | None = None, defaults_note: str = "") -> int:
+    """The figure-build command line over the given default folders; returns the exit status.
+
+    Args:
+        argv: the arguments (default sys.argv[1:]).
+        scripts_dir, out_dir, cache_dir, root: the defaults of --scripts-dir, --out-dir,
+            --cache-dir and the project root (see `build`).
+        prog: the program name shown in --help.
+        defaults_note: appended to the help of --out-dir/--cache-dir (e.g. environment
+            variables the caller honours).
+    """
+    parser = argparse.ArgumentParser(prog=prog, description=__doc__.splitlines()[0])
+    parser.add_argument("--jobs", "-j", type=positive_int, default=os.cpu_count() or 1,
                         help="figures built in parallel (default: number of cores)")
     parser.add_argument("--out-dir", type=Path, default=None,
-                        help="output folder (default figures/out, env THEORY_KIT_FIGURES_OUT)")
+                        help=f"output folder (default {out_dir}{defaults_note})")
     parser.add_argument("--cache-dir", type=Path, default=None,
-                        help="cache folder (default figures/.cache, env THEORY_KIT_FIGURES_CACHE)")
+                        help=f"cache folder (default {cache_dir}{defaults_note})")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--scripts-dir", type=Path, default=None,
-                        help="folder of fig_*.py scripts (default figures/; tests use their own)")
+                        help=f"folder of fig_*.py scripts (default {scripts_dir})")
     parser.add_argument("--force", action="store_true", help="ignore the cache")
     parser.add_argument("--list", action="store_true", help="list the figures and exit")
     parser.add_argument("only", nargs="*", help="build only these figures (fig_<name>)")
     args = parser.parse_args(argv)
     if args.list:
-        for s in sorted((args.scripts_dir or paths.FIGURES_DIR).glob("fig_*.py")):
+        for s in sorted((args.scripts_dir or scripts_dir).glob("fig_*.py")):
             print(s.stem)
         return 0
-    if args.jobs < 1:
-        parser.error(f"--jobs must be >= 1, got {args.jobs}")
     return build(
+        args.scripts_dir or scripts_dir,
         jobs=args.jobs,
-        out_dir=args.out_dir or paths.figures_out_dir(),
-        cache_dir=args.cache_dir or paths.figures_cache_dir(),
+        out_dir=args.out_dir or out_dir,
+        cache_dir=args.cache_dir or cache_dir,
         seed=args.seed,
         force=args.force,
         only=args.only or None,
-        scripts_dir=args.scripts_dir,
+        root=root,
     )
-
-
-if __name__ == "__main__":
-    raise SystemExit(main())

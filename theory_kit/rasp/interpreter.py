@@ -14,17 +14,19 @@ input[:q + 1], exactly what a decoder with a causal mask computes.
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from collections.abc import Sequence as _SequenceABC
 from types import MappingProxyType, MethodType
-from typing import Any, Callable, Iterable, Mapping, Sequence
+from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 
 from theory_kit.errors import EvaluationError, InvalidInput, InvalidProgram
 from theory_kit.rasp import nodes as n
+from theory_kit.rasp.loops import Loop, LoopVar
 from theory_kit.rasp.tree import topological_order  # re-exported: its old home
-from theory_kit.values import check_input, same_value
+from theory_kit.values import check_input, same_value, typed_key
 
-__all__ = ["evaluate", "evaluate_batch", "evaluate_all", "topological_order", "check_input",
-           "RULES"]
+__all__ = ["evaluate", "evaluate_batch", "evaluate_all", "loop_trace", "loop_traces", "LoopTrace",
+           "topological_order", "check_input", "RULES"]
 
 
 def _type_signature(value: Any):
@@ -37,18 +39,32 @@ def _type_signature(value: Any):
 class _Evaluator:
     """Evaluates one program on many inputs, caching f(value) per node (functions are pure)."""
 
-    def __init__(self, program: n.RASPExpr, causal: bool):
+    def __init__(self, program: Optional[n.RASPExpr], causal: bool, *,
+                 roots: Sequence[n.RASPExpr] = ()):
         if not isinstance(causal, bool) and type(causal).__name__ != "bool_":  # numpy.bool_ ok
             raise InvalidInput(f"causal must be True or False, got {type(causal).__name__} "
                                f"{causal!r:.60}")
         causal = bool(causal)
-        if not isinstance(program, n.RASPExpr):
+        if program is not None and not isinstance(program, n.RASPExpr):
             raise InvalidProgram(f"expected a RASP expression, got {type(program).__name__} "
                                  f"{program!r:.60}")
         self.program = program
-        self.order = topological_order(program)
+        self.order = _order((program,) if program is not None else tuple(roots))
         self.causal = causal
         self.map_cache: dict[int, dict] = {}
+        #: Loops: the body evaluators (their caches live as long as this one), the LoopVar
+        #: values of the enclosing loops during one run, and each loop's trace on this input.
+        self.bodies: dict[int, "_Evaluator"] = {}
+        self.scope: dict[int, list] = {}
+        self.loop_runs: dict[int, LoopTrace] = {}
+        self.halt_order: list = []  # a loop body's: the halting condition's nodes
+        if causal:
+            looped = [node for node in self.order if isinstance(node, Loop)]
+            if looped:
+                raise InvalidProgram(
+                    f"loop {looped[0].spec.name!r}: a loop halts when its condition holds at "
+                    "every position, which reads later positions; loops are evaluated with "
+                    "causal=False")
         self.dispatch: dict[type, Callable] = {
             cls: MethodType(rule, self) for cls, rule in RULES.items()}
         for node in self.order:
@@ -58,10 +74,17 @@ class _Evaluator:
                     f"{type(node).__name__}; subclass one of the RASP node classes' "
                     "semantics is not supported")
 
-    def run_all(self, xs: list) -> dict[int, list]:
-        values: dict[int, list] = {}
-        for node in self.order:
-            values[id(node)] = self.dispatch[type(node)](node, xs, values)
+    def run_all(self, xs: list, scope: Optional[Mapping[int, list]] = None) -> dict[int, list]:
+        """Every node's value on `xs`; `scope` gives the LoopVars' values (inside a loop body)."""
+        self.scope = dict(scope or {})
+        self.loop_runs = {}
+        return self.run_nodes(self.order, xs, dict(self.scope))
+
+    def run_nodes(self, nodes: Sequence[n.RASPExpr], xs: list, values: dict) -> dict[int, list]:
+        """Evaluate `nodes` (children first) into `values`, skipping those already there."""
+        for node in nodes:
+            if id(node) not in values:
+                values[id(node)] = self.dispatch[type(node)](node, xs, values)
         return values
 
     # -- helpers ----------------------------------------------------------------------------
@@ -197,6 +220,94 @@ class _Evaluator:
             f"values {selected!r:.80}; a categorical aggregate must select one value (make the "
             "selector pick one position, or annotate with rasp.numerical(...) to average)")
 
+    # -- loops (rasp.loops) -----------------------------------------------------------------
+    def _loop_var(self, node, xs, values):
+        raise InvalidProgram(
+            f"{node.label!r} is the state of a loop and has a value only inside that loop's "
+            "body (step and until); use the SOp that rasp.loop returns outside it")
+
+    def _loop(self, node, xs, values):
+        spec = node.spec
+        trace = self.loop_runs.get(id(spec))
+        if trace is None:
+            trace = self._run_loop(spec, tuple(values[id(c)] for c in node.inits), xs)
+            self.loop_runs[id(spec)] = trace
+        return list(trace.states[-1][node.index])
+
+    def _run_loop(self, spec, state: tuple, xs: list) -> "LoopTrace":
+        body = self.bodies.get(id(spec))
+        if body is None:
+            body = self.bodies[id(spec)] = _Evaluator(None, False, roots=spec.roots)
+            # the halting condition first: the step is evaluated only when it is taken
+            body.halt_order = topological_order(spec.halt)
+        state = tuple(tuple(s) for s in state)
+        _check_declared(spec, state, 0)
+        states = [state]
+        while True:
+            scope = dict(self.scope)
+            scope.update((id(v), list(s)) for v, s in zip(spec.vars, state))
+            body.scope, body.loop_runs = scope, {}
+            values = body.run_nodes(body.halt_order, xs, dict(scope))
+            flags = values[id(spec.halt)]
+            for q, flag in enumerate(flags):
+                if flag is not True and flag is not False:
+                    raise EvaluationError(
+                        f"loop {spec.name!r}: its halting condition {spec.halt.label!r} is "
+                        f"{flag!r:.40} at position {q} after {len(states) - 1} iterations; it "
+                        "must be True or False at every position (e.g. compare with ==)")
+            if all(flags):
+                return LoopTrace(tuple(states), True)
+            if len(states) > spec.max_iterations:
+                return LoopTrace(tuple(states), False)
+            values = body.run_nodes(body.order, xs, values)
+            state = tuple(tuple(values[id(b)]) for b in spec.bodies)
+            _check_declared(spec, state, len(states))
+            states.append(state)
+
+
+def _check_declared(spec, state: tuple, iteration: int) -> None:
+    for i, (declared, values) in enumerate(zip(spec.values, state)):
+        if declared is None:
+            continue
+        keys = {typed_key(v) for v in declared}
+        for q, v in enumerate(values):
+            if typed_key(v) not in keys:
+                where = spec.name if len(spec.vars) == 1 else f"{spec.name}[{i}]"
+                raise EvaluationError(
+                    f"loop {spec.name!r}: the state {where!r} is {v!r:.40} at position {q} "
+                    f"after {iteration} iterations, outside its declared values "
+                    f"{list(declared)!r:.80}")
+
+
+@dataclass(frozen=True)
+class LoopTrace:
+    """A loop's state after every iteration on one input: `states[0]` is the initial state,
+    `states[i]` the state after i iterations, each a tuple (one per component) of tuples (one
+    value per position). `halted`: the halting condition held at the last state (otherwise
+    max_iterations stopped it)."""
+
+    states: tuple
+    halted: bool
+
+    @property
+    def iterations(self) -> int:
+        """How many times the body was applied."""
+        return len(self.states) - 1
+
+
+def _order(roots: Sequence[n.RASPExpr]) -> list[n.RASPExpr]:
+    """The nodes of several roots, children before parents, each once."""
+    if len(roots) == 1:
+        return topological_order(roots[0])
+    seen: set[int] = set()
+    order = []
+    for root in roots:
+        for node in topological_order(root):
+            if id(node) not in seen:
+                seen.add(id(node))
+                order.append(node)
+    return order
+
 
 #: The interpreter's rule for each node class (dispatch is on the exact class: a subclass of a
 #: node class is refused, since its semantics may differ).
@@ -209,6 +320,7 @@ RULES: Mapping[type, Callable] = MappingProxyType({
     n.Select: _Evaluator._select, n.ConstantSelector: _Evaluator._constant_selector,
     n.SelectorAnd: _Evaluator._selector_and, n.SelectorOr: _Evaluator._selector_or,
     n.SelectorNot: _Evaluator._selector_not,
+    LoopVar: _Evaluator._loop_var, Loop: _Evaluator._loop,
 })
 
 
@@ -254,11 +366,43 @@ def evaluate_batch(program: n.RASPExpr, inputs: Iterable[Sequence], *,
         The same errors as `evaluate`, naming the index of the offending input.
     """
     evaluator = _Evaluator(program, causal)
+    return [_as_output(program, evaluator.run_all(xs)[id(program)])
+            for xs in _checked_inputs(inputs, "evaluate_batch")]
+
+
+def _checked_inputs(inputs: Iterable[Sequence], where: str):
+    """Each input of a batch, checked (`check_input`), the error naming its index."""
     if isinstance(inputs, (str, bytes)) or not isinstance(inputs, Iterable):
-        raise InvalidInput(f"evaluate_batch: inputs must be an iterable of input sequences, "
+        raise InvalidInput(f"{where}: inputs must be an iterable of input sequences, "
                            f"got {type(inputs).__name__} {inputs!r:.60}")
-    results = []
     for i, seq in enumerate(inputs):
-        xs = check_input(seq, where=f"evaluate_batch (input {i})")
-        results.append(_as_output(program, evaluator.run_all(xs)[id(program)]))
-    return results
+        yield check_input(seq, where=f"{where} (input {i})")
+
+
+def loop_trace(loop: Loop, input_sequence: Sequence, *, causal: bool = False) -> LoopTrace:
+    """The state of `loop` (an SOp returned by `rasp.loop`) after every iteration on one input:
+    the looped oracle that compiled loops are checked against iteration by iteration.
+
+    Raises:
+        InvalidProgram: `loop` is not a loop's output (or causal=True).
+        The errors of `evaluate` otherwise.
+    """
+    return loop_traces(loop, [input_sequence], causal=causal)[0]
+
+
+def loop_traces(loop: Loop, inputs: Iterable[Sequence], *,
+                causal: bool = False) -> list[LoopTrace]:
+    """`loop_trace` on many inputs, sharing one cache of function values (much faster).
+
+    Raises:
+        The errors of `loop_trace`, naming the index of the offending input.
+    """
+    if not isinstance(loop, Loop):
+        raise InvalidProgram(f"loop_trace: expected an SOp returned by rasp.loop, got "
+                             f"{type(loop).__name__} {loop!r:.60}")
+    evaluator = _Evaluator(loop, causal)
+    traces = []
+    for xs in _checked_inputs(inputs, "loop_traces"):
+        evaluator.run_all(xs)
+        traces.append(evaluator.loop_runs[id(loop.spec)])
+    return traces

@@ -16,9 +16,9 @@ __all__ = ["topological_order", "with_children", "child_fields", "concrete_node_
 
 
 def child_fields(node_or_class) -> tuple[str, ...]:
-    """The attribute names holding the children of a node (or node class), in `children` order."""
-    cls = node_or_class if isinstance(node_or_class, type) else type(node_or_class)
-    return cls._child_fields
+    """The attribute names holding the children of a node (or node class), in `children` order.
+    A node may declare its own (a Loop has one child per state component)."""
+    return node_or_class._child_fields
 
 
 def topological_order(program: n.RASPExpr) -> list[n.RASPExpr]:

@@ -10,9 +10,11 @@ from typing import Any, Callable, Iterable, Mapping, Optional
 from theory_kit.errors import InvalidProgram, Problem
 from theory_kit.values import check_vocab
 from theory_kit.rasp import nodes as n
+from theory_kit.rasp.loops import Loop, LoopVar
 from theory_kit.rasp.tree import topological_order
 
-__all__ = ["Problem", "validate", "check_vocab", "check_max_seq_len", "RULES", "INTERPRETER_ONLY"]
+__all__ = ["Problem", "validate", "check_vocab", "check_max_seq_len", "RULES", "INTERPRETER_ONLY",
+           "LOOPED"]
 
 
 def check_max_seq_len(max_seq_len: Any) -> list[Problem]:
@@ -30,6 +32,14 @@ def _interpreter_only(node: n.RASPExpr) -> list[Problem]:
     return [Problem(node.label, f"{type(node).__name__} fixes values per position and only "
                     "exists for interpreter tests; it has no transformer implementation",
                     "build the constant from rasp.Full(...) or a Map of rasp.indices")]
+
+
+def _loop_problems(node: n.RASPExpr) -> list[Problem]:
+    name = node.spec.name if isinstance(node, Loop) else node.label
+    return [Problem(name, "is a loop; theory_kit.compile builds single-pass models, and looped "
+                    "models with shared weights are not compiled yet",
+                    "compile rasp.unroll(program): max_iterations gated copies of the body, "
+                    "exact, at fixed depth")]
 
 
 def _select_problems(node: n.Select) -> list[Problem]:
@@ -84,10 +94,13 @@ RULES: Mapping[type, Callable[[Any], list]] = MappingProxyType({
     n.Aggregate: _aggregate_problems, n.Select: _select_problems,
     n.ConstantSelector: _interpreter_only, n.SelectorAnd: _no_problems,
     n.SelectorOr: _no_problems, n.SelectorNot: _no_problems,
+    Loop: _loop_problems, LoopVar: _loop_problems,
 })
 
 #: Node classes the interpreter runs but the compiler refuses (test-only constants).
 INTERPRETER_ONLY = frozenset(cls for cls, rule in RULES.items() if rule is _interpreter_only)
+#: Loop nodes: single-pass compile refuses them (unroll first); they have no lowering rule.
+LOOPED = frozenset(cls for cls, rule in RULES.items() if rule is _loop_problems)
 
 
 def _node_problems(node: n.RASPExpr) -> list[Problem]:

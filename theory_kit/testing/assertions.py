@@ -2,88 +2,47 @@
 
 from __future__ import annotations
 
-import itertools
-from typing import Any, Iterator, Optional, Sequence
+from typing import Any, Optional
 
 import numpy
 
+from theory_kit.compiler.verify import (NUMERIC_ATOL, check_outputs, diagnose,
+                                        enumerate_inputs, input_space_size, node_divergence,
+                                        outputs_match, sample_inputs)
 from theory_kit.errors import EvaluationError, InvalidInput
 from theory_kit.rasp import nodes as n
-from theory_kit.rasp.interpreter import evaluate_batch
 from theory_kit.testing.formatting import format_program
 
 __all__ = ["assert_compiles_correctly", "all_inputs", "input_space_size", "outputs_agree",
            "numerical_atol"]
 
-_NUMERICAL_ATOL = {numpy.dtype(numpy.float64): 1e-6, numpy.dtype(numpy.float32): 1e-3}
-_BATCH = 2048
+#: Every input, shortest first, then lexicographic in the vocabulary's value order (so the
+#: first failure found is the smallest): the compiler's own enumeration, a generator.
+all_inputs = enumerate_inputs
 
 
 def numerical_atol(dtype: Any) -> float:
-    """Absolute tolerance on decoded numerical outputs for a model of `dtype` (the compiler's
-    own verification tolerance, `theory_kit.compiler.verify.NUMERIC_ATOL`, when it exists).
+    """Absolute tolerance on decoded numerical outputs for a model of `dtype`: the compiler's
+    own verification tolerance, `theory_kit.compiler.verify.NUMERIC_ATOL`.
 
     Softmax is not hardmax: every attention layer leaves an off-target mass the compiler keeps
     below its TOLERANCE (1e-10 for float64, 1e-5 for float32); numerical values pass through
     a few layers, so 1e-6 / 1e-3 leaves a wide margin while still catching any real mismatch
     (generated numerical values differ by >= 1/(max_seq_len * (max_seq_len - 1))).
     """
-    try:
-        from theory_kit.compiler.verify import NUMERIC_ATOL
-    except ImportError:
-        NUMERIC_ATOL = _NUMERICAL_ATOL
     return NUMERIC_ATOL.get(numpy.dtype(dtype), 1e-3)
 
 
-def input_space_size(vocab_size: int, max_seq_len: int, min_len: int = 1) -> int:
-    """Number of sequences of length min_len..max_seq_len over `vocab_size` tokens (the
-    compiler's own count, `theory_kit.compiler.verify.input_space_size`)."""
-    from theory_kit.compiler.verify import input_space_size as count
-
-    return count(vocab_size, max_seq_len, min_len)
-
-
-def all_inputs(vocab: Any, max_seq_len: int, *, min_len: int = 1) -> Iterator[list]:
-    """Every input, shortest first, then lexicographic in the vocabulary's value order (so
-    the first failure found is the smallest): the compiler's own enumeration
-    (`theory_kit.compiler.verify.enumerate_inputs`), so both sides name the same input."""
-    from theory_kit.compiler.verify import enumerate_inputs
-
-    return enumerate_inputs(vocab, max_seq_len, min_len)
-
-
 def _sampled_inputs(vocab: Any, max_seq_len: int, count: int, seed: int) -> list[list]:
-    """Exhaustive on the short lengths that fit, then seeded samples of the longer ones,
-    sorted smallest first."""
-    from theory_kit.values import value_sort_key
-
-    tokens = sorted(vocab, key=value_sort_key)
-    rng = numpy.random.default_rng(seed)
-    out: list[list] = []
-    budget = count
-    for length in range(1, max_seq_len + 1):
-        size = len(tokens) ** length
-        remaining_lengths = max_seq_len - length + 1
-        if size <= budget // remaining_lengths:
-            out += [list(c) for c in itertools.product(tokens, repeat=length)]
-            budget -= size
-        else:
-            k = budget // remaining_lengths
-            seen = set()
-            while len(seen) < k:
-                seen.add(tuple(int(i) for i in rng.integers(0, len(tokens), size=length)))
-            out += [[tokens[i] for i in idx] for idx in sorted(seen)]
-            budget -= k
-    return out
+    """The compiler's seeded sample (`theory_kit.compiler.verify.sample_inputs`): every input
+    of the short lengths that fit, then distinct samples of the longer ones, smallest first."""
+    return sample_inputs(vocab, max_seq_len, count, seed)
 
 
-def outputs_agree(expected: Sequence, got: Sequence, *, numerical: bool,
-                  atol: float = 1e-6) -> bool:
+def outputs_agree(expected, got, *, numerical: bool, atol: float = 1e-6) -> bool:
     """Whether a decoded model output equals the interpreter's: the compiler's own rule
     (`theory_kit.compiler.verify.outputs_match`): categorical values exactly, type included;
     numerical ones within atol (absolute below 1, relative above)."""
-    from theory_kit.compiler.verify import outputs_match
-
     return outputs_match(expected, got, atol, numerical=numerical)
 
 
@@ -161,16 +120,11 @@ def check_model(model: Any, program: n.SOp, *, vocab: Any, max_seq_len: int,
     """
     total = input_space_size(len(set(vocab)), max_seq_len)
     exhaustive = total <= max_inputs
-    if inputs is None:
-        inputs = (list(all_inputs(vocab, max_seq_len)) if exhaustive
+    size = len(inputs) if hasattr(inputs, "__len__") else None
+    if inputs is None:  # streamed when exhaustive: never the whole space in memory
+        inputs = (all_inputs(vocab, max_seq_len) if exhaustive
                   else _sampled_inputs(vocab, max_seq_len, max_inputs, seed))
-    if expected is None:
-        try:
-            expected = evaluate_batch(program, inputs, causal=causal)
-        except EvaluationError as exc:
-            raise EvaluationError(f"assert_compiles_correctly: the interpreter fails, so there "
-                                  f"is nothing to compare with: {exc}\nprogram:\n"
-                                  f"{_indent(format_program(program))}") from exc
+        size = total if exhaustive else len(inputs)
     numerical = n.is_numerical(program)
     atol = numerical_atol(dtype)
 
@@ -178,30 +132,34 @@ def check_model(model: Any, program: n.SOp, *, vocab: Any, max_seq_len: int,
     empty = model.run([])
     if empty != []:
         failures.append(([], [], empty))
-    for start in range(0, len(inputs), _BATCH):
-        chunk = inputs[start:start + _BATCH]
-        got = model.run_batch(chunk)
-        for xs, e, g in zip(chunk, expected[start:start + _BATCH], got):
-            if not outputs_agree(e, g, numerical=numerical, atol=atol):
-                failures.append((xs, e, g))
+    try:
+        found = check_outputs(model, program, inputs, causal=causal, numerical=numerical,
+                              atol=atol, total=size, expected=expected,
+                              desc="assert_compiles_correctly")
+    except EvaluationError as exc:
+        raise EvaluationError(f"assert_compiles_correctly: the interpreter fails, so there "
+                              f"is nothing to compare with: {exc}\nprogram:\n"
+                              f"{_indent(format_program(program))}") from exc
+    n_failures = len(failures) + found.n_failures
+    failures += list(found.failures)
     if failures:
         raise AssertionError(_failure_message(
-            model, program, failures, n_checked=len(inputs) + 1, exhaustive=exhaustive,
-            causal=causal, numerical=numerical, atol=atol))
-    return len(inputs) + 1
+            model, program, failures, n_failures=n_failures, n_checked=found.n_checked + 1,
+            exhaustive=exhaustive, causal=causal, numerical=numerical, atol=atol))
+    return found.n_checked + 1
 
 
 def _indent(text: str) -> str:
     return "\n".join("    " + line for line in text.splitlines())
 
 
-def _failure_message(model, program, failures, *, n_checked, exhaustive, causal, numerical,
-                     atol) -> str:
+def _failure_message(model, program, failures, *, n_failures, n_checked, exhaustive, causal,
+                     numerical, atol) -> str:
     xs, expected, got = failures[0]
     how = "every input" if exhaustive else "a seeded sample of inputs"
     lines = [
         f"the compiled model disagrees with the {'causal ' if causal else ''}interpreter on "
-        f"{len(failures)} of {n_checked} inputs ({how}, plus the empty input)",
+        f"{n_failures} of {n_checked} inputs ({how}, plus the empty input)",
         f"smallest failing input: {xs!r}",
         f"  expected (rasp.evaluate): {expected!r}",
         f"  got (model.run):          {got!r}",
@@ -210,9 +168,9 @@ def _failure_message(model, program, failures, *, n_checked, exhaustive, causal,
         lines.append(f"  (numerical output, compared within atol={atol:g})")
     lines.append(f"first diverging layer: {_divergence_text(model, program, xs, causal)}")
     lines.append(f"compiler diagnosis: {_diagnosis_text(model, program, xs)}")
-    if len(failures) > 1:
+    if n_failures > 1:
         others = ", ".join(repr(f[0]) for f in failures[1:4])
-        lines.append(f"other failing inputs: {others}{' ...' if len(failures) > 4 else ''}")
+        lines.append(f"other failing inputs: {others}{' ...' if n_failures > 4 else ''}")
     lines += ["program:", _indent(format_program(program))]
     return "\n".join(lines)
 
@@ -220,10 +178,8 @@ def _failure_message(model, program, failures, *, n_checked, exhaustive, causal,
 def _divergence_text(model, program, xs, causal) -> str:
     if not xs:
         return "not applicable (empty input)"
-    from theory_kit.testing.divergence import first_divergence
-
     try:
-        found = first_divergence(model, program, xs, causal=causal)
+        found = node_divergence(model, program, xs, causal=causal)
     except Exception as exc:  # noqa: BLE001 - diagnostics must never hide the real failure
         return f"unavailable ({type(exc).__name__}: {exc})"
     return "none found in the residual stream" if found is None else str(found)
@@ -233,10 +189,6 @@ def _diagnosis_text(model, program, xs) -> str:
     """The compiler's own diagnosis (weights vs blocks, or which block) when it offers one."""
     if not xs:
         return "not applicable (empty input)"
-    try:
-        from theory_kit.compiler.verify import diagnose
-    except ImportError:
-        return "unavailable (theory_kit.compiler.verify.diagnose does not exist)"
     try:
         return diagnose(model, program, xs)
     except Exception as exc:  # noqa: BLE001 - diagnostics must never hide the real failure

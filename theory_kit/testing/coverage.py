@@ -8,6 +8,7 @@ from types import MappingProxyType
 from typing import Any, Callable, Iterable, Mapping
 
 from theory_kit.rasp import nodes as n
+from theory_kit.rasp.loops import Loop, LoopVar
 from theory_kit.rasp.tree import topological_order
 from theory_kit.testing.functions import NamedFunction
 
@@ -55,7 +56,7 @@ FEATURES: Mapping[type, Callable[[Any], tuple[str, ...]]] = MappingProxyType({
     n.ConstantSOp: _class_name, n.Select: _select_features,
     n.ConstantSelector: _class_name, n.Aggregate: _aggregate_features,
     n.SelectorWidth: _class_name, n.SelectorAnd: _class_name, n.SelectorOr: _class_name,
-    n.SelectorNot: _class_name,
+    n.SelectorNot: _class_name, Loop: _class_name, LoopVar: _class_name,
 })
 
 

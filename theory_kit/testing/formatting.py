@@ -8,6 +8,7 @@ from typing import Callable, Mapping
 
 from theory_kit.errors import InvalidProgram
 from theory_kit.rasp import nodes as n
+from theory_kit.rasp.loops import Loop, LoopVar
 from theory_kit.rasp.tree import topological_order
 from theory_kit.testing.functions import describe_function
 
@@ -75,6 +76,20 @@ def _selector_not(node, ref: Ref) -> str:
     return f"SelectorNot({ref(node.inner)})"
 
 
+def _loop(node, ref: Ref) -> str:
+    """The loop's inits, its limit and which component; the body (halting condition first,
+    then one next-state SOp per component) indented below, as its own program."""
+    spec = node.spec
+    inits = ", ".join(ref(c) for c in node.children)
+    body = []
+    for what, root in (("until", spec.halt), *((f"next[{i}]" if len(spec.bodies) > 1 else "next",
+                                                 b) for i, b in enumerate(spec.bodies))):
+        body.append(f"    # {what}")
+        body += ["    " + line for line in format_program(root).splitlines()]
+    return (f"Loop({inits}, max_iterations={spec.max_iterations})[{node.index}] with state "
+            f"{', '.join(v.label for v in spec.vars)}:\n" + "\n".join(body))
+
+
 #: How each node class is rendered. A subclass of a node class uses its nearest base's rule.
 RULES: Mapping[type, Callable[[n.RASPExpr, Ref], str]] = MappingProxyType({
     n.TokensType: _primitive, n.IndicesType: _primitive, n.LengthType: _primitive,
@@ -83,6 +98,7 @@ RULES: Mapping[type, Callable[[n.RASPExpr, Ref], str]] = MappingProxyType({
     n.ConstantSelector: _constant_selector, n.Aggregate: _aggregate,
     n.SelectorWidth: _selector_width, n.SelectorAnd: _selector_and,
     n.SelectorOr: _selector_or, n.SelectorNot: _selector_not,
+    Loop: _loop, LoopVar: _primitive,
 })
 
 
