@@ -39,6 +39,55 @@ MAX_CHUNK = 4096
 # -- machine -----------------------------------------------------------------------------------
 
 
+# -- program structure (the recorded Tracr reference and the test that compares ours with it) ----
+def program_structure(program, rasp, name: Callable = lambda expr: expr.name) -> list:
+    """Nodes in depth-first pre-order: [class, name, encoding or None, [child indices]].
+
+    `rasp` is the language module the program is written in (Tracr's or theory_kit's: both
+    have SOp and get_encoding); `name` maps a node to the name recorded."""
+    index: dict[int, int] = {}
+    rows: list = []
+
+    def visit(expr) -> int:
+        if id(expr) in index:
+            return index[id(expr)]
+        index[id(expr)] = len(rows)
+        row = [type(expr).__name__, name(expr),
+               rasp.get_encoding(expr).value if isinstance(expr, rasp.SOp) else None, []]
+        rows.append(row)
+        row[3] = [visit(child) for child in expr.children]
+        return index[id(expr)]
+
+    visit(program)
+    return rows
+
+
+# -- why a length sweep stops (the Tracr worker and the theory_kit driver say it the same way) ---
+def stop(res: dict, step: dict, reason: str) -> None:
+    """Record why the sweep stops at this length: the step's error and the run's stop reason."""
+    step["error"] = res["stop_reason"] = reason
+
+
+def over_budget(what: str, budget: Any, n: int) -> str:
+    return f"{what} exceeded the {budget} s budget at max_seq_len {n}"
+
+
+def failed(what: str, n: int, exc: BaseException, limit: int = 300) -> str:
+    return f"{what} failed at max_seq_len {n}: {type(exc).__name__}: {exc}"[:limit]
+
+
+def projected_over(projected: float, budget: Any, n: int) -> str:
+    return f"evaluation projected at {projected:.0f} s > {budget} s budget at max_seq_len {n}"
+
+
+def oracle_over(budget: Any, n: int) -> str:
+    return f"the interpreter (the oracle) would exceed its {budget} s budget at max_seq_len {n}"
+
+
+def inexact(step: dict, n: int) -> str:
+    return f"inexact at max_seq_len {n}: {step['n_correct']}/{step['n_scored']} inputs correct"
+
+
 def version(package: str) -> Optional[str]:
     try:
         return importlib.metadata.version(package)

@@ -342,12 +342,10 @@ def do_sweep(req: dict) -> dict:
             model = compile_model(call, vocab, n)
             out["compile_s"] = time.perf_counter() - start
         except Budget:
-            out["error"] = res["stop_reason"] = (
-                f"compile exceeded the {req['compile_budget_s']} s budget at max_seq_len {n}")
+            C.stop(res, out, C.over_budget("compile", req["compile_budget_s"], n))
             break
         except Exception as exc:
-            out["error"] = res["stop_reason"] = (
-                f"compile failed at max_seq_len {n}: {type(exc).__name__}: {exc}"[:300])
+            C.stop(res, out, C.failed("compile", n, exc))
             break
         finally:
             signal.alarm(0)
@@ -367,37 +365,30 @@ def do_sweep(req: dict) -> dict:
             got = runner.run_chunk(chunks[0])
             projected = (time.perf_counter() - start) * len(chunks)
             if projected > req["eval_budget_s"]:
-                out["error"] = res["stop_reason"] = (
-                    f"evaluation projected at {projected:.0f} s > {req['eval_budget_s']} s "
-                    f"budget at max_seq_len {n}")
+                C.stop(res, out, C.projected_over(projected, req["eval_budget_s"], n))
                 break
             for chunk in chunks[1:]:
                 got.extend(runner.run_chunk(chunk))
             out["eval_s"] = time.perf_counter() - start
         except Budget:
-            out["error"] = res["stop_reason"] = (
-                f"jit compile of the forward exceeded the {req['compile_budget_s']} s budget at "
-                f"max_seq_len {n}")
+            C.stop(res, out, C.over_budget("jit compile of the forward",
+                                           req["compile_budget_s"], n))
             break
         except Exception as exc:
-            out["error"] = res["stop_reason"] = (
-                f"forward failed at max_seq_len {n}: {type(exc).__name__}: {exc}"[:300])
+            C.stop(res, out, C.failed("forward", n, exc))
             break
         budget = req.get("interpreter_budget_s", req["eval_budget_s"])
         signal.alarm(int(budget))
         try:
             expected, errors, out["interpreter_s"] = interpret(call, inputs, budget)
         except Budget:
-            out["error"] = res["stop_reason"] = (
-                f"the interpreter (the oracle) would exceed its {budget} s budget at "
-                f"max_seq_len {n}")
+            C.stop(res, out, C.oracle_over(budget, n))
             break
         finally:
             signal.alarm(0)
         out.update(score(expected, got, inputs, numerical))
         if out["n_correct"] < out["n_scored"]:
-            res["stop_reason"] = (f"inexact at max_seq_len {n}: {out['n_correct']}/"
-                                  f"{out['n_scored']} inputs correct")
+            res["stop_reason"] = C.inexact(out, n)
             break
         res["longest_exact"] = n
     return res

@@ -263,12 +263,10 @@ def ours_sweep(bench: Bench, steps: list[tuple[int, list]], args) -> dict:
                                            verify=None)
                 step["compile_s"] = time.perf_counter() - start
         except C.BudgetExceeded:
-            step["error"] = res["stop_reason"] = (
-                f"compile exceeded the {args.compile_budget} s budget at max_seq_len {n}")
+            C.stop(res, step, C.over_budget("compile", args.compile_budget, n))
             break
         except TheoryKitError as exc:
-            step["error"] = res["stop_reason"] = (
-                f"compile failed at max_seq_len {n}: {type(exc).__name__}: {exc}"[:400])
+            C.stop(res, step, C.failed("compile", n, exc, limit=400))
             break
         step["residual_width"] = model.summary()["residual_width"]
         # The forward's first chunk before the interpreter: the cheaper way to find out that
@@ -278,9 +276,7 @@ def ours_sweep(bench: Bench, steps: list[tuple[int, list]], args) -> dict:
         got = model.run_batch(chunks[0])
         projected = (time.perf_counter() - start) * len(chunks)
         if projected > args.eval_budget:
-            step["error"] = res["stop_reason"] = (
-                f"evaluation projected at {projected:.0f} s > {args.eval_budget} s budget at "
-                f"max_seq_len {n}")
+            C.stop(res, step, C.projected_over(projected, args.eval_budget, n))
             break
         for chunk in chunks[1:]:
             got.extend(model.run_batch(chunk))
@@ -289,14 +285,11 @@ def ours_sweep(bench: Bench, steps: list[tuple[int, list]], args) -> dict:
             expected, _, step["interpreter_s"] = interpret(build(), inputs,
                                                            args.interpreter_budget)
         except C.BudgetExceeded:
-            step["error"] = res["stop_reason"] = (
-                f"the interpreter (the oracle) would exceed its {args.interpreter_budget} s "
-                f"budget at max_seq_len {n}")
+            C.stop(res, step, C.oracle_over(args.interpreter_budget, n))
             break
         step.update(score(expected, got, inputs))
         if step["n_correct"] < step["n_scored"]:
-            res["stop_reason"] = (f"inexact at max_seq_len {n}: {step['n_correct']}/"
-                                  f"{step['n_scored']} inputs correct")
+            res["stop_reason"] = C.inexact(step, n)
             break
         res["longest_exact"] = n
     return res

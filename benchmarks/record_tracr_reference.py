@@ -37,6 +37,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 # The scoring rule and JSON conversion of compare_tracr's worker (it runs in the Tracr venv too
 # and imports neither theory_kit nor Tracr at module level).
 from _tracr_worker import COMPILER_BOS, NUMERIC_TOLERANCE, correct, to_json  # noqa: E402
+import _common as C  # noqa: E402  (stdlib + numpy only)
 
 REPO = Path(__file__).resolve().parent.parent
 DATA = REPO / "tests" / "data"
@@ -141,21 +142,7 @@ def structure(program) -> list:
     """Nodes in depth-first pre-order: [class, name, encoding or None, [child indices]]."""
     from tracr.rasp import rasp
 
-    index: dict[int, int] = {}
-    rows: list = []
-
-    def visit(expr) -> int:
-        if id(expr) in index:
-            return index[id(expr)]
-        index[id(expr)] = len(rows)
-        row = [type(expr).__name__, expr.name,
-               rasp.get_encoding(expr).value if isinstance(expr, rasp.SOp) else None, []]
-        rows.append(row)
-        row[3] = [visit(child) for child in expr.children]
-        return index[id(expr)]
-
-    visit(program)
-    return rows
+    return C.program_structure(program, rasp)
 
 
 def make_mean_detector():

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+from benchmarks._common import program_structure
 from theory_kit import library, rasp
 from theory_kit.errors import EvaluationError, InvalidInput, TheoryKitError
 from theory_kit.library import PROGRAMS
@@ -348,26 +349,13 @@ def test_module_level_length_is_tracrs_selector_width_length():
 
 
 def our_structure(program) -> list:
-    """Like benchmarks/record_tracr_reference.structure, with auto-names reduced to the class
-    default ("map_17" -> "map"), which is what tracr-pypi's default names are."""
-    index: dict[int, int] = {}
-    rows: list = []
+    """benchmarks/record_tracr_reference.structure for our programs, with auto-names reduced to
+    the class default ("map_17" -> "map"), which is what tracr-pypi's default names are."""
+    def name(expr):
+        auto = re.fullmatch(rf"{re.escape(expr._default_name)}_\d+", expr.name)
+        return expr._default_name if auto else expr.name
 
-    def visit(expr) -> int:
-        if id(expr) in index:
-            return index[id(expr)]
-        index[id(expr)] = len(rows)
-        name = expr.name
-        if re.fullmatch(rf"{re.escape(expr._default_name)}_\d+", name):
-            name = expr._default_name
-        row = [type(expr).__name__, name,
-               rasp.get_encoding(expr).value if isinstance(expr, rasp.SOp) else None, []]
-        rows.append(row)
-        row[3] = [visit(child) for child in expr.children]
-        return index[id(expr)]
-
-    visit(program)
-    return rows
+    return program_structure(program, rasp, name)
 
 
 def test_reference_header_and_coverage(tracr_reference):

@@ -111,6 +111,35 @@ def check_int(problems: Problems, name: str, value, *, minimum: int = 1) -> int 
     return int(value)
 
 
+def check_int_list(problems: Problems, name: str, value) -> list[int] | None:
+    """Return `value` as a non-empty list of ints >= 1 (widths, heads, loop counts, sample
+    sizes), or record why not (each bad entry named)."""
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__iter__"):
+        problems.add(f"{name} must be a non-empty sequence of positive integers, got {value!r}")
+        return None
+    items = list(value)
+    if not items:
+        problems.add(f"{name} must be a non-empty sequence of positive integers, got {value!r}")
+        return None
+    checked = [check_int(problems, f"{name} entry {v!r}", v) for v in items]
+    return None if None in checked else checked
+
+
+def check_training(problems: Problems, *, n_inits, seed, max_iter, init_scale, rel_tol,
+                   certified, certified_type: type, beta) -> tuple:
+    """The settings of a non-convex training baseline, checked: (n_inits, seed, max_iter,
+    init_scale, rel_tol); and the convex result it is compared with (solved at the same beta)."""
+    if certified is not None and not isinstance(certified, certified_type):
+        problems.add(f"certified must be a {certified_type.__name__} or None, "
+                     f"got {type(certified).__name__}")
+    elif certified is not None and beta is not None and certified.beta != beta:
+        problems.add(f"certified was solved with beta={certified.beta!r}, not beta={beta!r}")
+    return (check_int(problems, "n_inits", n_inits), check_seed(problems, seed),
+            check_int(problems, "max_iter", max_iter),
+            check_positive(problems, "init_scale", init_scale),
+            check_positive(problems, "rel_tol", rel_tol))
+
+
 def check_seed(problems: Problems, value) -> int | None:
     """Seeds are non-negative integers (fed to np.random.default_rng)."""
     return check_int(problems, "seed", value, minimum=0)

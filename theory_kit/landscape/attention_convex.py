@@ -47,8 +47,8 @@ from scipy.optimize import minimize
 
 from theory_kit.errors import InvalidInput
 from theory_kit.landscape._scaling import power_of_two_scale
-from theory_kit.landscape._validate import (Problems, check_int, check_matrix, check_positive, check_seed,
-                                            check_solver)
+from theory_kit.landscape._validate import (Problems, check_int_list, check_matrix, check_positive,
+                                            check_solver, check_training)
 from theory_kit.landscape.relu import _scaled_bound
 from theory_kit.landscape.results import AttentionConvexResult, AttentionNonconvexResult, DualCertificate
 from theory_kit.landscape.solving import DEFAULT_SOLVER, check_certificate_consistent, solve
@@ -294,22 +294,10 @@ def attention_nonconvex_baseline(X, Y, *, beta: float, heads: Sequence[int] = (1
     problems = Problems("attention_nonconvex_baseline")
     X, Y = _validate_sequences(problems, X, Y)
     beta = check_positive(problems, "beta", beta)
-    if isinstance(heads, (str, bytes)) or not hasattr(heads, "__iter__") or not list(heads):
-        problems.add(f"heads must be a non-empty sequence of positive integers, got {heads!r}")
-        heads = None
-    else:
-        heads = list(heads)
-        for m in heads:
-            check_int(problems, f"heads entry {m!r}", m)
-    n_inits = check_int(problems, "n_inits", n_inits)
-    seed = check_seed(problems, seed)
-    max_iter = check_int(problems, "max_iter", max_iter)
-    init_scale = check_positive(problems, "init_scale", init_scale)
-    rel_tol = check_positive(problems, "rel_tol", rel_tol)
-    if certified is not None and not isinstance(certified, AttentionConvexResult):
-        problems.add(f"certified must be an AttentionConvexResult or None, got {type(certified).__name__}")
-    elif certified is not None and beta is not None and certified.beta != beta:
-        problems.add(f"certified was solved with beta={certified.beta!r}, not beta={beta!r}")
+    heads = check_int_list(problems, "heads", heads)
+    n_inits, seed, max_iter, init_scale, rel_tol = check_training(
+        problems, n_inits=n_inits, seed=seed, max_iter=max_iter, init_scale=init_scale,
+        rel_tol=rel_tol, certified=certified, certified_type=AttentionConvexResult, beta=beta)
     problems.raise_if_any()
     s_x, s_y = power_of_two_scale(X, even=True), power_of_two_scale(Y, even=True)
     _check_scales(problems, X, Y, s_x, s_y, 0.5 * float(np.sum((Y / s_y) ** 2)))

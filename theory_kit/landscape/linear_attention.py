@@ -56,7 +56,7 @@ from scipy.optimize import minimize, minimize_scalar
 
 from theory_kit.errors import InvalidInput
 from theory_kit.landscape._scaling import power_of_two_scale
-from theory_kit.landscape._validate import Problems, check_int, check_matrix, check_seed, check_vector
+from theory_kit.landscape._validate import Problems, check_int, check_int_list, check_matrix, check_seed, check_vector
 from theory_kit.landscape.results import LoopedLSAResult, LSAClosedForm, LSANumericResult, LSATrainedVsClosedForm
 
 __all__ = [
@@ -395,15 +395,7 @@ def looped_lsa(d: int, n: int, *, loops: Sequence[int] = (1, 2, 3, 4), n_prompts
     problems = Problems("looped_lsa")
     d = check_int(problems, "d", d)
     n = check_int(problems, "n", n)
-    loop_list = None
-    if isinstance(loops, (str, bytes)) or not hasattr(loops, "__iter__"):
-        problems.add(f"loops must be a sequence of positive integers, got {loops!r}")
-    else:
-        loop_list = list(loops)
-        if not loop_list:
-            problems.add("loops must not be empty")
-        for L in loop_list:
-            check_int(problems, f"loops entry {L!r}", L)
+    loop_list = check_int_list(problems, "loops", loops)
     n_prompts = check_int(problems, "n_prompts", n_prompts)
     seed = check_seed(problems, seed)
     cov = _validate_cov(problems, cov_diag, d)
@@ -446,13 +438,7 @@ def lsa_trained_vs_closed_form(d: int, ns: Sequence[int], *, parametrisation: st
         InvalidInput: bad arguments.
     """
     problems = Problems("lsa_trained_vs_closed_form")
-    if isinstance(ns, (str, bytes)) or not hasattr(ns, "__iter__") or not list(ns):
-        problems.add(f"ns must be a non-empty sequence of positive integers, got {ns!r}")
-        ns = None
-    else:
-        ns = list(ns)
-        for value in ns:
-            check_int(problems, f"ns entry {value!r}", value)
+    ns = check_int_list(problems, "ns", ns)
     d = check_int(problems, "d", d)
     seed = check_seed(problems, seed)
     problems.raise_if_any()

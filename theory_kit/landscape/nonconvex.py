@@ -27,7 +27,7 @@ from scipy.optimize import minimize
 
 from theory_kit.errors import InvalidInput
 from theory_kit.landscape._scaling import power_of_two_scale
-from theory_kit.landscape._validate import Problems, check_int, check_positive, check_seed
+from theory_kit.landscape._validate import Problems, check_int, check_int_list, check_positive, check_seed, check_training
 from theory_kit.landscape.data import TOY_BETA, toy_relu_dataset
 from theory_kit.landscape.relu import _validate_data, two_layer_objective, two_layer_relu
 from theory_kit.landscape.results import NonconvexBaselineResult, TwoLayerReluResult
@@ -129,24 +129,10 @@ def nonconvex_baseline(X, y, *, beta: float, widths: Sequence[int] = DEFAULT_WID
     """
     problems = Problems("nonconvex_baseline")
     X, y, beta = _validate_data(problems, X, y, beta)
-    if isinstance(widths, (str, bytes)) or not hasattr(widths, "__iter__"):
-        problems.add(f"widths must be a sequence of positive integers, got {widths!r}")
-        widths = None
-    else:
-        widths = list(widths)
-        if not widths:
-            problems.add("widths must not be empty")
-        for w in widths:
-            check_int(problems, f"widths entry {w!r}", w)
-    n_inits = check_int(problems, "n_inits", n_inits)
-    seed = check_seed(problems, seed)
-    max_iter = check_int(problems, "max_iter", max_iter)
-    init_scale = check_positive(problems, "init_scale", init_scale)
-    rel_tol = check_positive(problems, "rel_tol", rel_tol)
-    if certified is not None and not isinstance(certified, TwoLayerReluResult):
-        problems.add(f"certified must be a TwoLayerReluResult or None, got {type(certified).__name__}")
-    elif certified is not None and beta is not None and certified.beta != beta:
-        problems.add(f"certified was solved with beta={certified.beta!r}, not beta={beta!r}")
+    widths = check_int_list(problems, "widths", widths)
+    n_inits, seed, max_iter, init_scale, rel_tol = check_training(
+        problems, n_inits=n_inits, seed=seed, max_iter=max_iter, init_scale=init_scale,
+        rel_tol=rel_tol, certified=certified, certified_type=TwoLayerReluResult, beta=beta)
     problems.raise_if_any()
     if certified is None:
         certified = two_layer_relu(X, y, beta=beta, patterns="all")

@@ -234,7 +234,6 @@ def make_dyck_loop(sop: rasp.SOp = _T, *, pairs: Sequence[str] = ("()",),
         [False, False, False, False]
     """
     openers = {p[0]: p[1] for p in pairs}
-    closers = {p[1]: p[0] for p in pairs}
 
     def matched(a, b):
         return a in openers and openers[a] == b

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from collections.abc import Sequence as _SequenceABC
 from types import MappingProxyType, MethodType
 from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Any, Callable, Iterable, Mapping, Optional
+from typing import Any, Callable, Mapping
 
 from theory_kit.errors import InvalidProgram, Problem
 from theory_kit.values import check_vocab
