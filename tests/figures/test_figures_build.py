@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import os
 import signal
 import subprocess
 import sys
@@ -147,3 +148,17 @@ def test_full_build_twice_is_byte_identical(tmp_path):
     assert names == sorted(p.name for p in outs[1].iterdir())
     for name in names:
         assert (outs[0] / name).read_bytes() == (outs[1] / name).read_bytes(), name
+
+
+def test_a_zombie_worker_counts_as_gone():
+    # A worker killed with its build stays a zombie when PID 1 does not reap orphans (as on the
+    # CI machines); its staging folder must still be removed by the next build.
+    from theory_kit.paper.figures import _pid_alive
+
+    child = subprocess.Popen([sys.executable, "-c", "pass"])
+    deadline = time.monotonic() + 30
+    while _pid_alive(child.pid) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not _pid_alive(child.pid)  # exited, not yet reaped: a zombie
+    child.wait()
+    assert _pid_alive(os.getpid())

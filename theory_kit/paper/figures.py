@@ -273,13 +273,20 @@ def _pid_of_staging(dirname: str) -> int | None:
 
 
 def _pid_alive(pid: int) -> bool:
+    """Whether process ``pid`` is running. A zombie is not: a killed worker whose parent died
+    stays a zombie until PID 1 reaps it, and some init processes (containers, VMs) never do."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
         return False
     except PermissionError:
         return True
-    return True
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except OSError:
+        return True  # no /proc (macOS): trust kill(pid, 0)
+    state = stat.rsplit(")", 1)[-1].split()[:1]  # the name in parentheses may hold spaces
+    return state not in (["Z"], ["X"])
 
 
 # ---------------------------------------------------------------------------------------------
