@@ -461,6 +461,22 @@ def replace_between_markers(path: Path, name: str, body: str, title: str = "") -
     path.write_text(text)
 
 
+def finish(result: dict, start: float, out: Path, markdown: Callable[[dict], str], *,
+           readme: bool, section: str, title: str) -> None:
+    """End a benchmark run: stamp `result` (wall time since `start`, finish time), write it
+    as JSON to `out`, print its markdown table and (with `readme`) put the table in the
+    benchmarks README between the markers of `section`."""
+    result["wall_s"] = time.perf_counter() - start
+    result["finished"] = time.strftime("%Y-%m-%d %H:%M")
+    write_json(out, result)
+    text = markdown(result)
+    print(text)
+    progress(f"wrote {out}")
+    if readme:
+        replace_between_markers(README, section, text, title)
+        progress(f"updated {README.relative_to(REPO)}")
+
+
 def fmt(x: Any, digits: int = 3) -> str:
     """Short human number: 3 significant digits, thousands separators for big ones."""
     if x is None:

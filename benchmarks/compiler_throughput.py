@@ -180,16 +180,8 @@ def main(argv=None) -> int:
         "forward_inputs_per_s": sum(r["n_inputs"] for r in ok)
         / max(1e-12, sum(r["forward_s"] for r in ok)),
     }
-    result["wall_s"] = time.perf_counter() - start
-    result["finished"] = time.strftime("%Y-%m-%d %H:%M")
-    C.write_json(args.out, result)
-    text = markdown(result)
-    print(text)
-    C.progress(f"wrote {args.out}")
-    if not args.no_readme:
-        C.replace_between_markers(C.README, "compiler_throughput", text,
-                                  "## Compiler throughput (`make bench`)")
-        C.progress(f"updated {C.README.relative_to(C.REPO)}")
+    C.finish(result, start, args.out, markdown, readme=not args.no_readme,
+             section="compiler_throughput", title="## Compiler throughput (`make bench`)")
     failed = [n for n, r in result["programs"].items()
               if "error" in r or r["n_correct"] != r["n_inputs"]]
     if failed:

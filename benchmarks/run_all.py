@@ -1,6 +1,7 @@
 """Run theory_kit's own benchmarks (`make bench`), one subprocess each, with progress output.
 
-    .venv/bin/python benchmarks/run_all.py            # compiler_throughput, landscape_solvers
+    .venv/bin/python benchmarks/run_all.py            # compiler_throughput, looped_throughput,
+                                                      # landscape_solvers
     .venv/bin/python benchmarks/run_all.py --quick    # each script's --quick mode
     .venv/bin/python benchmarks/run_all.py --with-tracr   # also compare_tracr.py (needs
                                                           # .venv-tracr: `make bench-peers`)
@@ -20,7 +21,8 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
-SCRIPTS = ("compiler_throughput.py", "landscape_solvers.py")
+SCRIPTS = ("compiler_throughput.py", "looped_throughput.py", "landscape_solvers.py",
+           "incremental_decoding.py")
 
 
 def main(argv=None) -> int:

@@ -12,7 +12,7 @@ ROOT = Path(__file__).resolve().parents[1] / "theory_kit"
 
 #: lowest first; a module may import its own layer and those below it.
 LAYERS = [
-    {"errors", "values", "paths", "tex", "progress"},
+    {"errors", "values", "paths", "tex", "progress", "generation"},
     {"rasp", "bounds", "plotting"},
     {"craft", "model"},
     {"compiler"},

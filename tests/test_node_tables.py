@@ -11,7 +11,7 @@ import pytest
 
 from theory_kit.compiler.bases import VALUE_RULES
 from theory_kit.rasp import interpreter, nodes
-from theory_kit.rasp.validate import INTERPRETER_ONLY, LOOPED
+from theory_kit.rasp.validate import INTERPRETER_ONLY
 from theory_kit.rasp.validate import RULES as VALIDATE_RULES
 from theory_kit.rasp.tree import concrete_node_classes
 from theory_kit.testing import coverage, formatting
@@ -35,8 +35,8 @@ TABLES = {
 #: Classes a table may leave out on purpose, and why.
 EXEMPT = {
     # validate refuses them before lowering (they fix values per position, for interpreter
-    # tests; loops are unrolled first, rasp.unroll)
-    "LOWERING": INTERPRETER_ONLY | LOOPED,
+    # tests)
+    "LOWERING": INTERPRETER_ONLY,
 }
 
 

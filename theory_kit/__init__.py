@@ -13,13 +13,15 @@ from theory_kit import errors  # noqa: E402  (a leaf: no numpy)
 #: name -> module it lives in; loaded on first access so `import theory_kit` (and the CLI's
 #: `--version`) stay fast, and a hand-built model never imports the compiler.
 _LAZY_NAMES = {
-    "compile": "theory_kit.compiler", "CompileConfig": "theory_kit.compiler",
+    "compile": "theory_kit.compiler", "compile_generator": "theory_kit.compiler",
+    "CompileConfig": "theory_kit.compiler",
     "Compilation": "theory_kit.compiler", "Model": "theory_kit.model",
     "CompiledModel": "theory_kit.model", "load": "theory_kit.model",
 }
 _LAZY = ("rasp", "library", "bounds", "claims", "landscape", "testing", "compat")
 
-__all__ = ["__version__", "errors", "rasp", "compile", "CompileConfig", "Compilation", "Model",
+__all__ = ["__version__", "errors", "rasp", "compile", "compile_generator", "CompileConfig",
+           "Compilation", "Model",
            "CompiledModel", "load", *_LAZY[1:]]
 
 

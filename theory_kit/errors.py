@@ -17,6 +17,9 @@ __all__ = [
     "InvalidClaim",
     "BoundViolated",
     "SolverFailed",
+    "GenerationError",
+    "ToolCallError",
+    "MachineError",
 ]
 
 
@@ -95,3 +98,30 @@ class SolverFailed(TheoryKitError):
         super().__init__(message)
         self.status = status
         self.solver = solver
+
+
+class GenerationError(TheoryKitError):
+    """A generation run broke its protocol: a decoder gave an invalid next token, a sequence
+    left the vocabulary, or a bound was exceeded (`theory_kit.generation`).
+
+    Attributes: `row` (the sequence's index in the batch), `position` (the token's index in the
+    whole sequence, prompt included; for a machine, the head's position), `value` (the
+    offending token or value), `step` (a machine's step, else None).
+    """
+
+    def __init__(self, message: str, *, row=None, position=None, value=None, step=None):
+        super().__init__(message)
+        self.row = row
+        self.position = position
+        self.value = value
+        self.step = step
+
+
+class ToolCallError(GenerationError):
+    """A tool call went wrong: END without CALL, no tool name, an unknown tool, a tool that
+    raised (chained as `__cause__`), or a result that is not a valid token."""
+
+
+class MachineError(GenerationError):
+    """An external-memory machine step went wrong: an output that is not a transition, a move
+    outside the allowed set, a written symbol outside the alphabet, or no transition."""

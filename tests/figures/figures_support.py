@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import os
 import struct
 import subprocess
@@ -67,3 +68,8 @@ def incomplete_files(out_dir: Path) -> list[str]:
             bad.append(f"{p.name}: unexpected file (temporary?)")
     return bad
 
+
+def csv_rows(path: Path) -> list[dict]:
+    """The rows of a figure's CSV, as dicts."""
+    with path.open(encoding="utf-8", newline="") as fh:
+        return list(csv.DictReader(fh))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import os
 import signal
 import subprocess
@@ -11,7 +10,8 @@ import time
 
 import pytest
 
-from theory_kit import paths, plotting
+from theory_kit import paths
+from theory_kit.paper.loading import load_file, plotting
 
 from figures_support import BUILD, build_env, incomplete_files, png_is_complete, run_build
 
@@ -19,10 +19,7 @@ FAST_FIGURE = "fig_softmax_hardmax"
 
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(name, paths.FIGURES_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(paths.FIGURES_DIR / f"{name}.py")
 
 
 def test_every_figure_script_has_main_and_cli():

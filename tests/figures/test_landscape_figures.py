@@ -8,25 +8,20 @@ recovers the sympy-derived Γ* = n/(n+d+1) I.
 
 from __future__ import annotations
 
-import csv
-import importlib.util
 
 import numpy as np
 import pytest
 
 from theory_kit import paths
 
+from figures_support import csv_rows
+from theory_kit.paper.loading import load_file
+
 
 def _load(name: str):
-    spec = importlib.util.spec_from_file_location(f"_test_{name}", paths.FIGURES_DIR / f"{name}.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_file(paths.FIGURES_DIR / f"{name}.py")
 
 
-def _rows(path):
-    with path.open(encoding="utf-8", newline="") as fh:
-        return list(csv.DictReader(fh))
 
 
 @pytest.fixture
@@ -44,7 +39,7 @@ def test_nonconvex_figure_runs_never_beat_the_certificate(tmp_path, monkeypatch,
     assert {p.suffix for p in a} == {".pdf", ".png", ".csv"}
     for pa, pb in zip(a, b):
         assert pa.read_bytes() == pb.read_bytes(), f"{pa.name} differs between two builds"
-    rows = _rows(tmp_path / "a" / "fig_nonconvex_vs_certified.csv")
+    rows = csv_rows(tmp_path / "a" / "fig_nonconvex_vs_certified.csv")
     assert len(rows) == 2 * 3
     for row in rows:
         objective, value, lower = (float(row[k]) for k in ("objective", "certified_value", "certified_lower_bound"))
@@ -61,7 +56,7 @@ def test_lsa_figure_matches_the_closed_form(tmp_path, monkeypatch, cache_env):
     monkeypatch.setattr(fig, "NS_DENSE", np.array([4, 8, 16]))
     written = fig.main(out_dir=tmp_path, seed=0)
     assert {p.suffix for p in written} == {".pdf", ".png", ".csv"}
-    rows = _rows(tmp_path / "fig_lsa_closed_form.csv")
+    rows = csv_rows(tmp_path / "fig_lsa_closed_form.csv")
     assert len(rows) == 2 * 2
     for row in rows:
         d, n = int(row["d"]), int(row["n"])

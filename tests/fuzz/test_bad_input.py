@@ -8,7 +8,6 @@ are guarded by `pytest.importorskip` on that module (the `needs` column).
 from __future__ import annotations
 
 import importlib
-import json
 import math
 import os
 import zipfile
@@ -20,6 +19,8 @@ import pytest
 
 from theory_kit import errors, rasp
 from theory_kit.errors import TheoryKitError
+
+from tests.model.test_readouts import edited_model_file
 
 NAN, INF = math.nan, math.inf
 EQ = rasp.Comparison.EQ
@@ -64,16 +65,7 @@ class Context:
     def edited(self, edit: Callable[[dict], None], name="edited.npz") -> str:
         """A saved model whose meta.json was changed by `edit`."""
         src = self.saved("source.npz")
-        dst = os.path.join(self.tmp, name)
-        with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
-            for item in zin.infolist():
-                data = zin.read(item.filename)
-                if item.filename == "meta.json":
-                    meta = json.loads(data)
-                    edit(meta)
-                    data = json.dumps(meta).encode()
-                zout.writestr(item, data)
-        return dst
+        return str(edited_model_file(src, os.path.join(self.tmp, name), edit))
 
     def with_array(self, name: str, value) -> str:
         """A saved model with one array replaced."""

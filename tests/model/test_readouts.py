@@ -236,7 +236,9 @@ def test_files_of_format_1_still_load_and_run(name):
                 assert got == pytest.approx(want, abs=1e-11)
 
 
-def _edited(src: Path, dst: Path, edit) -> Path:
+def edited_model_file(src: Path, dst: Path, edit) -> Path:
+    """A copy of the model file `src` at `dst` whose meta.json was changed by `edit` (shared
+    by the model-file tests)."""
     with zipfile.ZipFile(src) as zin, zipfile.ZipFile(dst, "w") as zout:
         for item in zin.infolist():
             data = zin.read(item.filename)
@@ -307,9 +309,14 @@ BAD_FILES = {
 
 @pytest.mark.parametrize("case", sorted(BAD_FILES))
 def test_a_bad_layout_or_readout_in_a_file_is_refused_naming_it(case, two, tmp_path):
-    edit, needles = BAD_FILES[case]
-    two.save(tmp_path / "two.npz")
-    path = _edited(tmp_path / "two.npz", tmp_path / "bad.npz", edit)
+    assert_edited_file_refused(two, tmp_path, *BAD_FILES[case])
+
+
+def assert_edited_file_refused(model, tmp_path: Path, edit, needles) -> None:
+    """Saving `model`, editing its meta.json with `edit` and loading it raises
+    InvalidModelFile naming every one of `needles`."""
+    model.save(tmp_path / "good.npz")
+    path = edited_model_file(tmp_path / "good.npz", tmp_path / "bad.npz", edit)
     with pytest.raises(InvalidModelFile) as info:
         load(path)
     for needle in needles:

@@ -1,7 +1,8 @@
 """Generated loops (issue 14, item 6): a generated program P becomes a loop body by reading the
 state where P read `tokens`; its output, mapped back into the vocabulary, is the next state.
-On every input: the interpreter's loop = the unrolled program = the compiled unrolled model,
-in float64 and float32, and the trace has the interpreter's iteration count."""
+On every input: the interpreter's loop = the unrolled program = the compiled unrolled model =
+the compiled weight-shared looped model (its state after every iteration too), in float64 and
+float32, and the trace has the interpreter's iteration count."""
 
 from __future__ import annotations
 
@@ -99,3 +100,13 @@ def _check(case, dtype):
         trace = rasp.loop_trace(program, xs)
         assert trace.iterations <= program.spec.max_iterations
         assert list(trace.states[-1][0]) == want[xss.index(xs)]
+    # The weight-shared looped compile: the same states after every iteration.
+    try:
+        looped = tk.compile(program, vocab=vocab, max_seq_len=max_seq_len, dtype=dtype,
+                            verify=None)
+    except UnsupportedProgram as exc:
+        event(f"looped refused: {str(exc).split(':')[0]}")
+        return
+    event("looped compiled")
+    assert looped.run_batch(xss) == want
+    assert looped.loop_traces(xss) == rasp.loop_traces(program, xss)

@@ -324,13 +324,13 @@ def test_unroll_refuses_numerical_state():
         rasp.unroll(program)
 
 
-def test_compile_refuses_a_loop_and_says_to_unroll_it():
+def test_compile_builds_a_weight_shared_loop():
     import theory_kit as tk
-    from theory_kit.errors import UnsupportedProgram
 
     program = k_hops(2)
-    with pytest.raises(UnsupportedProgram, match=r"hops.*is a loop.*rasp\.unroll"):
-        tk.compile(program, vocab={0, 1, 2}, max_seq_len=3)
+    model = tk.compile(program, vocab={0, 1, 2}, max_seq_len=3)  # every input, every iteration
+    assert model.weights.loop is not None and model.weights.loop.max_iterations == 2
+    assert model.run([1, 2, 0]) == program([1, 2, 0])
 
 
 def test_unrolled_loops_compile_exactly():

@@ -19,7 +19,7 @@ from theory_kit.bounds._coerce import sympify_arg
 from theory_kit.bounds.relu import relu_exact_slope
 
 __all__ = ["N", "tol", "vmax", "gap", "eps", "beta", "attention_epsilon", "attention_beta",
-           "attention_offtarget_mass", "discretiser_slope"]
+           "attention_offtarget_mass", "discretiser_slope", "loop_snap_tolerance"]
 
 N = sp.Symbol("N", positive=True, integer=True)
 tol = sp.Symbol("tol", positive=True)
@@ -108,3 +108,19 @@ def discretiser_slope(gap=gap) -> sp.Expr:
         The sympy expression 2/gap.
     """
     return relu_exact_slope(sympify_arg(gap), sp.Rational(1, 4))
+
+
+def loop_snap_tolerance(slope=sp.Integer(4)) -> sp.Expr:
+    """1/2 - 1/(2k): how far from 0 or 1 an input of the loop's snapping unit
+    relu(k(z - 1/2) + 1/2) - relu(k(z - 1/2) - 1/2) may be and still give exactly 0 or 1
+    (craft/loop.py; k = SNAP_SLOPE = 4 gives 3/8). A looped model's state is re-snapped at the
+    end of every iteration, so its error after iteration t does not depend on t.
+
+    Args:
+        slope: the unit's slope k (> 1).
+
+    Returns:
+        The sympy expression 1/2 - 1/(2k).
+    """
+    k = sympify_arg(slope)
+    return sp.Rational(1, 2) - 1 / (2 * k)

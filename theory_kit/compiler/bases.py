@@ -59,9 +59,11 @@ def _means(values: tuple, max_len: int) -> Optional[tuple]:
 
 
 class _Inference:
-    def __init__(self, graph: ProgramGraph, config: CompileConfig):
+    def __init__(self, graph: ProgramGraph, config: CompileConfig,
+                 loop_state: Optional[Mapping[int, tuple[tuple, bool]]] = None):
         self.graph = graph
         self.config = config
+        self.loop_state = dict(loop_state or {})
         self.problems: list[Problem] = []
         self.bases: dict[int, NodeBasis] = {}
 
@@ -170,6 +172,8 @@ class _Inference:
         if isinstance(expr, rn.Aggregate):
             empty = expr.default is None and not self.never_empty(expr.selector)
             return empty or self.bases[expr.sop.unique_id].may_be_none
+        if isinstance(expr, LoopVar):
+            return self.loop_state.get(expr.unique_id, ((), False))[1]
         return False
 
     def same_at_every_position(self, a, b) -> bool:
@@ -336,7 +340,8 @@ class _Inference:
         for node_id in graph.order:
             gnode = graph.node(node_id)
             expr = gnode.expr
-            if not isinstance(expr, rn.Map) or node_id == graph.output:
+            if not isinstance(expr, rn.Map) or node_id == graph.output \
+                    or node_id in graph.extra_roots:  # read by blocks outside the graph
                 continue
             inner_basis = self.bases[expr.inner.unique_id]
             if inner_basis.encoding != "categorical" or not gnode.consumers:
@@ -459,9 +464,16 @@ def _aggregate_values(inf: _Inference, gnode) -> Optional[tuple]:
 
 
 def _no_values(inf: _Inference, gnode) -> Optional[tuple]:
-    """ConstantSOp and loops (refused by validate before inference) and selectors (which hold no value
-    set: `_Inference.run` gives them an empty basis without asking for values)."""
+    """ConstantSOp and Loop nodes (refused by validate, or replaced by their state in a looped
+    compile, before inference) and selectors (which hold no value set: `_Inference.run` gives
+    them an empty basis without asking for values)."""
     return ()
+
+
+def _loop_var_values(inf: _Inference, gnode) -> Optional[tuple]:
+    """A loop's state: the value set the looped compile gives it (`compiler.looped`: declared,
+    or the fixed point of the body from the initial values)."""
+    return _sorted(inf.loop_state.get(gnode.id, ((), False))[0])
 
 
 #: The value-set rule of each node class (see the rules above).
@@ -472,17 +484,21 @@ VALUE_RULES: Mapping[type, Callable[[_Inference, Any], Optional[tuple]]] = Mappi
     rn.SelectorWidth: _selector_width_values, rn.Aggregate: _aggregate_values,
     rn.ConstantSOp: _no_values, rn.Select: _no_values, rn.ConstantSelector: _no_values,
     rn.SelectorAnd: _no_values, rn.SelectorOr: _no_values, rn.SelectorNot: _no_values,
-    Loop: _no_values, LoopVar: _no_values,
+    Loop: _no_values, LoopVar: _loop_var_values,
 })
 
 
-def infer_bases(graph: ProgramGraph, config: CompileConfig) -> BasisAssignment:
+def infer_bases(graph: ProgramGraph, config: CompileConfig,
+                loop_state: Optional[Mapping[int, tuple[tuple, bool]]] = None
+                ) -> BasisAssignment:
     """Value sets and encodings of every SOp; fused Maps marked virtual.
+
+    `loop_state` gives each LoopVar (by node id) its (values, may_be_none) in a looped compile.
 
     Raises:
         UnsupportedProgram: listing every node whose values cannot be inferred or encoded.
     """
-    inference = _Inference(graph, config)
+    inference = _Inference(graph, config, loop_state)
     inference.run()
     if inference.problems:
         raise UnsupportedProgram(

@@ -13,9 +13,10 @@ from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.graph import program_to_graph
 from theory_kit.compiler.layers import blocks_to_layers
 from theory_kit.compiler.order import lexicographic_rewrite
-from theory_kit.compiler.verify import verification_plan, verify_model
+from theory_kit.compiler import looped
+from theory_kit.compiler.verify import verification_inputs, verification_plan, verify_model
 from theory_kit.compiler.weights import layers_to_weights
-from theory_kit.errors import InvalidInput, InvalidProgram, UnsupportedProgram
+from theory_kit.errors import InvalidInput, InvalidProgram, Problem, UnsupportedProgram
 from theory_kit.compiler.result import Compilation
 from theory_kit.model.compiled import Model
 from theory_kit.rasp import nodes as rn
@@ -41,6 +42,11 @@ def compile(program: rn.SOp, *, vocab: Any = _UNSET, max_seq_len: int = _UNSET,
             exhaustive_limit: int = _UNSET, sample_size: int = _UNSET,
             config: Optional[CompileConfig] = None) -> Compilation:
     """Compile a RASP program to transformer weights that decode exactly like the interpreter.
+
+    A program with a `rasp.loop` compiles to a weight-shared looped model: the body's layers
+    are compiled once and applied up to max_iterations times (`model.weights.loop`), and
+    verification also compares the state after every iteration with `rasp.loop_traces`
+    (theory_kit.compiler.looped). `rasp.unroll(program)` compiles it at fixed depth instead.
 
     The settings are the fields of `CompileConfig`: pass them as keywords, or pass a
     `config=CompileConfig(...)` (then a keyword may repeat a config value, never change it).
@@ -72,8 +78,11 @@ def compile(program: rn.SOp, *, vocab: Any = _UNSET, max_seq_len: int = _UNSET,
         InvalidInput: bad vocab, max_seq_len or settings (every one listed), a keyword that
             conflicts with `config`, or a verification too large to run.
         InvalidProgram: not a RASP program.
-        UnsupportedProgram: every reason the program cannot be compiled, listed together.
-        CompilationMismatch: verification found an input where model and interpreter differ.
+        UnsupportedProgram: every reason the program cannot be compiled, listed together
+            (for loops also: nested loops, several loops, numerical state, causal=True, a
+            state whose values are not declared and do not reach a fixed point).
+        CompilationMismatch: verification found an input where model and interpreter differ
+            (for a loop: the first input, iteration and state component that differ).
         KeyboardInterrupt: propagates from verification; nothing is returned or kept.
 
     Example:
@@ -97,16 +106,29 @@ def compile(program: rn.SOp, *, vocab: Any = _UNSET, max_seq_len: int = _UNSET,
         raise UnsupportedProgram(
             f"cannot compile {program.label!r}:\n" + "\n".join(f"  - {p}" for p in problems),
             problems)
-    graph = program_to_graph(program, config)
-    assignment = infer_bases(graph, config)
+    loop = looped.find_loop(program)
+    if loop is None:
+        graph = program_to_graph(program, config)
+        infer = infer_bases
+    else:  # a weight-shared looped model (compiler.looped)
+        if config.causal:
+            raise UnsupportedProgram(
+                f"cannot compile {program.label!r}: loop {loop.spec.name!r} with causal=True",
+                (Problem(loop.spec.name, "a loop's halting reads every position, so a looped "
+                         "model is not causal", "compile with causal=False"),))
+        body, extra = looped.substitute(program, loop.spec)
+        graph = program_to_graph(body, config, source=program, extra_roots=extra)
+        infer = lambda g, c: looped.infer_loop_bases(g, c, loop.spec)  # noqa: E731
+    assignment = infer(graph, config)
     rewritten = lexicographic_rewrite(graph, assignment, config)
     if rewritten is not None:
-        graph = program_to_graph(rewritten[0], config, source=program)
-        assignment = infer_bases(graph, config)
+        graph = program_to_graph(rewritten[0], config, source=program, extra_roots=rewritten[2])
+        assignment = infer(graph, config)
     check_compile_size(assignment, config)
     if config.verify is not None:
         check_verification_size(assignment, config, *verification_plan(config))
-    block_graph = graph_to_blocks(assignment, config)
+    loop_nodes = None if loop is None else looped.loop_nodes(graph, loop.spec)
+    block_graph = graph_to_blocks(assignment, config, loop_nodes)
     layered = blocks_to_layers(block_graph)
     weights = layers_to_weights(layered, config)
     out = assignment.nodes[graph.output]
@@ -117,8 +139,17 @@ def compile(program: rn.SOp, *, vocab: Any = _UNSET, max_seq_len: int = _UNSET,
         output_value_set=out.values if out.encoding == "numerical" else None)
     compilation = Compilation(program=program, config=config, graph=graph, assignment=assignment,
                               blocks=block_graph, layered=layered, model=model)
-    if config.verify is not None:
+    if config.verify is None:
+        return compilation
+    if loop is None:
         model.constants["verified_inputs"] = verify_model(compilation, program, config)
+    else:  # every iteration's state and the output, from one interpreter run
+        total, exhaustive = verification_plan(config)
+        checked, worst = looped.verify_loop(
+            compilation, program, loop, verification_inputs(config), total=total,
+            desc=f"verify {'every input' if exhaustive else 'a sample'}, every iteration")
+        model.constants["loop_state_max_deviation"] = worst
+        model.constants["verified_inputs"] = checked
     return compilation
 
 

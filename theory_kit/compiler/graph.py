@@ -17,9 +17,9 @@ from typing import Callable
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import GraphNode, ProgramGraph
 from theory_kit.rasp import nodes as rn
-from theory_kit.rasp.tree import topological_order, with_children
+from theory_kit.rasp.tree import topological_order_of, with_children
 
-__all__ = ["program_to_graph", "rewrite"]
+__all__ = ["program_to_graph", "rewrite", "rewrite_all"]
 
 
 def _flatten_selector(sel: rn.Selector, leaves: list) -> Callable:
@@ -79,9 +79,17 @@ def _fuse_selector(sel: rn.Selector) -> rn.Select:
 
 def rewrite(program: rn.SOp, config: CompileConfig) -> rn.SOp:
     """Apply the rewrites above; returns `program` itself when nothing changes."""
+    return rewrite_all((program,), config)[0]
+
+
+def rewrite_all(roots: tuple, config: CompileConfig) -> tuple:
+    """`rewrite` of several roots at once (shared nodes stay shared). Two distinct nodes with
+    one unique_id (copies made with `with_children`, which keeps it, e.g. a template rewritten
+    twice) become two graph nodes: the later one gets a fresh unique_id."""
     new: dict[int, rn.RASPExpr] = {}
+    owner: dict[int, rn.RASPExpr] = {}
     length_sop = None
-    for node in topological_order(program):
+    for node in topological_order_of(roots):
         if isinstance(node, rn.LengthType) and not config.causal:
             if length_sop is None:
                 all_true = rn.Select(rn.tokens, rn.tokens, rn.Comparison.TRUE).named("length.select")
@@ -99,17 +107,22 @@ def rewrite(program: rn.SOp, config: CompileConfig) -> rn.SOp:
             pass  # a conjunction of Selects: one head sums their logits (craft.lowering)
         elif isinstance(rebuilt, (rn.SelectorAnd, rn.SelectorOr, rn.SelectorNot)):
             rebuilt = _fuse_selector(rebuilt)
+        if owner.setdefault(rebuilt.unique_id, rebuilt) is not rebuilt:
+            rebuilt = rebuilt._replace(_unique_id=next(rn._ids))
+            owner[rebuilt.unique_id] = rebuilt
         new[id(node)] = rebuilt
-    return new[id(program)]
+    return tuple(new[id(r)] for r in roots)
 
 
 def program_to_graph(program: rn.SOp, config: CompileConfig,
-                     source: rn.SOp | None = None) -> ProgramGraph:
+                     source: rn.SOp | None = None, extra_roots: tuple = ()) -> ProgramGraph:
     """Rewrite `program` and index it as a DAG with unique labels (`x`, `x#2`, ...).
 
-    `source` is the user's program when `program` is already a rewrite of it (stage 2b)."""
-    rewritten = rewrite(program, config)
-    order = topological_order(rewritten)
+    `source` is the user's program when `program` is already a rewrite of it (stage 2b).
+    `extra_roots` are further SOps to compile alongside the output (a loop's initial state and
+    body, `compiler.looped`); the graph keeps their rewritten ids in `extra_roots`."""
+    rewritten, *extras = rewrite_all((program, *extra_roots), config)
+    order = topological_order_of((rewritten, *extras))
     consumers: dict[int, list[int]] = {id(n): [] for n in order}
     for node in order:
         for child in node.children:
@@ -128,4 +141,5 @@ def program_to_graph(program: rn.SOp, config: CompileConfig,
             consumers=tuple(consumers[id(node)]))
     return ProgramGraph(nodes=nodes, order=tuple(n.unique_id for n in order),
                         output=rewritten.unique_id, program=rewritten,
-                        source=program if source is None else source)
+                        source=program if source is None else source,
+                        extra_roots=tuple(e.unique_id for e in extras))

@@ -25,13 +25,15 @@ from typing import Any, Callable, Optional
 import numpy as np
 
 from theory_kit.compiler.config import CompileConfig
-from theory_kit.compiler.ir import BasisAssignment, Block, BlockGraph, NodeBasis
+from theory_kit.compiler.ir import BasisAssignment, Block, BlockGraph, LoopBlocks, LoopNodes, NodeBasis
 from theory_kit.craft import attention as att
 from theory_kit.craft.bases import BOS, ONE, BasisDirection
+from theory_kit.craft.loop import SNAP_SLOPE, loop_entry_mlp, loop_update_mlp, snap_tolerance
 from theory_kit.craft.blocks import MLP, Embedding
 from theory_kit.craft.mlp import added, linear_mlp, lookup_mlp, step_mlp, width_decoder_mlp
 from theory_kit.errors import Problem, UnsupportedProgram
 from theory_kit.rasp import nodes as rn
+from theory_kit.rasp.loops import Loop, LoopVar
 from theory_kit.values import is_plain_number, same_value, typed_key
 
 __all__ = ["graph_to_blocks", "choose_epsilon", "resolution_problems", "VALUE_RESOLUTION",
@@ -308,8 +310,10 @@ def _prune(blocks: list[Block], needed: set) -> list[Block]:
         keep = alive
 
 
-def graph_to_blocks(assignment: BasisAssignment, config: CompileConfig) -> BlockGraph:
-    """Lower every node; choose β; return the blocks with their dependencies."""
+def graph_to_blocks(assignment: BasisAssignment, config: CompileConfig,
+                    loop: Optional[LoopNodes] = None) -> BlockGraph:
+    """Lower every node; choose β; return the blocks with their dependencies. With `loop`
+    (a looped compile, compiler.looped), add the loop's entry and update MLPs (craft.loop)."""
     problems = resolution_problems(assignment, config)
     if problems:
         raise UnsupportedProgram("cannot compile (precision): " + "; ".join(map(str, problems)),
@@ -324,7 +328,14 @@ def graph_to_blocks(assignment: BasisAssignment, config: CompileConfig) -> Block
         lower_node(ctx, graph.node(node_id).expr, assignment.nodes[node_id])
     output = assignment.nodes[graph.output]
     out_dirs = output.directions
-    blocks = _prune(ctx.blocks, set(out_dirs))
+    loop_blocks = _lower_loop(ctx, loop) if loop is not None else None
+    keep = set(out_dirs) if loop_blocks is None else \
+        {*out_dirs, *loop_blocks.flag, *(d for c in loop_blocks.state for d in c)}
+    blocks = _prune(ctx.blocks, keep)
+    if loop_blocks is not None:  # the blocks that survived pruning
+        ids = {b.id for b in blocks}
+        loop_blocks = dataclasses.replace(loop_blocks, body=loop_blocks.body & ids,
+                                          epilogue=loop_blocks.epilogue & ids)
     reads = set(out_dirs)
     for b in blocks:
         reads.update(b.payload.reads)
@@ -349,9 +360,49 @@ def graph_to_blocks(assignment: BasisAssignment, config: CompileConfig) -> Block
         "max_mlp_slope": max([s["slope"] for s in ctx.slopes], default=0.0),
         "slope_formula": "L = 2/gap: exact step for inputs within gap/4 of a value",
     }
+    if loop_blocks is not None:
+        constants["loop_snap_slope"] = SNAP_SLOPE
+        constants["loop_snap_tolerance"] = snap_tolerance(SNAP_SLOPE)
     return BlockGraph(assignment=assignment, blocks=tuple(blocks) + (embed_block,),
                       output_directions=out_dirs, bos_values=dict(ctx.bos_values),
-                      constants=constants)
+                      constants=constants, loop=loop_blocks)
+
+
+def _lower_loop(ctx: "LoweringContext", loop: LoopNodes) -> LoopBlocks:
+    """The loop's entry MLP (state = snap(init), flag = not halted) and update MLP (gated,
+    snapped next state; flag), and the entry as a dependency of every block reading the state."""
+    nodes = ctx.assignment.nodes
+    labels = {b.label for b in nodes.values()}
+    flag_label = f"{loop.name}.halted"
+    while flag_label in labels:
+        flag_label += "'"
+    flag = (BasisDirection(flag_label, True), BasisDirection(flag_label, False))
+    state = tuple(nodes[v].directions for v in loop.states)
+    copies, pairs = [], []
+    for var, init, nxt in zip(loop.states, loop.inits, loop.nexts):
+        label = nodes[var].label
+        have = {typed_key(d.value) for d in nodes[var].directions}
+        for d in nodes[init].directions:
+            if typed_key(d.value) in have:  # outside declared values: the interpreter raises
+                copies.append((d, BasisDirection(label, d.value)))
+        nexts = {typed_key(d.value): d for d in nodes[nxt].directions}
+        pairs += [(d, nexts.get(typed_key(d.value))) for d in nodes[var].directions]
+    halted = next((d for d in nodes[loop.halted].directions if d.value is True), None)
+    carried = (*flag, *(d for c in state for d in c))
+    entry = ctx.add(nodes[loop.states[0]], "mlp", loop_entry_mlp(
+        f"{loop.name}.entry", copies, {flag[1]: 1.0}, carried, bos_values=ctx.bos_values))
+    update = ctx.add(nodes[loop.halted], "mlp", loop_update_mlp(
+        f"{loop.name}.update", pairs, halted, flag, bos_values=ctx.bos_values))
+    carried = set(carried)
+    for i, b in enumerate(ctx.blocks):
+        if b.id not in (entry, update) and b.kind != "embed" and carried & set(b.payload.reads):
+            ctx.blocks[i] = dataclasses.replace(b, deps=tuple(sorted({*b.deps, entry})))
+    kinds = {b.id: b.node for b in ctx.blocks}
+    return LoopBlocks(
+        nodes=loop, entry=entry, update=update,
+        body=frozenset(i for i, node in kinds.items() if node in loop.body and i != update),
+        epilogue=frozenset(i for i, node in kinds.items() if node in loop.epilogue),
+        state=state, flag=flag)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -710,7 +761,16 @@ def lower_selector_width(ctx: LoweringContext, expr: rn.SelectorWidth, node: Nod
 
 
 def _no_block(ctx, expr, node) -> None:
-    """Selectors are realised inside the attention heads of their readers."""
+    """Selectors are realised inside the attention heads of their readers; a loop's state
+    (LoopVar) is written by the loop's entry and update MLPs (`_lower_loop`)."""
+
+
+def _loop_node(ctx, expr, node) -> None:
+    """A Loop node never reaches lowering: compiler.looped reads its final state from the
+    state's directions (the LoopVar's)."""
+    raise UnsupportedProgram(f"{node.label}: a loop must be compiled by theory_kit.compile, "
+                             "which replaces it by its state", (
+                                 Problem(node.label, "a Loop node reached lowering"),))
 
 
 #: node class -> lowering rule (cvxpy-style canonicalisation table).
@@ -728,6 +788,8 @@ LOWERING = {
     rn.SelectorAnd: _no_block,
     rn.SelectorOr: _no_block,
     rn.SelectorNot: _no_block,
+    LoopVar: _no_block,
+    Loop: _loop_node,
 }
 
 

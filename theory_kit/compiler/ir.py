@@ -11,7 +11,8 @@ from theory_kit.craft.blocks import MLP, AttentionHead, Embedding
 from theory_kit.rasp import nodes as rn
 
 __all__ = ["GraphNode", "ProgramGraph", "NodeBasis", "BasisAssignment", "Block", "BlockGraph",
-           "Layer", "LayeredModel", "Sublayer", "SublayerKind", "EMBEDDING"]
+           "Layer", "LayeredModel", "Sublayer", "SublayerKind", "EMBEDDING", "LoopNodes",
+           "LoopBlocks"]
 
 
 def _freeze(mapping: Mapping) -> Mapping:
@@ -102,10 +103,12 @@ class ProgramGraph:
     output: int
     program: rn.SOp
     source: rn.SOp
+    #: further roots compiled alongside the output (a loop's initial state and body)
+    extra_roots: tuple[int, ...] = ()
 
     def __post_init__(self):
         object.__setattr__(self, "nodes", _freeze(self.nodes))
-        missing = [i for i in self.order if i not in self.nodes]
+        missing = [i for i in (*self.order, *self.extra_roots) if i not in self.nodes]
         if missing or self.output not in self.nodes:
             raise ValueError(f"ProgramGraph: order/output name unknown node ids {missing}")
 
@@ -162,6 +165,42 @@ class BasisAssignment:
         object.__setattr__(self, "nodes", _freeze(self.nodes))
 
 
+@dataclass(frozen=True)
+class LoopNodes:
+    """The loop of a looped compile, in graph node ids (`compiler.looped`).
+
+    `states[j]` is the LoopVar of component j (its directions are the loop-carried state),
+    `inits[j]` its initial value and `nexts[j]` the next state the body computes; `halted` the
+    per-position halting flag (True at every position of a halted sequence). `body` are the
+    nodes recomputed every iteration (they depend on the state), `epilogue` the nodes after the
+    loop that read its final state; every other node is computed once before the loop."""
+
+    name: str
+    max_iterations: int
+    states: tuple[int, ...]
+    inits: tuple[int, ...]
+    nexts: tuple[int, ...]
+    halted: int
+    body: frozenset
+    epilogue: frozenset
+
+
+@dataclass(frozen=True)
+class LoopBlocks:
+    """The loop of a looped compile, in block ids: `entry` writes the initial state (and the
+    flag False) once; `update` ends every iteration (writes the gated next state and the flag);
+    `body`/`epilogue` as in LoopNodes. `state[j]` are component j's directions, `flag` the
+    persistent (halted True, halted False) directions the runtime reads."""
+
+    nodes: LoopNodes
+    entry: int
+    update: int
+    body: frozenset
+    epilogue: frozenset
+    state: tuple[tuple[BasisDirection, ...], ...]
+    flag: tuple[BasisDirection, BasisDirection]
+
+
 Payload = Union[AttentionHead, MLP, Embedding]
 
 
@@ -189,6 +228,7 @@ class BlockGraph:
     output_directions: tuple[BasisDirection, ...]
     bos_values: Mapping[BasisDirection, float]
     constants: Mapping[str, Any]
+    loop: Optional[LoopBlocks] = None
 
     def __post_init__(self):
         object.__setattr__(self, "bos_values", _freeze(self.bos_values))
@@ -231,6 +271,8 @@ class LayeredModel:
     slots: tuple[tuple[BasisDirection, ...], ...]
     live: Mapping[int, tuple[BasisDirection, ...]]
     sublayer_of_block: Mapping[int, int]
+    #: a looped compile: layers[start:stop] are the block applied every iteration
+    loop_layers: Optional[tuple[int, int]] = None
 
     def __post_init__(self):
         object.__setattr__(self, "layout", _freeze(self.layout))

@@ -18,7 +18,8 @@ from typing import Optional
 
 import numpy as np
 
-from theory_kit.compiler.ir import EMBEDDING, Block, BlockGraph, Layer, LayeredModel, Sublayer
+from theory_kit.compiler.ir import (EMBEDDING, Block, BlockGraph, Layer, LayeredModel, LoopBlocks,
+                                    Sublayer)
 from theory_kit.craft.bases import BOS, ONE, BasisDirection
 from theory_kit.craft.blocks import MLP, Embedding
 from theory_kit.values import value_sort_key
@@ -26,9 +27,13 @@ from theory_kit.values import value_sort_key
 __all__ = ["blocks_to_layers"]
 
 
-def _place(blocks: tuple[Block, ...]) -> dict[int, Sublayer]:
+def _place(blocks: tuple[Block, ...], loop: Optional[LoopBlocks] = None) -> dict[int, Sublayer]:
+    """Each block at the earliest sublayer of its kind after its inputs. In a looped compile
+    the loop's blocks come in order: everything before the loop, the entry MLP, the body
+    (never before the entry), the update MLP (after the whole body), the epilogue (after it)."""
     by_id = {b.id: b for b in blocks}
     sub: dict[int, Sublayer] = {}
+    floor: dict[int, Sublayer] = {}
 
     def place(b: Block) -> Sublayer:
         if b.id in sub:
@@ -36,12 +41,25 @@ def _place(blocks: tuple[Block, ...]) -> dict[int, Sublayer]:
         if b.kind == "embed":
             sub[b.id] = EMBEDDING
             return EMBEDDING
-        after = max([place(by_id[d]) for d in b.deps if d in by_id], default=EMBEDDING)
+        after = max([place(by_id[d]) for d in b.deps if d in by_id] + [floor.get(b.id, EMBEDDING)])
         sub[b.id] = after.next(b.kind)
         return sub[b.id]
 
-    for b in blocks:
-        place(b)
+    if loop is None:
+        for b in blocks:
+            place(b)
+        return sub
+    staged = {loop.entry, loop.update, *loop.body, *loop.epilogue}
+    before = [place(b) for b in blocks if b.id not in staged]
+    floor[loop.entry] = max(before, default=EMBEDDING)
+    entry = place(by_id[loop.entry])
+    floor.update((i, entry) for i in loop.body)
+    body = [place(by_id[i]) for i in sorted(loop.body)]
+    floor[loop.update] = max(body, default=entry)
+    update = place(by_id[loop.update])
+    floor.update((i, update) for i in loop.epilogue)
+    for i in sorted(loop.epilogue):
+        place(by_id[i])
     return sub
 
 
@@ -85,7 +103,8 @@ def _cleaner(dirs: list[BasisDirection], signed: set, label: str) -> MLP:
 def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
     """Place blocks in layers and lay out the residual stream."""
     blocks = block_graph.blocks
-    sub = _place(blocks)
+    loop = block_graph.loop
+    sub = _place(blocks, loop)
     embed = next(b for b in blocks if b.kind == "embed")
     last = max(sub.values())
     n_layers = last.layer + 1
@@ -112,6 +131,22 @@ def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
         # A direction nobody reads still occupies its dimension in the sublayer it is written.
         last_read[d] = max(last_read[d], write_at[d]) if d in last_read else write_at[d]
     forever = {BOS, ONE, *block_graph.output_directions}  # live to the end, never cleaned
+    body_dirs: set = set()
+    if loop is not None:
+        entry, update = sub[loop.entry], sub[loop.update]
+        carried = {*loop.flag, *(d for c in loop.state for d in c)}
+        forever |= set(loop.flag)
+        self_cleaned -= carried
+        # What the loop reads and was written before it must outlive every iteration: it is
+        # never cleaned inside the looped layers (only after them, if its dimension is reused).
+        after_loop = Sublayer(0, update.layer + 1, "attn")
+        in_loop = {loop.update, *loop.body}
+        for b in blocks:
+            if b.id in in_loop:
+                for d in b.payload.reads:
+                    if write_at[d] <= entry:
+                        last_read[d] = max(last_read[d], after_loop)
+        body_dirs = {d for d in order if entry < write_at[d] <= update and d not in carried}
 
     def clean_time(d) -> Optional[Sublayer]:
         return None if d in forever else _cleaning_mlp(last_read[d], write_at[d])
@@ -119,7 +154,7 @@ def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
     def live_at(d, s: Sublayer) -> bool:
         return write_at[d] <= s and (d in forever or s < last_read[d])
 
-    signed = {d for d in order if d.value is None and d not in (BOS, ONE)
+    signed = {d for d in order if (d.value is None or d in body_dirs) and d not in (BOS, ONE)
               and d not in self_cleaned}
     slots: list[list[BasisDirection]] = []
     free_after: list[Optional[Sublayer]] = []  # None: never free
@@ -141,6 +176,14 @@ def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
         free_after[choice] = clean_time(d)
         layout[d] = choice
 
+    if loop is not None:
+        # Every direction the body wrote is zero again when an iteration ends: the update MLP's
+        # layer erases (exactly: relu(x) - relu(-x)) those no cleaner erased before.
+        cleaned = {d for dirs in to_clean.values() for d in dirs} | self_cleaned
+        left = [d for d in order if d in body_dirs and d not in cleaned]
+        if left:
+            to_clean.setdefault(sub[loop.update], []).extend(left)
+
     heads = [[] for _ in range(n_layers)]
     mlps = [[] for _ in range(n_layers)]
     for b in in_order:
@@ -156,6 +199,8 @@ def blocks_to_layers(block_graph: BlockGraph) -> LayeredModel:
                                for kind in ("attn", "mlp")]
     live = {s.index: tuple(d for d in order if live_at(d, s)) for s in sublayers if s <= last}
     layers = tuple(Layer(tuple(h), tuple(m), tuple(c)) for h, m, c in zip(heads, mlps, cleaners))
+    loop_layers = None if loop is None else (sub[loop.entry].layer + 1, sub[loop.update].layer + 1)
     return LayeredModel(blocks=block_graph, embedding=embed.payload, layers=layers,
                         layout=layout, slots=tuple(tuple(s) for s in slots), live=live,
-                        sublayer_of_block={i: s.index for i, s in sub.items()})
+                        sublayer_of_block={i: s.index for i, s in sub.items()},
+                        loop_layers=loop_layers)

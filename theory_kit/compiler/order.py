@@ -34,7 +34,7 @@ from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, ProgramGraph
 from theory_kit.craft.bases import is_plain_number
 from theory_kit.rasp import nodes as rn
-from theory_kit.rasp.tree import topological_order, with_children
+from theory_kit.rasp.tree import topological_order_of, with_children
 
 __all__ = ["lexicographic_rewrite"]
 
@@ -106,9 +106,10 @@ def _split(node: rn.SelectorWidth, sel: rn.Select, key: rn.SequenceMap, a_major:
 
 
 def lexicographic_rewrite(graph: ProgramGraph, assignment: BasisAssignment,
-                          config: CompileConfig) -> Optional[tuple[rn.SOp, tuple[str, ...]]]:
-    """(the rewritten program, the labels of the SelectorWidths it split), or None when no
-    SelectorWidth qualifies (see module doc)."""
+                          config: CompileConfig
+                          ) -> Optional[tuple[rn.SOp, tuple[str, ...], tuple[rn.SOp, ...]]]:
+    """(the rewritten program, the labels of the SelectorWidths it split, the rewritten
+    `graph.extra_roots`), or None when no SelectorWidth qualifies (see module doc)."""
     replace = {}
     for node_id in graph.order:
         node = graph.nodes[node_id].expr
@@ -118,7 +119,8 @@ def lexicographic_rewrite(graph: ProgramGraph, assignment: BasisAssignment,
     if not replace:
         return None
     new: dict[int, rn.RASPExpr] = {}
-    for node in topological_order(graph.program):
+    extras = tuple(graph.node(i).expr for i in graph.extra_roots)
+    for node in topological_order_of((graph.program, *extras)):
         if id(node) in replace:
             new[id(node)] = replace[id(node)]
             continue
@@ -126,4 +128,4 @@ def lexicographic_rewrite(graph: ProgramGraph, assignment: BasisAssignment,
         new[id(node)] = with_children(node, children) if children else node
     labels = tuple(graph.nodes[i].label for i in graph.order
                    if id(graph.nodes[i].expr) in replace)
-    return new[id(graph.program)], labels
+    return new[id(graph.program)], labels, tuple(new[id(e)] for e in extras)

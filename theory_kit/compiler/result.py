@@ -39,6 +39,9 @@ class CompileConstants(Mapping):
         max_mlp_slope: the largest slope (0.0 without steps).
         lexicographic_counts: the SelectorWidths split by compiler.order.
         verified_inputs: how many inputs verification checked (None: not verified).
+        loop_snap_slope, loop_snap_tolerance: a looped model's state snapping (craft.loop);
+            loop_state_max_deviation: the largest distance of a state coordinate from 0 or 1
+            after any iteration, over the verified inputs (None: not looped / not verified).
         beta_formula, epsilon_formula, off_target_mass_formula, slope_formula: the formulas.
     """
 
@@ -53,6 +56,9 @@ class CompileConstants(Mapping):
     epsilon_formula: str = ""
     off_target_mass_formula: str = ""
     slope_formula: str = ""
+    loop_snap_slope: Optional[float] = None
+    loop_snap_tolerance: Optional[float] = None
+    loop_state_max_deviation: Optional[float] = None
 
     def __post_init__(self):
         object.__setattr__(self, "mlp_slopes", tuple(
@@ -79,14 +85,13 @@ class CompileConstants(Mapping):
 
     # -- the Mapping view (the dict this replaces) ---------------------------------------------
     def __getitem__(self, key: str) -> Any:
-        if key in _CONSTANT_FIELDS and not (key == "verified_inputs"
-                                            and self.verified_inputs is None):
+        if key in _CONSTANT_FIELDS and not (key in _OPTIONAL and getattr(self, key) is None):
             return getattr(self, key)
         raise KeyError(key)
 
     def __iter__(self) -> Iterator[str]:
         return (k for k in _CONSTANT_FIELDS
-                if not (k == "verified_inputs" and self.verified_inputs is None))
+                if not (k in _OPTIONAL and getattr(self, k) is None))
 
     def __len__(self) -> int:
         return sum(1 for _ in self)
@@ -157,11 +162,24 @@ class Compilation:
         """The block-level oracle on one input: the named residual after each sublayer.
 
         Returns a list of dicts {direction: array over positions}, index s+1 for sublayer s.
+
+        Raises:
+            InvalidInput: a looped model (the block reference runs each layer once; compare
+                `loop_traces` with `rasp.loop_traces` instead).
         """
         from theory_kit.compiler.reference import block_apply
+        from theory_kit.errors import InvalidInput
+
+        if self.layered.loop_layers is not None:
+            raise InvalidInput("block_reference: a looped model; its oracle is the state after "
+                               "every iteration: compare model.loop_traces(inputs) with "
+                               "rasp.loop_traces(loop, inputs)")
 
         return block_apply(self.layered, self.config, self.model._check(seq, "block_reference"))
 
 
 _FIELDS = frozenset(Compilation.__dataclass_fields__)
 _CONSTANT_FIELDS = tuple(f.name for f in fields(CompileConstants))
+#: Keys present only when set (verification ran; a looped model).
+_OPTIONAL = frozenset({"verified_inputs", "loop_snap_slope", "loop_snap_tolerance",
+                       "loop_state_max_deviation"})

@@ -13,13 +13,16 @@ from typing import Optional
 from theory_kit.compiler.bases import MAX_NUMERICAL_VALUES
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, LayeredModel
-from theory_kit.craft.assemble import assemble
+from theory_kit.craft.assemble import ReadoutSpec, assemble
 from theory_kit.craft.bases import value_sort_key
-from theory_kit.model.weights import ResidualLayout, Weights
+from theory_kit.model.weights import LoopSchedule, ResidualLayout, Weights
 from theory_kit.rasp import nodes as rn
 from theory_kit.values import typed_key, typed_unique
 
 __all__ = ["layers_to_weights", "token_order", "exact_output_values"]
+
+#: The readout of a looped model's halting flag (True where the sequence has halted).
+HALT = "halt"
 
 #: A numerical LinearSequenceMap's exact values are enumerated for at most this many pairs
 #: (plain Python calls of its function; more gives up exactness, not correctness).
@@ -41,12 +44,20 @@ def layers_to_weights(layered: LayeredModel, config: CompileConfig) -> Weights:
         reachable = exact_output_values(assignment, config)
         if reachable is None:
             reachable = out_basis.values
+    readouts, schedule = {}, None
+    loop = layered.blocks.loop
+    if loop is not None:  # the halting flag and each state component, read between iterations
+        m = len(loop.state)
+        names = ("state",) if m == 1 else tuple(f"state{j}" for j in range(m))
+        readouts = {HALT: ReadoutSpec(loop.flag), **{
+            name: ReadoutSpec(dirs) for name, dirs in zip(names, loop.state)}}
+        schedule = LoopSchedule(*layered.loop_layers, loop.nodes.max_iterations, HALT, names)
     return assemble([(layer.heads, layer.all_mlps) for layer in layered.layers],
                     ResidualLayout(tuple(map(tuple, layered.slots))), layered.embedding,
                     tokens=token_order(config), max_seq_len=config.max_seq_len,
                     readout=layered.blocks.output_directions,
                     output_encoding=out_basis.encoding, output_reachable=reachable,
-                    causal=config.causal, dtype=config.dtype)
+                    readouts=readouts, loop=schedule, causal=config.causal, dtype=config.dtype)
 
 
 def exact_output_values(assignment: BasisAssignment, config: CompileConfig

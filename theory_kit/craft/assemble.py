@@ -43,6 +43,11 @@ More readouts (a loop's halt flag, a tool port) are named directions too:
 `assemble(..., readout=prev, readouts={"halt": ReadoutSpec((flag,), "numerical", (0, 1))})`
 gives weights whose `readouts` are "output" and "halt" (`Model.run(seq, readout="halt")`,
 `Model.read(seqs)`); tests/model/test_readouts.py builds one such model.
+
+A looped (weight-shared) transformer is the same layers plus `loop=LoopSchedule(start, stop,
+max_iterations, halt="halt", state=(...))`: layers[start:stop] run pass after pass until the
+categorical "halt" readout is True at every position; tests/model/test_looped_runtime.py
+builds a per-position counter this way and checks it against plain Python.
 """
 
 from __future__ import annotations
@@ -55,7 +60,8 @@ import numpy as np
 from theory_kit.craft.bases import BasisDirection
 from theory_kit.craft.blocks import MLP, AttentionHead, Embedding
 from theory_kit.errors import InvalidInput
-from theory_kit.model.weights import OUTPUT, LayerWeights, Readout, ResidualLayout, Weights
+from theory_kit.model.weights import (OUTPUT, LayerWeights, LoopSchedule, Readout,
+                                      ResidualLayout, Weights)
 
 __all__ = ["assemble", "ReadoutSpec"]
 
@@ -87,7 +93,7 @@ def assemble(layers: Sequence[tuple[Sequence[AttentionHead], Sequence[MLP]]],
              tokens: Sequence[Any], max_seq_len: int, readout: Sequence[BasisDirection] = (),
              output_encoding: str = "categorical", output_reachable: Optional[Sequence] = None,
              readouts: Optional[Mapping[str, ReadoutSpec]] = None, causal: bool = False,
-             dtype: Any = np.float64) -> Weights:
+             dtype: Any = np.float64, loop: Optional[LoopSchedule] = None) -> Weights:
     """Lay named heads and MLPs out as the runtime's dense `Weights` (the one assembler: the
     compiler's last stage and hand-built constructions both call it).
 
@@ -108,6 +114,9 @@ def assemble(layers: Sequence[tuple[Sequence[AttentionHead], Sequence[MLP]]],
             `readout` is not given.
         causal: the attention mask the weights are meant for.
         dtype: the arrays' dtype.
+        loop: for a looped (weight-shared) transformer, which of `layers` form the block run
+            again and again, at most how often, and the names of its halt and state readouts
+            (given in `readouts`); None: every layer runs once. Passed to `Weights.loop`.
 
     Returns:
         Weights (run them with `theory_kit.model.Model` or `theory_kit.model.forward`).
@@ -115,7 +124,8 @@ def assemble(layers: Sequence[tuple[Sequence[AttentionHead], Sequence[MLP]]],
     Raises:
         InvalidInput (a ValueError): a direction read or written is missing from `layout`,
             the layout has a negative index or repeats a direction, the "output" readout is
-            given twice or not at all, or a readout is malformed.
+            given twice or not at all, a readout is malformed, or `loop` names layers or
+            readouts the weights do not have (or a halt readout without the value True).
     """
     if not isinstance(layout, ResidualLayout):
         if any(i < 0 for i in layout.values()):
@@ -181,4 +191,4 @@ def assemble(layers: Sequence[tuple[Sequence[AttentionHead], Sequence[MLP]]],
                                               encoding=spec.encoding, reachable=spec.reachable,
                                               dtype=dtype)
                   for name, spec in specs.items()},
-        causal=causal)
+        causal=causal, loop=loop)

@@ -301,7 +301,7 @@ class LoopedSpec:
         reference: plain-Python output on a valid input.
         iterations: the exact number of iterations the loop takes on an input.
         iteration_bound: sympy expression in `n_sym` bounding `iterations` at length n
-            (attained by some input of every length, except sort_loop at n = 2).
+            (attained by some input of every length, except sort_loop at n <= 2).
         precondition: inputs outside the program's domain are skipped (None: all inputs).
     """
 

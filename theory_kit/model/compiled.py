@@ -10,22 +10,32 @@ import os
 import re
 import secrets
 import zipfile
-from typing import Any, Iterable, Mapping, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
 from theory_kit.errors import InvalidInput, InvalidModelFile
-from theory_kit.model.forward import Trace, additive_mask, execution_plan, forward, run_planned
-from theory_kit.model.weights import (OUTPUT, LayerWeights, Readout, ResidualLayout, Weights,
-                                      _NAME)
+from theory_kit.model.forward import (Trace, _check_iterations, additive_mask, execution_plan,
+                                      forward, halted, run_planned)
+from theory_kit.model.weights import (OUTPUT, LayerWeights, LoopSchedule, Readout,
+                                      ResidualLayout, Weights, _halt_problem, _NAME)
 from theory_kit.values import BasisDirection, check_input, check_vocab, typed_key
+
+if TYPE_CHECKING:  # imported where used: running weights needs no part of the language
+    from theory_kit.model.incremental import (FullDecoder, IncrementalDecoder,
+                                              IncrementalState)
+    from theory_kit.rasp.interpreter import LoopTrace
 
 __all__ = ["Model", "CompiledModel", "load", "FORMAT_VERSION"]
 
-#: Version 2 adds the residual layout's directions and the readouts beyond "output";
-#: `load` reads versions 1 and 2.
-FORMAT_VERSION = 2
-_READABLE_VERSIONS = (1, 2)
+#: The newest model-file format `save` writes. Version 2 adds the residual layout's
+#: directions and the readouts beyond "output"; version 3 adds the "loop" field (the
+#: `LoopSchedule` of a looped model) and is written for looped models only: a loop-free model
+#: is written as version 2, byte for byte as before version 3 existed (`_LOOP_FREE_VERSION`).
+#: `load` reads versions 1, 2 and 3.
+FORMAT_VERSION = 3
+_LOOP_FREE_VERSION = 2
+_READABLE_VERSIONS = (1, 2, 3)
 _CHUNK = 4096
 #: Bytes of activations one run_batch chunk may allocate (widest layer x positions x batch).
 _CHUNK_BYTES = 256 * 2 ** 20
@@ -119,6 +129,11 @@ class Model:
     Trace's final residual. Decoding rules (categorical argmax, numerical snapping to the
     reachable values and its tolerance) are those of `theory_kit.model.Readout`.
 
+    Loops: weights with a `LoopSchedule` (`weights.loop`) run, read and decode exactly like
+    others (the block loops until every input halted; outputs are read after the epilogue);
+    `loop_traces(seqs)` gives the loop's state after every iteration as the interpreter's
+    `LoopTrace`s, and a looped model is saved as model-file format 3.
+
     Attributes:
         weights: plain numpy arrays, the residual layout and the readouts (see
             `theory_kit.model.Weights`).
@@ -187,13 +202,24 @@ class Model:
 
     def __repr__(self) -> str:
         s = self.summary()
+        loop = self.weights.loop
+        looped = "" if loop is None else (f", loop=layers[{loop.start}:{loop.stop}] x "
+                                          f"<={loop.max_iterations}")
         return (f"CompiledModel(layers={s['layers']}, heads={s['heads']}, "
-                f"residual_width={s['residual_width']}, params={s['params']})")
+                f"residual_width={s['residual_width']}, params={s['params']}{looped})")
 
     def summary(self) -> dict:
         """Sizes: layers, heads and mlp_hidden per layer, residual_width, params (dense and
-        non-zero), max_abs_weight."""
+        non-zero), max_abs_weight; for a looped model also "loop": the looped layers, their
+        max_iterations, the halt and state readouts, and max_layers_run (prelude + block x
+        max_iterations + epilogue: the depth of the unrolled transformer)."""
         arrays = list(self.weights.arrays().values())
+        loop = self.weights.loop
+        looped = {} if loop is None else {"loop": {
+            "looped_layers": list(loop.block), "max_iterations": loop.max_iterations,
+            "halt": loop.halt, "state": list(loop.state),
+            "max_layers_run": len(self.weights.layers) + (loop.max_iterations - 1) * len(
+                loop.block)}}
         return {
             "layers": len(self.weights.layers),
             "heads": [lw.n_heads for lw in self.weights.layers],
@@ -202,6 +228,7 @@ class Model:
             "params": int(sum(a.size for a in arrays)),
             "params_nonzero": int(sum(np.count_nonzero(a) for a in arrays)),
             "max_abs_weight": float(max((np.abs(a).max() for a in arrays if a.size), default=0.0)),
+            **looped,
         }
 
     # -- encoding and decoding ----------------------------------------------------------------
@@ -303,18 +330,26 @@ class Model:
         return [flat[a:e] for a, e in zip([0] + ends, ends)]
 
     # -- running ------------------------------------------------------------------------------
-    def forward(self, token_ids: Any, key_mask: Optional[np.ndarray] = None) -> Trace:
+    def forward(self, token_ids: Any, key_mask: Optional[np.ndarray] = None, *,
+                iterations: Optional[int] = None) -> Trace:
         """Residual stream after every sublayer and attention patterns, for token ids [B, T]
         or [T] (column 0 is BOS, id 0; ids index `weights.tokens`).
 
+        A looped model records every executed layer in order (`Trace.schedule`): the prelude,
+        the block once per pass until every sequence halts (or max_iterations), the epilogue;
+        `iterations` runs exactly that many passes instead.
+
         An empty batch (B = 0, T >= 1) is valid, as for numpy: the Trace has the usual
-        shapes with a leading 0 ([0, T, D] residuals, [0, H, T, T] patterns).
+        shapes with a leading 0 ([0, T, D] residuals, [0, H, T, T] patterns; a looped model
+        has halted after one pass, as every one of its no sequences has).
 
         Raises:
             InvalidInput: not an int array of 1 or 2 axes; no positions (T = 0: every row
                 needs its BOS column); an id outside `weights.tokens`; more than
-                max_seq_len + 1 positions; a key_mask of another shape or dtype.
+                max_seq_len + 1 positions; a key_mask of another shape or dtype;
+                iterations for a model without a loop, or not an int >= 0.
         """
+        _check_iterations(self.weights, iterations, "forward")
         ids = np.asarray(token_ids)
         shape = ids.shape
         if ids.ndim == 1:
@@ -336,12 +371,15 @@ class Model:
             raise InvalidInput(f"forward: {ids.shape[1]} positions exceed max_seq_len + 1 = "
                                f"{self.max_seq_len + 1}")
         if ids.shape[0] == 0:  # the shapes of a one-row pass, with no rows
-            one = forward(self.weights, np.zeros((1, ids.shape[1]), dtype=np.int64))
+            if self.weights.loop is not None and iterations is None:
+                iterations = 1
+            one = forward(self.weights, np.zeros((1, ids.shape[1]), dtype=np.int64),
+                          iterations=iterations)
             return dataclasses.replace(
                 one, residuals=tuple(r[:0] for r in one.residuals),
                 attention=tuple(a[:0] for a in one.attention),
                 key_mask=one.key_mask[:0] if key_mask is None else key_mask)
-        return forward(self.weights, ids, key_mask)
+        return forward(self.weights, ids, key_mask, iterations=iterations)
 
     def run(self, seq: Sequence, *, readout: str = OUTPUT) -> list:
         """Decoded output for one input (no BOS in input or output), like `rasp.evaluate`;
@@ -354,7 +392,8 @@ class Model:
         return self.run_batch([seq], readout=readout)[0]
 
     def run_batch(self, seqs: Iterable[Sequence], *, readout: str = OUTPUT) -> list[list]:
-        """`run` for many inputs of mixed lengths.
+        """`run` for many inputs of mixed lengths (a looped model: read after the epilogue,
+        each chunk looping until all its inputs halted; `theory_kit.model.forward`).
 
         Inputs are sorted by length and split into buckets (`_buckets`), each run at its own
         width (BOS + its longest input; a bucket of equal lengths needs no key mask), in chunks
@@ -385,18 +424,42 @@ class Model:
 
     def _run(self, seqs: Iterable[Sequence], names: tuple, where: str) -> dict[str, list]:
         """The decoded readouts `names` of every input (the body of run_batch and read)."""
+        seqs = self._inputs(seqs, where)
+        outs = {name: [None] * len(seqs) for name in names}
+        for positions, ids, mask, lengths in self._batches(seqs):
+            b, t = ids.shape
+            x = run_planned(self.weights, ids, mask)
+            for name in names:
+                out = outs[name]
+                for i, row in zip(positions, self._decode_planned(x, b, t, lengths, name)):
+                    out[i] = row
+        return outs
+
+    @staticmethod
+    def _inputs(seqs: Any, where: str) -> list:
         if isinstance(seqs, (str, bytes)) or not isinstance(seqs, Iterable):
             raise InvalidInput(f"{where}: expected a list of input sequences, got "
                                f"{type(seqs).__name__} {seqs!r:.60}")
-        seqs = list(seqs)
+        return list(seqs)
+
+    def _batches(self, seqs: list):
+        """The inputs as planned-pass chunks: (their indices in `seqs`, token ids [b, t],
+        `additive_mask`, lengths [b] or None when none is padded).
+
+        Inputs are sorted by length and split into buckets (`_buckets`), each run at its own
+        width (BOS + its longest input; a bucket of equal lengths needs no key mask), in chunks
+        of at most _CHUNK_BYTES of activations.
+
+        Raises:
+            InvalidInput: an input is invalid (`_token_ids`).
+        """
         if not seqs:
-            return {name: [] for name in names}
+            return
         flat, lengths = self._token_ids(seqs)
         w = self.weights
         order = np.argsort(lengths, kind="stable")
         ids_all = _padded(flat, lengths, 1 + int(lengths.max()))[order]
         lengths = lengths[order]
-        outs = {name: [None] * len(seqs) for name in names}
         for lo, hi in _buckets(lengths, *self._bucket_costs()):
             t = 1 + int(lengths[hi - 1])
             widest = max([w.residual_width] + [max(lw.mlp_hidden, lw.n_heads * t)
@@ -411,14 +474,162 @@ class Model:
                 else:
                     chunk_lengths = lengths[start:stop]
                     key_mask = np.arange(t)[None, :] <= chunk_lengths[:, None]
-                x = run_planned(w, ids, additive_mask(key_mask, w.causal, t, w.dtype))
-                positions = order[start:stop].tolist()
-                for name in names:
-                    out = outs[name]
-                    rows = self._decode_planned(x, stop - start, t, chunk_lengths, name)
-                    for i, row in zip(positions, rows):
-                        out[i] = row
-        return outs
+                yield (order[start:stop].tolist(), ids,
+                       additive_mask(key_mask, w.causal, t, w.dtype), chunk_lengths)
+
+    # -- autoregressive decoding ----------------------------------------------------------------
+    def start_decoding(self, prompts: Sequence[Sequence], *, readout: str = OUTPUT
+                       ) -> tuple["IncrementalState", list]:
+        """Incremental decoding of a causal model: (state, next token of each prompt).
+
+        BOS and each prompt run through the model once and every attention layer's keys and
+        values are cached (`theory_kit.model.incremental.IncrementalState`); then
+        `state.extend(rows, appended)` appends tokens (a list per row, possibly several) and
+        computes only the new positions, returning each row's next token. The next token is
+        `readout` decoded at the sequence's last position by the rules of `decode`
+        (categorical argmax or None, numerical snapping), None for an empty prompt; it equals
+        `next_tokens_full` of the whole sequences.
+
+        Raises:
+            InvalidInput: the model is not causal or is looped (appending a token would change
+                earlier positions: use `next_tokens_full` / `decoder(incremental=False)`); a
+                prompt is invalid (not a sequence, a token outside the vocabulary, longer than
+                max_seq_len); no readout of that name.
+        """
+        from theory_kit.model.incremental import IncrementalState
+        return IncrementalState.start(self, prompts, readout=readout)
+
+    def decoder(self, *, incremental: bool = True, readout: str = OUTPUT
+                ) -> "IncrementalDecoder | FullDecoder":
+        """An object with the `theory_kit.generation.Decoder` methods `start(prompts)` and
+        `extend(rows, appended)`, each returning the next token of the rows concerned: by
+        cached keys and values (`start_decoding`) or, with incremental=False, by full
+        recomputation at every step (`next_tokens_full`; any model, looped or not causal).
+
+        Raises:
+            InvalidInput: incremental=True for a model that is not causal or is looped; no
+                readout of that name.
+        """
+        from theory_kit.model.incremental import FullDecoder, IncrementalDecoder
+        return (IncrementalDecoder if incremental else FullDecoder)(self, readout=readout)
+
+    def generate(self, prompts: Iterable[Sequence], *, max_new_tokens: int, stop: Any = None,
+                 tools: Optional[Mapping] = None, max_len: Optional[int] = None,
+                 incremental: bool = True) -> list:
+        """Autoregressive generation from a batch of prompts: each step appends the output at
+        the last position (cached keys and values: each step computes only the new
+        positions), with `theory_kit.generation.generate_with`'s stop tokens and tool-call
+        protocol — the same driver `rasp.generate_batch` runs the interpreter through, so the
+        two give the same tokens. Every token (prompt, generated, tool result) must be in the
+        model's vocabulary; a sequence cannot grow past max_seq_len (`max_len` defaults to it).
+
+        Returns:
+            One `theory_kit.generation.Generation` per prompt.
+
+        Raises:
+            InvalidInput: bad arguments, a model that is not causal (pass incremental=False
+                to recompute every step), a token outside the vocabulary.
+            GenerationError, ToolCallError: the protocol errors of `generate_with`.
+        """
+        from theory_kit.generation import generate_with
+
+        limit = self.max_seq_len if max_len is None else max_len
+        return generate_with(self.decoder(incremental=incremental), prompts,
+                             max_new_tokens=max_new_tokens, stop=stop, tools=tools,
+                             vocab=self.vocab, max_len=limit)
+
+    def next_tokens_full(self, seqs: Iterable[Sequence], *, readout: str = OUTPUT) -> list:
+        """The next token of each sequence by full recomputation: `run_batch(seqs)`'s output
+        at the last position (None for an empty sequence), decoding only that position.
+
+        Raises:
+            InvalidInput: as `run_batch`.
+        """
+        self._readout(readout, "next_tokens_full")
+        seqs = self._inputs(seqs, "next_tokens_full")
+        out: list = [None] * len(seqs)
+        rows, unembed_t = execution_plan(self.weights).readouts[readout]
+        r = self.weights.readouts[readout]
+        for positions, ids, mask, lengths in self._batches(seqs):
+            b, t = ids.shape
+            x = run_planned(self.weights, ids, mask)
+            last = np.full(b, t - 1) if lengths is None else lengths
+            decoded = r.decode(unembed_t @ rows.take(x)[:, np.arange(b) * t + last],
+                               axis=0).tolist()
+            for i, n, tok in zip(positions, last.tolist(), decoded):
+                out[i] = tok if n else None
+        return out
+
+    # -- loops --------------------------------------------------------------------------------
+    def loop_trace(self, seq: Sequence, *, iterations: Optional[int] = None) -> "LoopTrace":
+        """`loop_traces` of one input.
+
+        Raises:
+            InvalidInput: as `loop_traces`.
+        """
+        return self.loop_traces([seq], iterations=iterations)[0]
+
+    def loop_traces(self, seqs: Iterable[Sequence], *, iterations: Optional[int] = None
+                    ) -> list["LoopTrace"]:
+        """A looped model's state after every iteration on each input, as the interpreter's
+        `theory_kit.rasp.interpreter.LoopTrace` (the comparison is then ==).
+
+        states[0] is the initial state (decoded from the loop's `state` readouts after the
+        prelude); states[i] the state after i iterations, each a tuple (one per state
+        readout) of tuples (one decoded value per position). A pass whose halting flag is set
+        (its starting state halted) changed nothing and adds no state. `halted` is whether the
+        halting condition holds at the last state: when max_iterations passes ran without it,
+        one more probe pass on a copy of the residual reads the flag (and is discarded).
+
+        Args:
+            seqs: the inputs (as for `run_batch`).
+            iterations: run exactly this many passes, ignoring halting, and record every
+                state (states[0..iterations]; for checking that passes after halting change
+                nothing); `halted` is then read by a probe pass after the last.
+
+        Raises:
+            InvalidInput: the model has no loop; iterations is not an int >= 0; `seqs` or an
+                input is invalid (as for `run_batch`).
+        """
+        from theory_kit.rasp.interpreter import LoopTrace  # the interpreter's, to compare ==
+
+        loop = self.weights.loop
+        if loop is None:
+            raise InvalidInput("loop_traces: this model has no loop (weights.loop is None); "
+                               "run it with run or run_batch")
+        _check_iterations(self.weights, iterations, "loop_traces")
+        seqs = self._inputs(seqs, "loop_traces")
+        traces: list = [None] * len(seqs)
+        last = loop.max_iterations if iterations is None else iterations
+        for positions, ids, mask, lengths in self._batches(seqs):
+            b, t = ids.shape
+            states: list[list] = [[] for _ in range(b)]
+            done = np.zeros(b, dtype=bool)     # the flag was set: no more states
+            final = np.zeros(b, dtype=bool)    # halted
+
+            def record(x: np.ndarray, which) -> None:
+                decoded = [self._decode_planned(x, b, t, lengths, name) for name in loop.state]
+                for i in which:
+                    states[i].append(tuple(tuple(rows[i]) for rows in decoded))
+
+            def observe(k: int, x: np.ndarray) -> None:
+                if k == 0 or (iterations is not None and k <= last):
+                    record(x, range(b))
+                    return
+                flags = halted(self.weights, x, b, t, mask)
+                if k > last:   # the probe pass: the flag of the last state
+                    final[~done] = flags[~done]
+                    return
+                new = flags & ~done
+                final[new] = True
+                done[new] = True
+                record(x, np.flatnonzero(~done).tolist())
+
+            run_planned(self.weights, ids, mask, iterations=iterations, observe=observe,
+                        probe=True)
+            for i, pos in enumerate(positions):
+                traces[pos] = LoopTrace(tuple(states[i]), bool(final[i]))
+        return traces
 
     def _bucket_costs(self) -> tuple[float, float, float]:
         """Estimated seconds of one forward pass: per call, per position, per attention entry
@@ -451,7 +662,8 @@ class Model:
         half-written. It is byte-for-byte deterministic: the same model always gives the same
         bytes (meta.json first, then the arrays in name order, fixed zip timestamps and member
         permissions, nothing time-dependent in meta.json). Like `open`, it is created with
-        permissions 0o666 minus the process umask.
+        permissions 0o666 minus the process umask. A looped model is written as format 3 (with
+        the "loop" field), a loop-free one as format 2.
 
         Raises:
             InvalidInput: `path` is not a path, names an existing folder or ends in a path
@@ -462,7 +674,8 @@ class Model:
         w = self.weights
         vset = self.output_value_set
         meta = {
-            "format": "theory_kit.CompiledModel", "format_version": FORMAT_VERSION,
+            "format": "theory_kit.CompiledModel",
+            "format_version": _LOOP_FREE_VERSION if w.loop is None else FORMAT_VERSION,
             "vocab": [_encode_value(v) for v in sorted(self.vocab, key=repr)],
             "bos": _encode_value(self.bos), "max_seq_len": self.max_seq_len,
             "causal": self.causal, "dtype": str(w.dtype),
@@ -481,6 +694,10 @@ class Model:
             "n_layers": len(w.layers),
             "constants": json.loads(json.dumps(self.constants, default=_json_fallback)),
         }
+        if w.loop is not None:   # format 3
+            meta["loop"] = {"start": w.loop.start, "stop": w.loop.stop,
+                            "max_iterations": w.loop.max_iterations, "halt": w.loop.halt,
+                            "state": list(w.loop.state)}
         meta_bytes = json.dumps(meta, indent=1, sort_keys=True).encode("utf-8")
         folder = os.path.dirname(os.path.abspath(target))
         tmp = None
@@ -604,8 +821,11 @@ _META_FIELDS_V1 = ("bos", "causal", "constants", "dtype", "format", "format_vers
                    "output_values", "residual_labels", "tokens", "vocab")
 #: Format 2 adds the directions of every residual dimension and the other readouts.
 _META_FIELDS = tuple(sorted(_META_FIELDS_V1 + ("readouts", "residual_layout")))
-_FIELDS_OF_VERSION = {1: _META_FIELDS_V1, 2: _META_FIELDS}
+#: Format 3 adds the loop schedule of a looped model.
+_META_FIELDS_V3 = tuple(sorted(_META_FIELDS + ("loop",)))
+_FIELDS_OF_VERSION = {1: _META_FIELDS_V1, 2: _META_FIELDS, 3: _META_FIELDS_V3}
 _READOUT_FIELDS = ("encoding", "value_set", "values")
+_LOOP_FIELDS = ("halt", "max_iterations", "start", "state", "stop")
 _ABSENT = object()
 _DIRECTION_FIELDS = ("internal", "label", "value")
 _DTYPES = ("float32", "float64")
@@ -748,6 +968,8 @@ def _meta_fields(meta: dict) -> tuple[dict, list[str]]:
         out["residual_layout"] = _layout_field(meta["residual_layout"], labels, problems)
     if "readouts" in meta:
         out["readouts"] = _readouts_field(meta["readouts"], values, repeats, problems)
+    if "loop" in meta:
+        out["loop"] = _loop_field(meta["loop"], meta, out, problems)
     return out, problems
 
 
@@ -843,6 +1065,57 @@ def _readouts_field(raw: Any, values, repeats, problems: list) -> Optional[dict]
         if len(problems) == n_problems:
             out[name] = {"encoding": encoding, "values": tuple(vals), "value_set": vset}
     return out
+
+
+def _loop_field(raw: Any, meta: dict, fields: dict, problems: list) -> Optional[LoopSchedule]:
+    """Field 'loop' (format 3): {"start", "stop", "max_iterations", "halt", "state"}, checked
+    against 'n_layers' and the readouts (the halt readout categorical with the value True)."""
+    if not isinstance(raw, dict) or sorted(raw) != list(_LOOP_FIELDS):
+        problems.append(f"field 'loop' must be an object with exactly the keys "
+                        f"{list(_LOOP_FIELDS)}, got {raw!r:.80}")
+        return None
+    n_problems = len(problems)
+    for key in ("start", "stop", "max_iterations"):
+        if not _is_int(raw[key]):
+            problems.append(f"field 'loop.{key}' must be an int, got {raw[key]!r:.60}")
+    if len(problems) == n_problems:
+        start, stop, n_layers = raw["start"], raw["stop"], meta.get("n_layers")
+        if not 0 <= start < stop:
+            problems.append(f"fields 'loop.start' {start} and 'loop.stop' {stop} must have "
+                            f"0 <= start < stop")
+        elif _is_int(n_layers) and stop > n_layers:
+            problems.append(f"field 'loop.stop' is {stop} but field 'n_layers' is {n_layers}")
+        if raw["max_iterations"] < 1:
+            problems.append(f"field 'loop.max_iterations' must be >= 1, got "
+                            f"{raw['max_iterations']}")
+    state = raw["state"]
+    if not isinstance(raw["halt"], str):
+        problems.append(f"field 'loop.halt' must be a readout name, got {raw['halt']!r:.60}")
+    if not (isinstance(state, list) and all(isinstance(x, str) for x in state)):
+        problems.append(f"field 'loop.state' must be a list of readout names, got "
+                        f"{state!r:.60}")
+    if len(problems) > n_problems:
+        return None
+    # the readouts of the file: "output" from the 'output_*' fields, the rest from 'readouts'
+    readouts = dict(fields.get("readouts") or {})
+    if "output_values" in fields and meta.get("output_encoding") in _ENCODINGS:
+        readouts[OUTPUT] = {"encoding": meta["output_encoding"],
+                            "values": tuple(fields["output_values"]), "value_set": None}
+    if "readouts" in fields and fields["readouts"] is not None:
+        missing = [name for name in [raw["halt"], *state] if name not in readouts]
+        if missing:
+            problems.append(f"field 'loop' names readouts {_listing(list(map(repr, missing)))} "
+                            f"that the file does not have (readouts: {sorted(readouts)})")
+        halt = readouts.get(raw["halt"])
+        problem = None if halt is None else _halt_problem(halt["encoding"], halt["values"])
+        if problem:
+            problems.append(f"field 'loop.halt': the readout {raw['halt']!r} {problem}")
+    try:
+        return LoopSchedule(raw["start"], raw["stop"], raw["max_iterations"], raw["halt"],
+                            tuple(state))
+    except InvalidInput as exc:
+        problems.append(f"field 'loop': {exc}")
+        return None
 
 
 def _member_size_problem(info: zipfile.ZipInfo, archive_size: int) -> Optional[str]:
@@ -1086,7 +1359,8 @@ def load(path: str | os.PathLike) -> Model:
         weights = Weights(
             token_embed=arrays["token_embed"], pos_embed=arrays["pos_embed"], layers=layers,
             tokens=tuple(fields["tokens"]), layout=layout,
-            readouts={r.name: r for r in readouts}, causal=meta["causal"])
+            readouts={r.name: r for r in readouts}, causal=meta["causal"],
+            loop=fields.get("loop"))
     except ValueError as exc:
         raise inconsistent([str(exc)]) from exc
     return Model(weights, vocab=frozenset(fields["vocab"]), max_seq_len=meta["max_seq_len"],

@@ -9,6 +9,10 @@ final residual, each with its own decoding). The program's output is the readout
 "output"; others are ports for runtime features (a loop's `halt` flag, tool and memory
 ports). `Weights.unembed`, `output_values`, `output_encoding` and `residual_labels` are views
 of the "output" readout and of the layout, kept for code written before readouts existed.
+
+Looped (weight-shared) transformers: `Weights.loop`, a `LoopSchedule`, says which layers
+form the block applied again and again, the most passes, and which readouts hold the halting
+flag and the loop-carried state; `theory_kit.model.forward` runs them.
 """
 
 from __future__ import annotations
@@ -24,7 +28,8 @@ import numpy as np
 from theory_kit.errors import InvalidInput
 from theory_kit.values import BasisDirection, typed_key, typed_unique, value_sort_key
 
-__all__ = ["LayerWeights", "Weights", "ResidualLayout", "Readout", "OUTPUT", "ENCODINGS"]
+__all__ = ["LayerWeights", "Weights", "ResidualLayout", "Readout", "LoopSchedule", "OUTPUT",
+           "ENCODINGS"]
 
 #: The name of the readout that holds the program's output.
 OUTPUT = "output"
@@ -423,11 +428,101 @@ def _snap_table(reachable: tuple) -> tuple[np.ndarray, np.ndarray, float]:
     return np.array(keys), table, tol
 
 
+# -- the loop schedule ---------------------------------------------------------------------------
+def _is_int(v: Any) -> bool:
+    return isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_))
+
+
+@dataclass(frozen=True)
+class LoopSchedule:
+    """Which layers of a weight-shared looped transformer repeat, and the readouts that steer it.
+
+    layers[:start] run once (the prelude), then the block layers[start:stop] runs up to
+    `max_iterations` times (passes), then layers[stop:] once (the epilogue). Pass k
+    (k = 1, 2, ...) computes, from the state s_{k-1} it starts from, the halting flag h_{k-1}
+    into the `halt` readout (decoded after the block: True at every real position means the
+    sequence has halted) and the next state s_k; the weights themselves keep s_k = s_{k-1}
+    once the flag is set, so passes after halting change nothing. The runtime stops a batch
+    when every sequence has halted (`theory_kit.model.forward.run_planned`).
+
+    Attributes:
+        start, stop: the looped block is layers[start:stop] (0 <= start < stop; the weights
+            check stop <= their number of layers).
+        max_iterations: the most passes of the block (>= 1).
+        halt: the name of a categorical readout with True among its values.
+        state: the names of the readouts of the loop-carried state components (what
+            `Model.loop_traces` decodes after every pass).
+
+    Raises:
+        InvalidInput: listing every malformed field with its value.
+    """
+
+    start: int
+    stop: int
+    max_iterations: int
+    halt: str = "halt"
+    state: tuple[str, ...] = ()
+
+    def __post_init__(self):
+        problems = []
+        ints = {}
+        for name in ("start", "stop", "max_iterations"):
+            v = getattr(self, name)
+            if _is_int(v):
+                ints[name] = int(v)
+                object.__setattr__(self, name, int(v))
+            else:
+                problems.append(f"{name} must be an int, got {type(v).__name__} {v!r:.40}")
+        if "start" in ints and ints["start"] < 0:
+            problems.append(f"start must be >= 0, got {ints['start']}")
+        if "start" in ints and "stop" in ints and ints["stop"] <= ints["start"]:
+            problems.append(f"the block layers[{ints['start']}:{ints['stop']}] is empty (need "
+                            f"start < stop)")
+        if "max_iterations" in ints and ints["max_iterations"] < 1:
+            problems.append(f"max_iterations must be >= 1, got {ints['max_iterations']}")
+        if not (isinstance(self.halt, str) and _NAME.fullmatch(self.halt)):
+            problems.append(f"halt must be a readout name (an identifier), got "
+                            f"{self.halt!r:.60}")
+        state = self.state
+        if isinstance(state, list):
+            state = tuple(state)
+        if not isinstance(state, tuple):
+            problems.append(f"state must be a tuple of readout names, got "
+                            f"{type(state).__name__} {state!r:.60}")
+        else:
+            object.__setattr__(self, "state", state)
+            bad = [repr(x)[:40] for x in state if not (isinstance(x, str) and _NAME.fullmatch(x))]
+            if bad:
+                problems.append(f"state names must be readout names (identifiers), got "
+                                f"{_listing(bad)}")
+            elif len(set(state)) != len(state):
+                dup = sorted({x for i, x in enumerate(state) if x in state[:i]})
+                problems.append(f"state names repeat {_listing(dup)}")
+        if problems:
+            raise InvalidInput("LoopSchedule: " + "; ".join(problems))
+
+    @property
+    def block(self) -> range:
+        """The indices of the looped layers."""
+        return range(self.start, self.stop)
+
+
+def _halt_problem(encoding: str, values: Sequence) -> Optional[str]:
+    """Why a readout of this encoding and values cannot be a loop's halting flag (None: it
+    can)."""
+    if encoding != "categorical":
+        return f"is {encoding}; a halting flag is a categorical readout with the value True"
+    if not any(v is True for v in values):
+        return f"has no value True among its values {list(values)!r:.60}"
+    return None
+
+
 # -- the weights ---------------------------------------------------------------------------------
 @dataclass(frozen=True, eq=False)
 class Weights:
     """token_embed [V, D]; pos_embed [P, D]; layers; the residual `layout` (D dimensions) and
-    the named `readouts` (one named "output", the program's output).
+    the named `readouts` (one named "output", the program's output); `loop`, for a looped
+    (weight-shared) transformer, the `LoopSchedule` of its layers (None: each layer runs once).
 
     `unembed`, `output_values`, `output_encoding` and `residual_labels` are read-only views of
     the "output" readout and the layout.
@@ -440,6 +535,7 @@ class Weights:
     layout: ResidualLayout
     readouts: Mapping[str, Readout]
     causal: bool
+    loop: Optional[LoopSchedule] = None
 
     def __post_init__(self):
         dtype = self.token_embed.dtype
@@ -481,8 +577,30 @@ class Weights:
         for i, layer in enumerate(self.layers):
             if layer.W_in.shape[0] != d or layer.W_Q.shape[1] != d:
                 problems.append(f"layer {i} width differs from {d}")
+        problems += self._loop_problems(readouts)
         if problems:
             raise InvalidInput("Weights: " + "; ".join(problems))
+
+    def _loop_problems(self, readouts: Mapping[str, Any]) -> list[str]:
+        loop = self.loop
+        if loop is None:
+            return []
+        if not isinstance(loop, LoopSchedule):
+            return [f"loop must be a LoopSchedule or None, got {type(loop).__name__} "
+                    f"{loop!r:.60}"]
+        problems = []
+        if loop.stop > len(self.layers):
+            problems.append(f"loop block layers[{loop.start}:{loop.stop}] runs past the "
+                            f"{len(self.layers)} layers")
+        missing = [name for name in (loop.halt, *loop.state) if name not in readouts]
+        if missing:
+            problems.append(f"loop names readouts {_listing([repr(m) for m in missing])} that "
+                            f"the weights do not have (readouts: {sorted(map(str, readouts))})")
+        halt = readouts.get(loop.halt)
+        problem = _halt_problem(halt.encoding, halt.values) if isinstance(halt, Readout) else None
+        if problem:
+            problems.append(f"loop halt readout {loop.halt!r} {problem}")
+        return problems
 
     # -- views of the "output" readout and the layout (kept for code before readouts) ---------
     @property
@@ -535,7 +653,8 @@ class Weights:
     def with_readouts(self, *readouts: Readout) -> "Weights":
         """The same weights with these readouts added (or replacing those of the same name)."""
         return Weights(self.token_embed, self.pos_embed, self.layers, self.tokens, self.layout,
-                       {**self.readouts, **{r.name: r for r in readouts}}, self.causal)
+                       {**self.readouts, **{r.name: r for r in readouts}}, self.causal,
+                       self.loop)
 
     def astype(self, dtype: Any) -> "Weights":
         cast = lambda a: np.asarray(a, dtype=dtype)  # noqa: E731
@@ -543,4 +662,4 @@ class Weights:
                        for l in self.layers)
         return Weights(cast(self.token_embed), cast(self.pos_embed), layers, self.tokens,
                        self.layout, {k: r.astype(dtype) for k, r in self.readouts.items()},
-                       self.causal)
+                       self.causal, self.loop)

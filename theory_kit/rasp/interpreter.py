@@ -21,10 +21,12 @@ from typing import Any, Callable, Iterable, Mapping, Optional, Sequence
 from theory_kit.errors import EvaluationError, InvalidInput, InvalidProgram
 from theory_kit.rasp import nodes as n
 from theory_kit.rasp.loops import Loop, LoopVar
-from theory_kit.rasp.tree import topological_order  # re-exported: its old home
+# topological_order is re-exported here (its old home)
+from theory_kit.rasp.tree import topological_order, topological_order_of
 from theory_kit.values import check_input, same_value, typed_key
 
 __all__ = ["evaluate", "evaluate_batch", "evaluate_all", "loop_trace", "loop_traces", "LoopTrace",
+           "evaluate_with_traces",
            "topological_order", "check_input", "RULES"]
 
 
@@ -48,7 +50,7 @@ class _Evaluator:
             raise InvalidProgram(f"expected a RASP expression, got {type(program).__name__} "
                                  f"{program!r:.60}")
         self.program = program
-        self.order = _order((program,) if program is not None else tuple(roots))
+        self.order = topological_order_of((program,) if program is not None else tuple(roots))
         self.causal = causal
         self.map_cache: dict[int, dict] = {}
         #: Loops: the body evaluators (their caches live as long as this one), the LoopVar
@@ -294,20 +296,6 @@ class LoopTrace:
         return len(self.states) - 1
 
 
-def _order(roots: Sequence[n.RASPExpr]) -> list[n.RASPExpr]:
-    """The nodes of several roots, children before parents, each once."""
-    if len(roots) == 1:
-        return topological_order(roots[0])
-    seen: set[int] = set()
-    order = []
-    for root in roots:
-        for node in topological_order(root):
-            if id(node) not in seen:
-                seen.add(id(node))
-                order.append(node)
-    return order
-
-
 #: The interpreter's rule for each node class (dispatch is on the exact class: a subclass of a
 #: node class is refused, since its semantics may differ).
 RULES: Mapping[type, Callable] = MappingProxyType({
@@ -376,6 +364,26 @@ def _checked_inputs(inputs: Iterable[Sequence], where: str):
                            f"got {type(inputs).__name__} {inputs!r:.60}")
     for i, seq in enumerate(inputs):
         yield check_input(seq, where=f"{where} (input {i})")
+
+
+def evaluate_with_traces(program: n.RASPExpr, loop: Loop, inputs: Iterable[Sequence]
+                         ) -> list[tuple[list, LoopTrace]]:
+    """(`evaluate(program, xs)`, `loop_trace(loop, xs)`) for each input, from one evaluation
+    (`loop` is a loop of `program`): what a compiled looped model is verified against.
+
+    Raises:
+        InvalidProgram: `loop` is not a loop of `program`.
+        The errors of `evaluate_batch` otherwise.
+    """
+    evaluator = _Evaluator(program, False)
+    if not isinstance(loop, Loop) or not any(x is loop for x in evaluator.order):
+        raise InvalidProgram(f"evaluate_with_traces: {loop!r:.60} is not a loop of "
+                             f"{program.label!r}")
+    out = []
+    for xs in _checked_inputs(inputs, "evaluate_with_traces"):
+        values = evaluator.run_all(xs)
+        out.append((_as_output(program, values[id(program)]), evaluator.loop_runs[id(loop.spec)]))
+    return out
 
 
 def loop_trace(loop: Loop, input_sequence: Sequence, *, causal: bool = False) -> LoopTrace:

@@ -31,7 +31,7 @@ from typing import Any, Callable, Iterable, Optional, Sequence, Union
 
 from theory_kit.errors import InvalidProgram
 from theory_kit.rasp import nodes as n
-from theory_kit.rasp.tree import child_fields, topological_order, with_children
+from theory_kit.rasp.tree import child_fields, topological_order, topological_order_of, with_children
 from theory_kit.values import typed_key, typed_unique, value_sort_key
 
 __all__ = ["LoopVar", "Loop", "LoopSpec", "loop", "unroll"]
@@ -261,14 +261,7 @@ def _instantiate(roots: tuple, sub: dict, tag: str, done: dict) -> list:
     """Copies of the body `roots` with the LoopVars replaced by `sub` (id -> SOp): nodes that
     depend on a replaced var are new nodes named `label@tag`; the others are shared."""
     memo: dict[int, n.RASPExpr] = dict(sub)
-    order: list = []
-    seen: set = set()
-    for root in roots:
-        for x in topological_order(root):
-            if id(x) not in seen:
-                seen.add(id(x))
-                order.append(x)
-    for x in order:
+    for x in topological_order_of(roots):
         if id(x) in memo:
             continue
         if isinstance(x, LoopVar):

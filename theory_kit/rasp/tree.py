@@ -12,7 +12,7 @@ from typing import Sequence
 from theory_kit.errors import InvalidProgram
 from theory_kit.rasp import nodes as n
 
-__all__ = ["topological_order", "with_children", "child_fields", "concrete_node_classes"]
+__all__ = ["topological_order", "topological_order_of", "with_children", "child_fields", "concrete_node_classes"]
 
 
 def child_fields(node_or_class) -> tuple[str, ...]:
@@ -57,6 +57,20 @@ def topological_order(program: n.RASPExpr) -> list[n.RASPExpr]:
             if id(child) in on_stack:
                 raise InvalidProgram(f"the program has a cycle through {child.label!r}")
             stack.append((child, False))
+    return order
+
+
+def topological_order_of(roots: Sequence[n.RASPExpr]) -> list[n.RASPExpr]:
+    """The nodes of several roots, children before parents, each once (roots in order)."""
+    if len(roots) == 1:
+        return topological_order(roots[0])
+    seen: set[int] = set()
+    order = []
+    for root in roots:
+        for node in topological_order(root):
+            if id(node) not in seen:
+                seen.add(id(node))
+                order.append(node)
     return order
 
 

@@ -9,10 +9,9 @@ from theory_kit.errors import InvalidProgram, Problem
 from theory_kit.values import check_vocab
 from theory_kit.rasp import nodes as n
 from theory_kit.rasp.loops import Loop, LoopVar
-from theory_kit.rasp.tree import topological_order
+from theory_kit.rasp.tree import topological_order, topological_order_of
 
-__all__ = ["Problem", "validate", "check_vocab", "check_max_seq_len", "RULES", "INTERPRETER_ONLY",
-           "LOOPED"]
+__all__ = ["Problem", "validate", "check_vocab", "check_max_seq_len", "RULES", "INTERPRETER_ONLY"]
 
 
 def check_max_seq_len(max_seq_len: Any) -> list[Problem]:
@@ -32,12 +31,27 @@ def _interpreter_only(node: n.RASPExpr) -> list[Problem]:
                     "build the constant from rasp.Full(...) or a Map of rasp.indices")]
 
 
-def _loop_problems(node: n.RASPExpr) -> list[Problem]:
-    name = node.spec.name if isinstance(node, Loop) else node.label
-    return [Problem(name, "is a loop; theory_kit.compile builds single-pass models, and looped "
-                    "models with shared weights are not compiled yet",
-                    "compile rasp.unroll(program): max_iterations gated copies of the body, "
-                    "exact, at fixed depth")]
+def _loop_problems(node: Loop) -> list[Problem]:
+    """A loop's own shape (checked once, at component 0) and its body's nodes: the compiled
+    loop (compiler.looped) carries one-hot state and does not nest."""
+    spec = node.spec
+    if node.index != 0:
+        return []
+    out = []
+    numerical = [v.label for v in spec.vars if n.is_numerical(v)]
+    if numerical:
+        out.append(Problem(spec.name, f"its state {numerical[0]!r} is numerical; a compiled loop "
+                           "carries one-hot (categorical) state", "make the initial state "
+                           "categorical, e.g. rasp.categorical(rasp.Map(lambda x: x, init))"))
+    for x in topological_order_of(spec.roots):
+        if isinstance(x, Loop) and x.index == 0:
+            out.append(Problem(spec.name, f"its body contains the loop {x.spec.name!r}; compiled "
+                               "loops do not nest", "unroll the inner loop inside the step "
+                               "(rasp.unroll(inner)), or compile rasp.unroll(program) (fixed "
+                               "depth)"))
+        elif not isinstance(x, (Loop, LoopVar)):
+            out += _node_problems(x)
+    return out
 
 
 def _select_problems(node: n.Select) -> list[Problem]:
@@ -92,13 +106,11 @@ RULES: Mapping[type, Callable[[Any], list]] = MappingProxyType({
     n.Aggregate: _aggregate_problems, n.Select: _select_problems,
     n.ConstantSelector: _interpreter_only, n.SelectorAnd: _no_problems,
     n.SelectorOr: _no_problems, n.SelectorNot: _no_problems,
-    Loop: _loop_problems, LoopVar: _loop_problems,
+    Loop: _loop_problems, LoopVar: _no_problems,
 })
 
 #: Node classes the interpreter runs but the compiler refuses (test-only constants).
 INTERPRETER_ONLY = frozenset(cls for cls, rule in RULES.items() if rule is _interpreter_only)
-#: Loop nodes: single-pass compile refuses them (unroll first); they have no lowering rule.
-LOOPED = frozenset(cls for cls, rule in RULES.items() if rule is _loop_problems)
 
 
 def _node_problems(node: n.RASPExpr) -> list[Problem]:
@@ -141,4 +153,14 @@ def validate(program: Any, vocab: Any = None, max_seq_len: Any = None, *,
         return problems + [Problem(getattr(program, "label", "program"), str(exc))]
     for node in order:
         problems += _node_problems(node)
+    loops = list({id(x.spec): x.spec for x in order if isinstance(x, Loop)}.values())
+    if len(loops) > 1:
+        problems.append(Problem(program.label, f"has {len(loops)} loops ("
+                                + ", ".join(repr(s.name) for s in loops[:4]) + "); a compiled "
+                                "model has one looped block", "compile rasp.unroll(program) "
+                                "(fixed depth), or unroll all loops but one with rasp.unroll"))
+    for x in order:
+        if isinstance(x, LoopVar):
+            problems.append(Problem(x.label, "the state of a loop is read outside the loop's "
+                                    "body", "read the loop's output (what rasp.loop returns)"))
     return problems
