@@ -10,8 +10,8 @@ import time
 
 import pytest
 
-from theory_kit import paths
-from theory_kit.paper.loading import load_file, plotting
+from theory_kit import paths, plotting
+from theory_kit.paper.loading import load_file
 
 from figures_support import BUILD, build_env, incomplete_files, png_is_complete, run_build
 

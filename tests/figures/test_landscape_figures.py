@@ -13,9 +13,9 @@ import numpy as np
 import pytest
 
 from theory_kit import paths
+from theory_kit.paper.loading import load_file
 
 from figures_support import csv_rows
-from theory_kit.paper.loading import load_file
 
 
 def _load(name: str):
