@@ -477,6 +477,16 @@ def finish(result: dict, start: float, out: Path, markdown: Callable[[dict], str
         progress(f"updated {README.relative_to(REPO)}")
 
 
+def measured_line(result: dict) -> str:
+    """The first line of a benchmark's README section: when, how long, on what machine, with
+    which BLAS threads (`result["settings"]["threads"]`) and command."""
+    m = result["machine"]
+    return (f"Measured {result['finished']} in {result['wall_s']:.0f} s: `nproc` = {m['nproc']}, "
+            f"{m['cpu_model']}, load average {', '.join(f'{x:.1f}' for x in m['load_average'])}; "
+            f"Python {m['python']}, numpy {m['numpy']} ({m['blas']}); BLAS threads: "
+            f"{result['settings']['threads'] or 'default'}. Command: `{result['command']}`.")
+
+
 def fmt(x: Any, digits: int = 3) -> str:
     """Short human number: 3 significant digits, thousands separators for big ones."""
     if x is None:

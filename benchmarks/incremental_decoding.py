@@ -98,13 +98,9 @@ def measure(model, prompts: list, new: int, min_time: float) -> dict:
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
     s = result["settings"]
     lines = [
-        f"Measured {result['finished']} in {result['wall_s']:.0f} s: `nproc` = {m['nproc']}, "
-        f"{m['cpu_model']}, load average {', '.join(f'{x:.1f}' for x in m['load_average'])}; "
-        f"Python {m['python']}, numpy {m['numpy']} ({m['blas']}); BLAS threads: "
-        f"{s['threads'] or 'default'}. Command: `{result['command']}`.",
+        C.measured_line(result),
         "",
         f"Greedy generation by causal models compiled at max_seq_len {s['max_seq_len']} "
         f"(vocabulary 0..{VOCAB - 1}, float64), {s['batch']} seeded prompt(s) of "

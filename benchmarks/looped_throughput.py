@@ -166,13 +166,9 @@ def measure(name: str, n: int, count: int, seed: int, min_time: float) -> dict:
 
 
 def markdown(result: dict) -> str:
-    m = result["machine"]
     st = result["settings"]
     lines = [
-        f"Measured {result['finished']} in {result['wall_s']:.0f} s: `nproc` = {m['nproc']}, "
-        f"{m['cpu_model']}, load average {', '.join(f'{x:.1f}' for x in m['load_average'])}; "
-        f"Python {m['python']}, numpy {m['numpy']} ({m['blas']}); BLAS threads: "
-        f"{st['threads'] or 'default'}. Command: `{result['command']}`.",
+        C.measured_line(result),
         "",
         f"{st['count']:,} seeded inputs per (program, N) (lengths 1..N, a quarter at N), the "
         "same for both models; `run_batch` timed interleaved, medians. Layers, params "

@@ -13,6 +13,7 @@ stderr only when stderr is a terminal (never in CI logs, pipes or tests) unless 
 from __future__ import annotations
 
 import os
+import itertools
 import sys
 from typing import Iterable, Iterator, Optional, TypeVar
 
@@ -59,5 +60,20 @@ def progress(iterable: Iterable[T], *, total: Optional[int] = None, desc: str = 
                file=sys.stderr, dynamic_ncols=True, leave=False)
     try:
         yield from bar
+    finally:
+        bar.close()
+
+
+def chunks(iterable: Iterable[T], size: int, *, total: Optional[int] = None, desc: str = "",
+           unit: str = "it") -> Iterator[list]:
+    """`iterable` in lists of at most `size` items, with one `progress` bar over the items
+    (closed when the caller stops or raises): the streaming loop of every verification."""
+    bar = progress(iter(iterable), total=total, desc=desc, unit=unit)
+    try:
+        while True:
+            block = list(itertools.islice(bar, size))
+            if not block:
+                return
+            yield block
     finally:
         bar.close()

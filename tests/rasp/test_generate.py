@@ -10,10 +10,11 @@ import pytest
 from theory_kit import rasp
 from theory_kit.errors import (EvaluationError, GenerationError, InvalidInput, InvalidProgram,
                                MachineError, ToolCallError)
-from theory_kit.generation import (CALL, END, END_RESULT, PROTOCOL_TOKENS, RESULT,
-                                   generate_with, run_machines, simulate_machine)
+from theory_kit.generation import (CALL, END, PROTOCOL_TOKENS, generate_with, run_machines,
+                                   simulate_machine)
 
-from tests.test_generation_protocol import BB2, BB4, COUNTER, counter_steps, counter_value
+from tests.test_generation_protocol import (BB2, BB4, COUNTER, counter_steps, counter_value,
+                                            mul_transcript)
 
 
 def shift_by(d):
@@ -127,14 +128,6 @@ def _multiply_with_add_program():
 MULTIPLY = _multiply_with_add_program()
 ADD = {"add": lambda x, y: x + y}
 VOCAB = set(range(50)) | {"*", "=", ".", "add"} | set(PROTOCOL_TOKENS)
-
-
-def mul_transcript(a, b):
-    out, acc = [], 0
-    for _ in range(b):
-        out += [CALL, "add", acc, a, END, RESULT, acc + a, END_RESULT]
-        acc += a
-    return out + [acc, "."]
 
 
 def test_multiplication_by_repeated_add_calls_end_to_end():

@@ -18,7 +18,7 @@ from theory_kit.compiler.verify import enumerate_inputs, input_space_size, iter_
 from theory_kit.errors import (CompilationMismatch, EvaluationError, GenerationError,
                                InvalidInput, Problem, UnsupportedProgram)
 from theory_kit.generation import END_RESULT, RESULT, Generation
-from theory_kit.progress import progress
+from theory_kit.progress import chunks
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.generate import generate_batch
 from theory_kit.values import identical, typed_key
@@ -128,29 +128,22 @@ def verify_generation(compilation, program: rn.SOp, *, mode: str = "auto", stop:
     budget = config.max_seq_len if max_new_tokens is None else max_new_tokens
     kw = dict(max_new_tokens=budget, stop=stop, tools=tools, max_len=config.max_seq_len)
     checked = 0
-    bar = progress(iter(prompts), total=total, desc="verify generations", unit="prompt")
-    try:
-        while True:
-            block = [xs for _, xs in zip(range(CHUNK), bar)]
-            if not block:
-                break
-            try:
-                want = generate_batch(program, block, vocab=config.vocab, **kw)
-            except (EvaluationError, GenerationError) as exc:
-                raise UnsupportedProgram(
-                    f"{exc}; the program does not generate on every prompt up to "
-                    f"max_seq_len - 1", (Problem(program.label, str(exc)),)) from exc
-            got = compilation.model.generate(block, **kw)
-            for xs, w, g in zip(block, want, got):
-                difference = _difference(w, g)
-                if difference is not None:
-                    raise CompilationMismatch(
-                        f"compiled generator disagrees with the interpreter on the prompt "
-                        f"{xs!r}: {difference}", input=xs, expected=list(w.tokens),
-                        got=list(g.tokens), layer=difference)
-            checked += len(block)
-    finally:
-        bar.close()
+    for block in chunks(prompts, CHUNK, total=total, desc="verify generations", unit="prompt"):
+        try:
+            want = generate_batch(program, block, vocab=config.vocab, **kw)
+        except (EvaluationError, GenerationError) as exc:
+            raise UnsupportedProgram(
+                f"{exc}; the program does not generate on every prompt up to "
+                f"max_seq_len - 1", (Problem(program.label, str(exc)),)) from exc
+        got = compilation.model.generate(block, **kw)
+        for xs, w, g in zip(block, want, got):
+            difference = _difference(w, g)
+            if difference is not None:
+                raise CompilationMismatch(
+                    f"compiled generator disagrees with the interpreter on the prompt "
+                    f"{xs!r}: {difference}", input=xs, expected=list(w.tokens),
+                    got=list(g.tokens), layer=difference)
+        checked += len(block)
     return checked
 
 

@@ -45,7 +45,7 @@ from theory_kit.compiler.ir import BasisAssignment, LoopNodes, ProgramGraph
 from theory_kit.compiler.verify import NUMERIC_ATOL, outputs_match, values_match
 from theory_kit.errors import (CompilationMismatch, EvaluationError, Problem,
                                UnsupportedProgram)
-from theory_kit.progress import progress
+from theory_kit.progress import chunks
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.interpreter import evaluate_with_traces
 from theory_kit.rasp.loops import Loop, LoopSpec, _every_position
@@ -204,40 +204,33 @@ def verify_loop(model: Any, program: rn.SOp, loop: Loop, inputs: Iterable[list],
     numerical = model.weights.output_encoding == "numerical"
     checked = 0
     worst = 0.0
-    bar = progress(iter(inputs), total=total, desc=desc, unit="input")
-    try:
-        while True:
-            block = [xs for _, xs in zip(range(chunk), bar)]
-            if not block:
-                break
-            try:
-                want = evaluate_with_traces(program, loop, block)
-            except EvaluationError as exc:
-                raise UnsupportedProgram(
-                    f"{exc}; the loop is not defined on every input up to max_seq_len",
-                    (Problem(loop.spec.name, str(exc)),)) from exc
-            traces = model.loop_traces(block)
-            outputs = model.run_batch(block)
-            for xs, (w_out, w), g, g_out in zip(block, want, traces, outputs):
-                problem = _trace_difference(w, g, loop.spec)
-                if problem is None and not outputs_match(
-                        w_out, g_out, NUMERIC_ATOL[np.dtype(model.dtype)], numerical=numerical):
-                    problem = (f"the states agree after every iteration, the output does not: "
-                               f"expected {w_out!r}, got {g_out!r}")
-                if problem is not None:
-                    raise CompilationMismatch(
-                        f"looped model disagrees with the interpreter on {xs!r}: {problem}",
-                        input=xs, expected=w_out, got=g_out, layer=problem)
-            worst = max(worst, _exactness(model, block))
-            if worst > atol:
+    for block in chunks(inputs, chunk, total=total, desc=desc, unit="input"):
+        try:
+            want = evaluate_with_traces(program, loop, block)
+        except EvaluationError as exc:
+            raise UnsupportedProgram(
+                f"{exc}; the loop is not defined on every input up to max_seq_len",
+                (Problem(loop.spec.name, str(exc)),)) from exc
+        traces = model.loop_traces(block)
+        outputs = model.run_batch(block)
+        for xs, (w_out, w), g, g_out in zip(block, want, traces, outputs):
+            problem = _trace_difference(w, g, loop.spec)
+            if problem is None and not outputs_match(
+                    w_out, g_out, NUMERIC_ATOL[np.dtype(model.dtype)], numerical=numerical):
+                problem = (f"the states agree after every iteration, the output does not: "
+                           f"expected {w_out!r}, got {g_out!r}")
+            if problem is not None:
                 raise CompilationMismatch(
-                    f"loop {loop.spec.name!r}: a state coordinate is {worst:.3g} away from 0 "
-                    f"or 1 after an iteration (allowed {atol:g}): errors could accumulate "
-                    "across iterations", input=block[0], expected=None, got=worst,
-                    layer="loop update")
-            checked += len(block)
-    finally:
-        bar.close()
+                    f"looped model disagrees with the interpreter on {xs!r}: {problem}",
+                    input=xs, expected=w_out, got=g_out, layer=problem)
+        worst = max(worst, _exactness(model, block))
+        if worst > atol:
+            raise CompilationMismatch(
+                f"loop {loop.spec.name!r}: a state coordinate is {worst:.3g} away from 0 "
+                f"or 1 after an iteration (allowed {atol:g}): errors could accumulate "
+                "across iterations", input=block[0], expected=None, got=worst,
+                layer="loop update")
+        checked += len(block)
     return checked, worst
 
 

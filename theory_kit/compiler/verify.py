@@ -24,7 +24,7 @@ from theory_kit.compiler.ir import EMBEDDING, Sublayer
 from theory_kit.values import is_plain_number, same_value, typed_key, value_sort_key
 from theory_kit.errors import (CompilationMismatch, EvaluationError, InvalidInput,
                                UnsupportedProgram)
-from theory_kit.progress import progress
+from theory_kit.progress import chunks
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.interpreter import evaluate, evaluate_all, evaluate_batch
 from theory_kit.rasp.vectorised import evaluate_vectorised
@@ -221,36 +221,29 @@ def check_outputs(model: Any, program: rn.SOp, inputs: Iterable[list], *, causal
         KeyboardInterrupt: propagates; the bar is closed and nothing is kept.
     """
     items = iter(inputs) if expected is None else zip(inputs, expected)
-    bar = progress(items, total=total, desc=desc, unit="input")
     n_checked = n_failures = 0
     failures: list = []
-    try:
-        while True:
-            block = list(itertools.islice(bar, chunk))
-            if not block:
-                break
-            if expected is None:
-                xs_block = block
-                try:  # the vectorised oracle: evaluate_batch's results and errors, faster
-                    want = evaluate_vectorised(program, xs_block, causal=causal)
-                except EvaluationError as exc:
-                    bad, first = _failing_input(program, xs_block, causal)
-                    err = EvaluationError(f"the interpreter fails on the input {bad!r}: "
-                                          f"{first or exc}")
-                    err.input = bad
-                    raise err from exc
-            else:
-                xs_block = [xs for xs, _ in block]
-                want = [e for _, e in block]
-            got = model.run_batch(xs_block)
-            for xs, e, g in zip(xs_block, want, got):
-                if not outputs_match(e, g, atol, numerical=numerical):
-                    n_failures += 1
-                    if len(failures) < keep:
-                        failures.append((xs, e, g))
-            n_checked += len(xs_block)
-    finally:
-        bar.close()
+    for block in chunks(items, chunk, total=total, desc=desc, unit="input"):
+        if expected is None:
+            xs_block = block
+            try:  # the vectorised oracle: evaluate_batch's results and errors, faster
+                want = evaluate_vectorised(program, xs_block, causal=causal)
+            except EvaluationError as exc:
+                bad, first = _failing_input(program, xs_block, causal)
+                err = EvaluationError(f"the interpreter fails on the input {bad!r}: "
+                                      f"{first or exc}")
+                err.input = bad
+                raise err from exc
+        else:
+            xs_block = [xs for xs, _ in block]
+            want = [e for _, e in block]
+        got = model.run_batch(xs_block)
+        for xs, e, g in zip(xs_block, want, got):
+            if not outputs_match(e, g, atol, numerical=numerical):
+                n_failures += 1
+                if len(failures) < keep:
+                    failures.append((xs, e, g))
+        n_checked += len(xs_block)
     return Checked(n_checked, n_failures, tuple(failures))
 
 
