@@ -6,6 +6,8 @@ exception, or a value that collapsed with another of a different type).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 
@@ -321,3 +323,39 @@ def test_mean_of_means_that_are_small_dyadics_is_exact():
     with pytest.raises(UnsupportedProgram, match="precision"):
         tk.compile(rasp.Map(lambda x: x >= 2 / 9, thirds, simplify=False), vocab={0, 1},
                    max_seq_len=3)
+
+
+def test_a_function_that_tells_zero_from_minus_zero_on_one_residual_number_is_refused():
+    # -0.0 and 0.0 are one value to value sets (typed_key) and to the interpreter's cache (so
+    # its result at every position is the one on whichever came first), but str/copysign tell
+    # them apart: at t=0 the sum is -1.0*0.0 + -1*0.0 = -0.0, at t=1 it is -1.0 + 1.0 = 0.0.
+    # Before, the model always said "-0.0" (verification even passed: its batch cache agreed)
+    x = rasp.numerical(rasp.Map(lambda t: float(t), T))
+    z = rasp.numerical(rasp.Map(lambda t: 0.0 if t == 0 else -1.0, T))
+    both = rasp.numerical(rasp.LinearSequenceMap(x, z, -1, -1))
+    assert [str(v) for v in rasp.evaluate(both, [0, 1])] == ["-0.0", "0.0"]
+    for f in (str, lambda v: math.copysign(1.0, v)):
+        with pytest.raises(UnsupportedProgram, match="one number in the residual stream"):
+            tk.compile(rasp.Map(f, both), vocab={0, 1}, max_seq_len=2, verify=None)
+    # the same through a numerical Map that holds both zeros
+    zeros = rasp.numerical(rasp.Map(lambda t: -0.0 if t == 0 else 0.0, T))
+    with pytest.raises(UnsupportedProgram, match="one number in the residual stream"):
+        tk.compile(rasp.Map(str, zeros, simplify=False), vocab={0, 1}, max_seq_len=2, verify=None)
+    # a function of the number only still compiles
+    p = rasp.Map(lambda v: v > 0.5, both)
+    _agrees_everywhere(tk.compile(p, vocab={0, 1}, max_seq_len=2, verify=None), p, {0, 1}, 2)
+
+
+def test_the_sign_of_a_linear_sequence_maps_zero_is_the_interpreters():
+    # -1*0 + -1*0.0 is 0 + -0.0 = 0.0 (an int zero plus -0.0), though the float sums of the
+    # value set give -0.0: the model said copysign -1.0 where the interpreter says 1.0
+    x = rasp.numerical(rasp.Map(lambda t: t, T))
+    z = rasp.numerical(rasp.Map(lambda t: 0.0 if t == 0 else -1.0, T))
+    lsm = rasp.numerical(rasp.LinearSequenceMap(x, z, -1, -1))
+    p = rasp.Map(lambda v: math.copysign(1.0, v), lsm)
+    assert rasp.evaluate(p, [0, 1]) == [1.0, 1.0]
+    m = tk.compile(p, vocab={0, 1}, max_seq_len=2, verify=None)
+    for xs in ([0], [1], [0, 1], [1, 0]):
+        assert m.run(xs) == rasp.evaluate(p, xs), xs
+    assert [str(v) for v in tk.compile(rasp.Map(str, lsm), vocab={0, 1}, max_seq_len=2).run(
+        [0, 1])] == ["0.0", "0.0"]

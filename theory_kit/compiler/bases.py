@@ -18,7 +18,7 @@ import numpy as np
 from theory_kit.compiler.budget import check_value_pairs
 from theory_kit.compiler.config import CompileConfig
 from theory_kit.compiler.ir import BasisAssignment, NodeBasis, ProgramGraph
-from theory_kit.values import same_value, typed_key, typed_unique, value_sort_key
+from theory_kit.values import identical, same_value, typed_key, typed_unique, value_sort_key
 from theory_kit.errors import UnsupportedProgram
 from theory_kit.rasp import nodes as rn
 from theory_kit.rasp.loops import Loop, LoopVar
@@ -35,6 +35,19 @@ MAX_LINEAR_PAIRS = 4_000_000
 def _sorted(values) -> tuple:
     """Distinct values (1, True and 1.0 are three values: `typed_key`) in the layout order."""
     return tuple(sorted(typed_unique(values), key=value_sort_key))
+
+
+def _is_float_zero(v: Any) -> bool:
+    return type(v) is float and v == 0.0
+
+
+def _strict_unique(values) -> list:
+    """Distinct values as `typed_unique`, with 0.0 and -0.0 two values (`identical`)."""
+    out: list = []
+    for v in values:
+        if not any(identical(v, w) for w in out):
+            out.append(v)
+    return out
 
 
 def _is_number(v: Any) -> bool:
@@ -119,7 +132,7 @@ class _Inference:
                         self.fail(gnode.label, f"is numerical but can hold the non-numbers "
                                   f"{bad[:5]!r:.60}", "annotate it rasp.categorical(...)")
                         values = ()
-                    typed = self.typed_map(expr, values)
+                    typed = self.signed_zeros(expr, self.typed_map(expr, values))
                     values = _sorted(float(v) for v in values)
                     bounds = (min(values), max(values)) if values else (0.0, 0.0)
                 else:
@@ -151,6 +164,71 @@ class _Inference:
         for v in values:
             groups.setdefault(float(v), []).append(v)
         return {x: tuple(typed_unique(vs)) for x, vs in groups.items()}
+
+    def signed_zeros(self, expr, typed: dict) -> dict:
+        """`typed` with the float zeros at 0.0 replaced by those the interpreter may hold:
+        value sets keep one of 0.0 and -0.0 (`typed_key`), but a function can tell them apart
+        (`str`, `math.copysign`) and the interpreter's cache gives, at every position, its
+        result on whichever came first. Both as variants of the one residual number 0.0 make
+        a reader whose outputs differ on them refused (`graph_to_blocks._discretised`)."""
+        zeros = self.float_zeros(expr)
+        key = next((x for x in typed if x == 0.0), None)
+        if not zeros or key is None:
+            return typed
+        out = dict(typed)
+        out[key] = tuple(_strict_unique([v for v in typed[key] if not _is_float_zero(v)]
+                                        + list(zeros)))
+        return out
+
+    def float_zeros(self, expr) -> Optional[list]:
+        """The float zeros (0.0, -0.0) a numerical SOp may hold, by sign; None when unknown
+        (then the value set's own zero stands)."""
+        if isinstance(expr, rn.Full):
+            return [expr.fill] if _is_float_zero(expr.fill) else []
+        if isinstance(expr, rn.LinearSequenceMap):
+            # a·x + b·y is -0.0 only when both terms are zeros; when they are not, it is
+            # 0.0 exactly when a·x == -(b·y) (a float sum is zero only then, and then +0.0)
+            if expr.fst is expr.snd:  # one value x at a position: a·x + b·x
+                vals = self.typed_values_of(expr.fst.unique_id)
+                if vals is None:
+                    return None
+                sums = [expr.fst_fac * v + expr.snd_fac * v for v in vals]
+            else:
+                terms = []
+                for fac, child in ((expr.fst_fac, expr.fst), (expr.snd_fac, expr.snd)):
+                    vals = self.typed_values_of(child.unique_id)
+                    if vals is None:
+                        return None
+                    terms.append([fac * v for v in vals])
+                zero = [[t for t in ts if t == 0] for ts in terms]
+                sums = [a + b for a in _strict_unique(zero[0]) for b in _strict_unique(zero[1])]
+                if {t for t in terms[0] if t != 0} & {-t for t in terms[1] if t != 0}:
+                    sums.append(0.0)  # (the type may be int: then one of the sums is 0.0 too)
+            return _strict_unique(z for z in sums if _is_float_zero(z))
+        if isinstance(expr, rn.Map):
+            vals = self.typed_values_of(expr.inner.unique_id)
+            if vals is None:
+                return None
+            outs = []
+            for v in vals:
+                try:
+                    outs.append(expr.f(v))
+                except Exception:  # noqa: BLE001 — reported by the value-set rule
+                    continue
+            return _strict_unique(z for z in outs if _is_float_zero(z))
+        if isinstance(expr, rn.Aggregate):
+            # a mean is sum(selected) / n, and sum starts at the int 0: never -0.0
+            zeros = []
+            if not self.never_selects(expr.selector):
+                inner = self.values_of(expr.sop.unique_id)
+                nums = [float(v) for v in inner or () if _is_number(v)]
+                if inner is None or (nums and min(nums) <= 0.0 <= max(nums)):
+                    zeros.append(0.0)
+            empty = self.never_selects(expr.selector) or not self.never_empty(expr.selector)
+            if empty and _is_float_zero(expr.default):
+                zeros.append(expr.default)
+            return _strict_unique(zeros)
+        return None
 
     def typed_values_of(self, node_id: int) -> Optional[tuple]:
         """Every Python value the SOp can hold (numerical: all typed variants per number)."""
