@@ -256,7 +256,7 @@ def test_every_program_function_has_a_worked_example():
     makers = [name for name in library.__all__
               if callable(getattr(library, name)) and (name.startswith("make_") or name in (
                   "shift_by", "detect_pattern", "addition_tokens", "digits_to_int"))]
-    assert len(makers) == 32
+    assert len(makers) == 36
     missing = [name for name in makers
                if ">>>" not in (inspect.getdoc(getattr(library, name)) or "")]
     assert missing == []
@@ -265,9 +265,10 @@ def test_every_program_function_has_a_worked_example():
 def test_docstring_examples_run():
     # The package re-exports; the examples live in its modules.
     results = [doctest.testmod(module, optionflags=doctest.NORMALIZE_WHITESPACE)
-               for module in (library.tracr, library.theory, library.registry, library.looped)]
+               for module in (library.tracr, library.theory, library.registry, library.looped,
+                               library.cot)]
     assert sum(r.failed for r in results) == 0
-    assert sum(r.attempted for r in results) >= 27
+    assert sum(r.attempted for r in results) >= 37
 
 
 # -- argument errors (Tracr raises ValueError/AssertionError; ours are InvalidInput) ----------

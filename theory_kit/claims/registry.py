@@ -14,7 +14,8 @@ The factory runs on first `get("minimal_beta")` or `registry()`; `names()` lists
 building it. A module whose import registers claims can itself be deferred with
 `register_module("theory_kit.compiler.claims")`: it is imported on first access to the registry.
 The built-in claims (theory_kit.claims.builtin) are loaded the same way, and so are the claims
-about compiled models (theory_kit.claims.compiled) when that module is present.
+about compiled models (theory_kit.claims.compiled), looped programs (theory_kit.claims.looped) and
+chain-of-thought programs (theory_kit.claims.cot) when those modules are present.
 """
 
 from __future__ import annotations
@@ -33,7 +34,8 @@ _factories: dict[str, Callable[[], Claim]] = {}
 # (module, optional): an optional module is skipped when it does not exist at all; once it
 # exists, its import errors surface like any other module's.
 _pending_modules: list[tuple[str, bool]] = [("theory_kit.claims.builtin", False), ("theory_kit.claims.compiled", True),
-                                             ("theory_kit.claims.looped", True)]
+                                             ("theory_kit.claims.looped", True),
+                                             ("theory_kit.claims.cot", True)]
 _loaded_modules: set[str] = set()
 
 

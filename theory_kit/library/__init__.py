@@ -7,12 +7,17 @@ comparable); `theory` holds programs theory papers use; `registry` maps a name t
 bounds need (a one-line doc, a default vocabulary and max_seq_len small enough for exhaustive
 verification, whether the program is causal-safe, an optional input precondition and a plain
 Python reference implementation). `PROGRAMS[name]()` builds a program with its defaults,
-`PROGRAMS[name].at(vocab=..., max_seq_len=...)` for another domain.
+`PROGRAMS[name].at(vocab=..., max_seq_len=...)` for another domain. `looped` holds programs
+with a loop (`LOOPED_PROGRAMS`), `cot` chain-of-thought generators (`COT_PROGRAMS`: prompt
+format, reference, and the number of tokens written as a sympy formula).
 """
 
 from __future__ import annotations
 
 from theory_kit.library import registry as _registry
+from theory_kit.library.cot import (
+    COT_PROGRAMS, CotSpec, arithmetic_spec, make_arithmetic_cot, make_circuit_cot, make_hops_cot,
+    make_parity_cot)
 from theory_kit.library.looped import (
     LOOPED_PROGRAMS, LoopedSpec, make_add_loop, make_dyck_loop, make_hops_loop, make_parity_loop,
     make_sort_loop)
@@ -37,8 +42,12 @@ __all__ = [
     "addition_tokens", "digits_to_int",
     # looped programs (rasp.loop)
     "make_parity_loop", "make_add_loop", "make_sort_loop", "make_hops_loop", "make_dyck_loop",
+    # chain-of-thought generators (rasp.generate, compile_generator)
+    "make_parity_cot", "make_arithmetic_cot", "make_circuit_cot", "make_hops_cot",
+    "arithmetic_spec",
     # registry
-    "ProgramSpec", "PROGRAMS", "SIZE_PROGRAMS", "LoopedSpec", "LOOPED_PROGRAMS",
+    "ProgramSpec", "PROGRAMS", "SIZE_PROGRAMS", "LoopedSpec", "LOOPED_PROGRAMS", "CotSpec",
+    "COT_PROGRAMS",
 ]
 
 
