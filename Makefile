@@ -5,7 +5,7 @@ PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed-stamp
 JOBS ?= 2
 
-.PHONY: test test-slow figures proofs appendix bench bench-peers clean venv
+.PHONY: test test-slow test-export figures proofs appendix bench bench-peers clean venv
 
 venv: $(STAMP)
 
@@ -17,6 +17,22 @@ $(STAMP): setup.cfg pyproject.toml
 
 test: $(STAMP)
 	$(PY) -m pytest -m "not slow" -q
+
+# The export extra (torch, transformer-lens, safetensors) in its own environment: several GB
+# that the core does not need. TORCH pins the CPU build these machines keep on disk (plain
+# `torch` pulls a multi-GB CUDA build).
+EXPORT_VENV := .venv-export
+EXPORT_STAMP := $(EXPORT_VENV)/.installed-stamp
+TORCH ?= torch==2.13.0
+
+$(EXPORT_STAMP): setup.cfg pyproject.toml
+	test -x $(EXPORT_VENV)/bin/python || $(PYTHON) -m venv $(EXPORT_VENV)
+	$(EXPORT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check '$(TORCH)'
+	$(EXPORT_VENV)/bin/python -m pip install --quiet --disable-pip-version-check -e '.[dev,export]'
+	touch $(EXPORT_STAMP)
+
+test-export: $(EXPORT_STAMP)
+	THEORY_KIT_REQUIRE_EXPORT=1 $(EXPORT_VENV)/bin/python -m pytest tests/export -q
 
 test-slow: $(STAMP)
 	HYPOTHESIS_PROFILE=thorough $(PY) -m pytest -m slow -q

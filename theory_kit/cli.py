@@ -238,7 +238,7 @@ def _cmd_compile(args: argparse.Namespace) -> int:
         "beta": constants["beta"], "beta_formula": constants["beta_formula"],
         "verified_inputs": constants.get("verified_inputs", 0)}
     if args.out:
-        compiled.save(args.out)
+        _save_model(compiled, args.out)
     if args.json:
         print(json.dumps(report, indent=1, default=str))
     else:
@@ -262,8 +262,52 @@ def _register_compile(subparsers) -> None:
     parser.add_argument("--json", action="store_true",
                         help="print the report as one JSON document (and nothing else) on stdout")
     parser.add_argument("--out", "--save", dest="out", metavar="FILE",
-                        help="save the model (.npz); 'saved to FILE' goes to stderr")
+                        help="save the model: .npz (theory_kit's model file) or .safetensors "
+                             "(needs theory_kit[export]); 'saved to FILE' goes to stderr")
     parser.set_defaults(func=_cmd_compile)
+
+
+def _save_model(model: Any, out: str) -> None:
+    if str(out).endswith(".safetensors"):
+        from theory_kit.export import save_safetensors
+        save_safetensors(model, out)
+    else:
+        model.save(out)
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def _cmd_export(args: argparse.Namespace) -> int:
+    from theory_kit import export
+    from theory_kit.model.compiled import load
+
+    model = (export.load_safetensors(args.model) if args.model.endswith(".safetensors")
+             else load(args.model))
+    out = args.out or (args.model.rsplit(".", 1)[0]
+                       + ("_tl.safetensors" if args.to == "transformer-lens" else ".safetensors"))
+    if out == args.model:
+        raise InvalidInput(f"export: --out {out!r} is the model file itself")
+    export.save_safetensors(model, out, transformer_lens=args.to == "transformer-lens")
+    print(f"saved to {out}", file=sys.stderr)
+    return EXIT_OK
+
+
+def _register_export(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "export", help="export a model file to safetensors (theory_kit or TransformerLens layout)",
+        description="Convert a model file (.npz or .safetensors) to safetensors: --to "
+                    "safetensors keeps theory_kit's arrays and metadata (load with "
+                    "theory_kit.export.load_safetensors); --to transformer-lens writes a "
+                    "HookedTransformer's state dict and config (load_safetensors returns the "
+                    "HookedTransformer). Needs theory_kit[export].")
+    parser.add_argument("model", metavar="MODEL", help="a .npz or .safetensors model file")
+    parser.add_argument("--to", choices=("safetensors", "transformer-lens"),
+                        default="safetensors", help="the layout written (default: safetensors)")
+    parser.add_argument("--out", metavar="FILE",
+                        help="the file written (default: next to MODEL, ending .safetensors or "
+                             "_tl.safetensors)")
+    parser.set_defaults(func=_cmd_export)
 
 
 # -- init --------------------------------------------------------------------------------
@@ -295,7 +339,7 @@ def _register_init(subparsers) -> None:
 
 #: Subcommand registrars, called in order when the parser is built. Append to add commands.
 REGISTRARS: List[Registrar] = [_register_programs, _register_eval, _register_compile,
-                               _register_init]
+                               _register_export, _register_init]
 
 
 def _optional_registrars() -> List[Registrar]:

@@ -671,6 +671,34 @@ class Model:
                 cannot be written; a token or output value cannot be stored in a model file.
         """
         target = _save_target(path)
+        meta_bytes = json.dumps(self.meta(), indent=1, sort_keys=True).encode("utf-8")
+        folder = os.path.dirname(os.path.abspath(target))
+        tmp = None
+        try:
+            # O_EXCL with mode 0o666: the kernel applies the umask (and default ACLs) exactly
+            # as for open(); tempfile.mkstemp would leave an owner-only 0o600 file.
+            fd, tmp = _create_exclusive(folder, os.path.basename(target))
+            with os.fdopen(fd, "wb") as fh:
+                _write_model_zip(fh, meta_bytes, self.weights.arrays())
+            os.replace(tmp, target)
+        except OSError as exc:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise InvalidInput(f"save: cannot write the model file {target!r} "
+                               f"({type(exc).__name__}: {exc})") from exc
+        except BaseException:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    def meta(self) -> dict:
+        """The model file's meta.json as a dict: vocabulary, BOS, tokens, residual layout,
+        readouts, loop, constants (JSON-ready; `theory_kit.export.save_safetensors` stores it
+        too).
+
+        Raises:
+            InvalidInput: a token or output value cannot be stored in a model file.
+        """
         w = self.weights
         vset = self.output_value_set
         meta = {
@@ -698,25 +726,7 @@ class Model:
             meta["loop"] = {"start": w.loop.start, "stop": w.loop.stop,
                             "max_iterations": w.loop.max_iterations, "halt": w.loop.halt,
                             "state": list(w.loop.state)}
-        meta_bytes = json.dumps(meta, indent=1, sort_keys=True).encode("utf-8")
-        folder = os.path.dirname(os.path.abspath(target))
-        tmp = None
-        try:
-            # O_EXCL with mode 0o666: the kernel applies the umask (and default ACLs) exactly
-            # as for open(); tempfile.mkstemp would leave an owner-only 0o600 file.
-            fd, tmp = _create_exclusive(folder, os.path.basename(target))
-            with os.fdopen(fd, "wb") as fh:
-                _write_model_zip(fh, meta_bytes, w.arrays())
-            os.replace(tmp, target)
-        except OSError as exc:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
-            raise InvalidInput(f"save: cannot write the model file {target!r} "
-                               f"({type(exc).__name__}: {exc})") from exc
-        except BaseException:
-            if tmp is not None and os.path.exists(tmp):
-                os.unlink(tmp)
-            raise
+        return meta
 
 
 # -- saving ------------------------------------------------------------------------------------
@@ -843,7 +853,6 @@ _NDIM = {"token_embed": 2, "pos_embed": 2, "unembed": 2, "W_Q": 3, "W_K": 3, "W_
 #: Which axes of a layer array are the residual width D (the others are checked against each
 #: other by LayerWeights).
 _D_AXES = {"W_Q": 1, "W_K": 1, "W_V": 1, "W_O": 2, "W_in": 0, "W_out": 1, "b_out": 0}
-_LAYER_MEMBER = re.compile(r"layer(\d+)\.(\w+)\.npy")
 
 
 def _canonical(v: Any) -> str:
@@ -1191,15 +1200,37 @@ def _read_arrays(zf: zipfile.ZipFile, members: dict, fields: dict, meta: dict
                  ) -> tuple[dict, list[str]]:
     """Every array, checked against the metadata: members present, dtypes, axes, the widths the
     fields imply (tokens, max_seq_len, residual_labels, output columns), finite entries."""
+    def read(name, dtype, ndim, limit):
+        return _read_array(zf, members[f"{name}.npy"], dtype, ndim, limit)
+
+    return _checked_arrays(set(members) - {"meta.json"}, ".npy", read, fields, meta)
+
+
+def _given_array(arrays: dict):
+    """`_checked_arrays`'s reader over arrays already in memory (a safetensors file)."""
+    def read(name, dtype, ndim, limit):
+        a = arrays[name]
+        if a.dtype != dtype:
+            return None, None, a.dtype
+        if a.ndim != ndim:
+            return None, f"array {name!r} has {a.ndim} axes {a.shape}, expected {ndim}", None
+        return a, None, None
+    return read
+
+
+def _checked_arrays(present: set, suffix: str, read, fields: dict, meta: dict
+                    ) -> tuple[dict, list[str]]:
+    """Every array, by name, from `read(name, dtype, ndim, limit)` (see `_read_array`),
+    checked against the metadata; `present` are the stored names, each `name + suffix`."""
     n_layers = meta["n_layers"]
-    present = set(members) - {"meta.json"}
-    layers_in_file = sorted({int(m.group(1)) for m in map(_LAYER_MEMBER.fullmatch, present) if m})
+    layer_name = re.compile(r"layer(\d+)\.(\w+)" + re.escape(suffix))
+    layers_in_file = sorted({int(m.group(1)) for m in map(layer_name.fullmatch, present) if m})
     if n_layers != len(layers_in_file):  # checked first: n_layers may be absurdly large
         return {}, [f"field 'n_layers' is {n_layers} but the file holds arrays of "
                     f"{len(layers_in_file)} layer(s) {_listing(layers_in_file)}"]
     readouts = fields.get("readouts") or {}
     expected = _array_names(n_layers, readouts)
-    wanted = {f"{n}.npy" for n in expected}
+    wanted = {f"{n}{suffix}" for n in expected}
     problems: list[str] = []
     if present - wanted:
         problems.append(f"unexpected member(s) {_listing(sorted(map(repr, present - wanted)))}")
@@ -1229,8 +1260,7 @@ def _read_arrays(zf: zipfile.ZipFile, members: dict, fields: dict, meta: dict
     for name in expected:
         short = name.split(".")[-1]
         ndim = 2 if name.startswith("readout.") else _NDIM[short]
-        a, problem, found = _read_array(zf, members[f"{name}.npy"], dtype, ndim,
-                                        limits.get(name))
+        a, problem, found = read(name, dtype, ndim, limits.get(name))
         if found is not None:
             wrong_dtype.setdefault(str(found), []).append(name)
         elif problem:
@@ -1346,6 +1376,36 @@ def load(path: str | os.PathLike) -> Model:
         # RecursionError (deeply nested JSON) is a RuntimeError
         raise InvalidModelFile(f"{path!r} is not a readable theory_kit model file "
                                f"({type(exc).__name__}: {exc})") from exc
+    return _assembled(meta, fields, arrays, inconsistent)
+
+
+def model_from_parts(meta: Any, arrays: dict, path: str) -> Model:
+    """A `Model` from a model file's meta.json (as a dict) and its arrays by name, checked as
+    `load` checks an .npz file (for `theory_kit.export.load_safetensors`).
+
+    Raises:
+        InvalidModelFile: the metadata or the arrays are inconsistent.
+    """
+    def inconsistent(problems: list[str]) -> InvalidModelFile:
+        return InvalidModelFile(f"{path!r} is an inconsistent model file: " + "; ".join(problems))
+
+    if not isinstance(meta, dict) or meta.get("format") != "theory_kit.CompiledModel":
+        raise InvalidModelFile(f"{path!r} does not hold a theory_kit model (format "
+                               f"{meta.get('format') if isinstance(meta, dict) else meta!r:.60})")
+    version = meta.get("format_version")
+    if not (_is_int(version) and version in _READABLE_VERSIONS):
+        raise InvalidModelFile(f"{path!r} has format version {version!r:.60}; this theory_kit "
+                               f"reads versions {', '.join(map(str, _READABLE_VERSIONS))}")
+    fields, problems = _meta_fields(meta)
+    if problems:
+        raise inconsistent(problems)
+    checked, problems = _checked_arrays(set(arrays), "", _given_array(arrays), fields, meta)
+    if problems:
+        raise inconsistent(problems)
+    return _assembled(meta, fields, checked, inconsistent)
+
+
+def _assembled(meta: dict, fields: dict, arrays: dict, inconsistent) -> Model:
     try:
         layers = tuple(LayerWeights(*(arrays[f"layer{i}.{n}"] for n in LayerWeights.ARRAYS))
                        for i in range(meta["n_layers"]))

@@ -1,0 +1,375 @@
+"""Export (issue 17): torch and TransformerLens models equal the numpy forward, their
+`run_with_cache` activations equal the numpy trace at every hook point, safetensors round
+trips, and the ground-truth circuit is right (hand-written expectations; ablating a used
+component changes an output, ablating all padding changes none)."""
+
+from __future__ import annotations
+
+import sys
+from collections import defaultdict
+
+import numpy as np
+import pytest
+from hypothesis import given, note, settings
+
+import theory_kit as tk
+from theory_kit import export, rasp
+from theory_kit import library as lib
+from theory_kit.compiler.verify import verification_inputs
+from theory_kit.library import LOOPED_PROGRAMS, PROGRAMS
+from theory_kit.model.forward import forward
+from theory_kit.testing import format_program
+from theory_kit.errors import InvalidModelFile
+
+from tests.testing.test_differential import cases
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning",
+                                        "ignore::FutureWarning", "ignore::UserWarning")
+
+#: Activations checked through run_with_cache: this many inputs of each length.
+CACHE_INPUTS = 64
+
+
+def _torch():
+    import torch
+    return torch
+
+
+def _by_length(inputs):
+    groups = defaultdict(list)
+    for x in inputs:
+        groups[len(x)].append(x)
+    return [groups[n] for n in sorted(groups)]
+
+
+def _numpy_trace(model, seqs, unrolled=False):
+    ids, mask = model.encode(seqs)
+    loop = model.weights.loop
+    iterations = loop.max_iterations if (unrolled and loop is not None) else None
+    return ids, mask, forward(model.weights, ids, mask, iterations=iterations)
+
+
+def _maxabs(a):
+    return float(np.abs(a).max()) if a.size else 0.0
+
+
+def _tol(model):
+    return 1e-9 if model.dtype == np.float64 else None
+
+
+def check_round_trip(model, inputs, *, cache_inputs=CACHE_INPUTS):
+    """torch and TransformerLens against the numpy forward on `inputs` (grouped by length, so
+    TransformerLens runs unpadded): residual / logits within 1e-9 in float64, decoded outputs
+    identical in both dtypes, every hook point of run_with_cache (on the first `cache_inputs`
+    of each length) equal to the numpy trace."""
+    torch = _torch()
+    tm = export.to_torch(model)
+    hooked = export.to_transformer_lens(model)
+    w = model.weights
+    out = w.readouts["output"]
+    expected_all = model.run_batch(inputs)
+    got_torch, got_tl = {}, {}
+    for group in _by_length(inputs):
+        n = len(group[0])
+        ids, mask, trace = _numpy_trace(model, group)
+        with torch.no_grad():
+            x = tm(torch.from_numpy(ids), torch.from_numpy(mask)).numpy()
+        if _tol(model):
+            assert _maxabs(x - trace.output) <= _tol(model)
+        for seq, row in zip(group, out.decode(x @ out.unembed, axis=-1)):
+            got_torch[tuple(seq)] = row[1:n + 1].tolist()
+        # TransformerLens: a looped model is unrolled (max_iterations passes)
+        _, _, unrolled = _numpy_trace(model, group, unrolled=True)
+        with torch.no_grad():
+            logits = hooked(torch.from_numpy(ids)).numpy()
+        if _tol(model):
+            assert _maxabs(logits - unrolled.output @ out.unembed) <= _tol(model)
+        for seq, row in zip(group, out.decode(logits, axis=-1)):
+            got_tl[tuple(seq)] = row[1:n + 1].tolist()
+        _check_cache(model, hooked, ids[:cache_inputs], unrolled, torch)
+    for seq, e in zip(inputs, expected_all):
+        assert got_torch[tuple(seq)] == e, (seq, got_torch[tuple(seq)], e)
+        assert got_tl[tuple(seq)] == e, (seq, got_tl[tuple(seq)], e)
+
+
+def _check_cache(model, hooked, ids, unrolled, torch):
+    b = len(ids)
+    with torch.no_grad():
+        _, cache = hooked.run_with_cache(torch.from_numpy(ids))
+    res = [r[:b] for r in unrolled.residuals]
+    layers = [model.weights.layers[i] for i in export.layer_schedule(model.weights)]
+    tol = _tol(model) or 1e-4 * max(1.0, max(_maxabs(r) for r in res))
+
+    def close(name, want):
+        got = cache[name].numpy()
+        assert got.shape == want.shape, (name, got.shape, want.shape)
+        assert _maxabs(got - want) <= tol, (name, _maxabs(got - want))
+
+    close("hook_embed", model.weights.token_embed[ids])
+    close("hook_pos_embed", np.broadcast_to(model.weights.pos_embed[:ids.shape[1]],
+                                            res[0].shape))
+    for l, lw in enumerate(layers):
+        close(f"blocks.{l}.hook_resid_pre", res[2 * l])
+        close(f"blocks.{l}.hook_resid_mid", res[2 * l + 1])
+        close(f"blocks.{l}.hook_resid_post", res[2 * l + 2])
+        h, m = lw.n_heads, lw.mlp_hidden
+        if h:
+            close_pattern = cache[f"blocks.{l}.attn.hook_pattern"].numpy()[:, :h]
+            assert _maxabs(close_pattern - unrolled.attention[l][:b]) <= max(tol, 1e-12)
+            result = cache[f"blocks.{l}.attn.hook_result"].numpy()[:, :, :h]
+            assert _maxabs(result.sum(axis=2) - (res[2 * l + 1] - res[2 * l])) <= tol
+        hidden = np.maximum(res[2 * l + 1] @ lw.W_in + lw.b_in, 0)
+        close_post = cache[f"blocks.{l}.mlp.hook_post"].numpy()
+        assert _maxabs(close_post[..., :m] - hidden) <= tol
+        assert not close_post[..., m:].any()  # padding units stay at zero
+
+
+LIBRARY = [(name, causal, dtype) for name, spec in sorted(PROGRAMS.items())
+           for causal in ((False, True) if spec.causal_safe else (False,))
+           for dtype in (np.float64, np.float32)]
+
+
+def _compiled(name, causal, dtype):
+    spec = PROGRAMS[name]
+    return tk.compile(spec(), vocab=set(spec.vocab), max_seq_len=spec.max_seq_len,
+                      causal=causal, dtype=dtype, verify=None)
+
+
+@pytest.mark.parametrize("name,causal,dtype", LIBRARY, ids=[
+    f"{n}-{'causal' if c else 'full'}-{np.dtype(d)}" for n, c, d in LIBRARY])
+def test_library_round_trip(name, causal, dtype):
+    model = _compiled(name, causal, dtype)
+    check_round_trip(model, list(verification_inputs(model.config)))
+
+
+@pytest.mark.parametrize("name", sorted(LOOPED_PROGRAMS))
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+def test_looped_round_trip(name, dtype):
+    spec = LOOPED_PROGRAMS[name]
+    n = 4
+    vocab = set(range(n)) if name == "hops_loop" else set(spec.vocab)
+    model = tk.compile(spec.at(max_seq_len=n), vocab=vocab, max_seq_len=n, dtype=dtype,
+                       verify=None)
+    check_round_trip(model, list(verification_inputs(model.config)), cache_inputs=16)
+
+
+@settings(max_examples=100, deadline=None)
+@given(cases())
+def test_generated_programs_round_trip(case):
+    vocab, max_seq_len, program = case
+    model = tk.compile(program, vocab=vocab, max_seq_len=max_seq_len, verify=None)
+    note(format_program(program))
+    check_round_trip(model, list(verification_inputs(model.config)), cache_inputs=8)
+
+
+# -- ground-truth circuits -----------------------------------------------------------------------
+def _shape(circ):
+    return [(c.name, c.kind, c.node, c.deps) for c in circ.components]
+
+
+def test_circuit_of_sort_unique():
+    keys = rasp.tokens
+    model = tk.compile(lib.make_sort_unique(rasp.tokens, keys), vocab={1, 2, 3, 4},
+                       max_seq_len=4)
+    circ = export.circuit(model)
+    # smaller = Select(keys, keys, LT); target_pos = SelectorWidth(smaller) (a head that
+    # attends to BOS and an MLP that turns 1/(w+1) into w); sort = Aggregate(Select(
+    # target_pos, indices, EQ), vals): one head reading target_pos (query) and indices (key).
+    assert _shape(circ) == [
+        ("embed", "embed", "tokens", ()),
+        ("L0.H0", "head", "target_pos", ("embed",)),
+        ("L0.mlp[0:8]", "mlp", "target_pos", ("L0.H0", "embed")),
+        ("L1.H0", "head", "sort", ("embed", "L0.mlp[0:8]")),
+    ]
+    head = circ["L1.H0"]
+    assert {d.label for d in head.reads if not d.internal} == {"target_pos", "indices", "tokens"}
+    assert {d.label for d in head.reads if d.internal} == {"bos", "one"}  # the BOS default
+    assert {d.label for d in head.writes} == {"sort"}
+    assert head.hook == "blocks.1.attn.hook_result" and head.head == 0
+    assert circ["L0.mlp[0:8]"].hook == "blocks.0.mlp.hook_post"
+    assert circ.nodes == ("tokens", "target_pos", "sort")
+    assert {d.label for d in circ.output} == {"sort"}
+
+
+def test_circuit_of_hist():
+    model = tk.compile(lib.make_hist(), vocab={"a", "b", "c"}, max_seq_len=4)
+    circ = export.circuit(model)
+    # hist = SelectorWidth(Select(tokens, tokens, EQ)): one head and its MLP.
+    assert _shape(circ) == [
+        ("embed", "embed", "tokens", ()),
+        ("L0.H0", "head", "hist", ("embed",)),
+        (circ.components[2].name, "mlp", "hist", ("L0.H0", "embed")),
+    ]
+    assert {d.label for d in circ["L0.H0"].reads if not d.internal} == {"tokens"}
+    assert circ.edges() == (("embed", "L0.H0"), ("L0.H0", circ.components[2].name),
+                            ("embed", circ.components[2].name))
+
+
+def _ablated_outputs(model, hooked, inputs, heads=(), neurons=()):
+    """Decoded outputs with the given heads [(layer, head)] and neuron spans [(layer, a, b)]
+    zero-ablated (TransformerLens hooks on hook_result / hook_post)."""
+    torch = _torch()
+    out = model.weights.readouts["output"]
+    per_layer_heads, per_layer_neurons = defaultdict(list), defaultdict(list)
+    for l, h in heads:
+        per_layer_heads[l].append(h)
+    for l, a, b in neurons:
+        per_layer_neurons[l].append((a, b))
+
+    def zero_heads(hs):
+        def hook(value, hook):
+            value[:, :, hs, :] = 0
+            return value
+        return hook
+
+    def zero_neurons(spans):
+        def hook(value, hook):
+            for a, b in spans:
+                value[..., a:b] = 0
+            return value
+        return hook
+
+    hooks = [(f"blocks.{l}.attn.hook_result", zero_heads(hs)) for l, hs in per_layer_heads.items()]
+    hooks += [(f"blocks.{l}.mlp.hook_post", zero_neurons(s)) for l, s in per_layer_neurons.items()]
+    got = []
+    for group in _by_length(inputs):
+        ids, _ = model.encode(group)
+        with torch.no_grad():
+            logits = hooked.run_with_hooks(torch.from_numpy(ids), fwd_hooks=hooks).numpy()
+        n = len(group[0])
+        got += [row[1:n + 1].tolist() for row in out.decode(logits, axis=-1)]
+    return got
+
+
+LOOP_FREE = sorted(PROGRAMS)
+
+
+@pytest.mark.parametrize("name", LOOP_FREE)
+def test_ablation_matches_the_circuit(name):
+    model = _compiled(name, False, np.float64)
+    circ = export.circuit(model)
+    hooked = export.to_transformer_lens(model)
+    inputs = sorted(verification_inputs(model.config), key=len)
+    baseline = _ablated_outputs(model, hooked, inputs)
+    assert baseline == model.run_batch(inputs)
+    # every padding component at once: nothing changes
+    assert _ablated_outputs(model, hooked, inputs, heads=circ.unused_heads,
+                            neurons=circ.unused_neurons) == baseline
+    silent = []
+    for c in circ.components:
+        if c.kind == "embed":
+            continue
+        kw = ({"heads": [(c.layer, c.head)]} if c.kind == "head"
+              else {"neurons": [(c.layer, *c.neurons)]})
+        if _ablated_outputs(model, hooked, inputs, **kw) == baseline:
+            silent.append(c.name)
+    assert not silent, f"{name}: ablating {silent} changes no output"
+
+
+# -- safetensors ---------------------------------------------------------------------------------
+def test_safetensors_round_trip(tmp_path):
+    model = _compiled("sort", False, np.float64)
+    path = tmp_path / "sort.safetensors"
+    export.save_safetensors(model, path)
+    loaded = export.load_safetensors(path)
+    inputs = list(verification_inputs(model.config))
+    assert loaded.run_batch(inputs) == model.run_batch(inputs)
+    assert loaded.meta() == model.meta()
+    for k, a in model.weights.arrays().items():
+        assert np.array_equal(loaded.weights.arrays()[k], a)
+    # readable without theory_kit: plain safetensors + JSON metadata
+    from safetensors import safe_open
+    with safe_open(str(path), framework="numpy") as fh:
+        assert "layer0.W_Q" in fh.keys() and "theory_kit.meta" in fh.metadata()
+
+
+def test_safetensors_transformer_lens_layout(tmp_path):
+    torch = _torch()
+    model = _compiled("hist", True, np.float64)
+    path = tmp_path / "hist_tl.safetensors"
+    export.save_safetensors(model, path, transformer_lens=True)
+    hooked = export.load_safetensors(path)
+    ids, _ = model.encode([["a", "b", "a"]])
+    with torch.no_grad():
+        logits = hooked(torch.from_numpy(ids)).numpy()
+    assert np.abs(logits - forward(model.weights, ids).output @ model.weights.unembed).max() \
+        <= 1e-9
+
+
+def test_bad_safetensors_files(tmp_path):
+    model = _compiled("sort", False, np.float64)
+    path = tmp_path / "m.safetensors"
+    export.save_safetensors(model, path)
+    from safetensors.numpy import save_file
+    from safetensors import safe_open
+    with safe_open(str(path), framework="numpy") as fh:
+        meta = fh.metadata()
+        arrays = {k: fh.get_tensor(k) for k in fh.keys()}
+    bad = tmp_path / "bad.safetensors"
+    save_file({k: v for k, v in arrays.items() if k != "unembed"}, str(bad), metadata=meta)
+    with pytest.raises(InvalidModelFile, match="missing member"):
+        export.load_safetensors(bad)
+    arrays2 = dict(arrays, unembed=arrays["unembed"][:, :1].copy())
+    save_file(arrays2, str(bad), metadata=meta)
+    with pytest.raises(InvalidModelFile, match="unembed"):
+        export.load_safetensors(bad)
+    save_file(arrays, str(bad), metadata={"other": "x"})
+    with pytest.raises(InvalidModelFile, match="not a theory_kit"):
+        export.load_safetensors(bad)
+    bad.write_bytes(b"garbage")
+    with pytest.raises(InvalidModelFile):
+        export.load_safetensors(bad)
+    with pytest.raises(InvalidModelFile, match="no model file"):
+        export.load_safetensors(tmp_path / "absent.safetensors")
+
+
+# -- without the extra ---------------------------------------------------------------------------
+@pytest.mark.no_extra
+@pytest.mark.parametrize("fn", ["to_torch", "to_transformer_lens", "save_safetensors"])
+def test_missing_extra_names_the_extra(fn, monkeypatch, tmp_path):
+    model = tk.compile(lib.make_length(), vocab={1, 2}, max_seq_len=3)
+    for m in ("torch", "transformer_lens", "safetensors", "safetensors.numpy"):
+        monkeypatch.setitem(sys.modules, m, None)
+    args = (tmp_path / "m.safetensors",) if fn == "save_safetensors" else ()
+    with pytest.raises(export.MissingExtra, match=r"theory_kit\[export\]"):
+        getattr(export, fn)(model, *args)
+
+
+@pytest.mark.no_extra
+def test_circuit_needs_a_compilation(tmp_path):
+    model = tk.compile(lib.make_length(), vocab={1, 2}, max_seq_len=3)
+    model.save(tmp_path / "m.npz")
+    with pytest.raises(tk.errors.InvalidInput, match="theory_kit.compile"):
+        export.circuit(tk.load(tmp_path / "m.npz"))
+    assert export.circuit(model).nodes == ("tokens", "length")
+
+
+# -- command line --------------------------------------------------------------------------------
+def test_cli_compile_to_safetensors_and_export_to_transformer_lens(tmp_path, capsys):
+    from theory_kit.cli import main
+    out = tmp_path / "sort.safetensors"
+    assert main(["compile", "sort", "--out", str(out)]) == 0
+    model = export.load_safetensors(out)
+    assert main(["export", str(out), "--to", "transformer-lens"]) == 0
+    hooked = export.load_safetensors(tmp_path / "sort_tl.safetensors")
+    torch = _torch()
+    ids, _ = model.encode([[3, 1, 2]])
+    with torch.no_grad():
+        logits = hooked(torch.from_numpy(ids)).numpy()
+    assert model.weights.readouts["output"].decode(logits, axis=-1)[0, 1:].tolist() == \
+        model.run([3, 1, 2])
+    npz = tmp_path / "sort.npz"
+    assert main(["compile", "sort", "--out", str(npz)]) == 0
+    assert main(["export", str(npz)]) == 0
+    assert export.load_safetensors(tmp_path / "sort.safetensors").run([2, 1]) == model.run([2, 1])
+
+
+@pytest.mark.no_extra
+def test_cli_export_without_the_extra(tmp_path, capsys, monkeypatch):
+    from theory_kit.cli import main
+    npz = tmp_path / "len.npz"
+    assert main(["compile", "length", "--out", str(npz)]) == 0
+    for m in ("torch", "transformer_lens", "safetensors", "safetensors.numpy"):
+        monkeypatch.setitem(sys.modules, m, None)
+    assert main(["export", str(npz)]) == 2
+    assert "theory_kit[export]" in capsys.readouterr().err
