@@ -16,7 +16,8 @@ import theory_kit as tk
 from theory_kit import export, rasp
 from theory_kit import library as lib
 from theory_kit.compiler.verify import verification_inputs
-from theory_kit.library import LOOPED_PROGRAMS, PROGRAMS
+from theory_kit.library import COT_PROGRAMS, LOOPED_PROGRAMS, PROGRAMS
+from theory_kit.library.cot import STOP
 from theory_kit.model.forward import forward
 from theory_kit.testing import format_program
 from theory_kit.errors import InvalidModelFile
@@ -151,6 +152,23 @@ def test_looped_round_trip(name, dtype):
     model = tk.compile(spec.at(max_seq_len=n), vocab=vocab, max_seq_len=n, dtype=dtype,
                        verify=None)
     check_round_trip(model, list(verification_inputs(model.config)), cache_inputs=16)
+
+
+@pytest.mark.parametrize("name", sorted(COT_PROGRAMS))
+def test_chain_of_thought_generators_round_trip(name):
+    """A compiled CoT generator (causal): every prefix of its generations on every prompt of
+    size 1 (a seeded sample of 30 for larger prompt sets)."""
+    spec = COT_PROGRAMS[name]
+    prompts = [list(p) for p in spec.prompts(1)]
+    prompts = prompts if len(prompts) <= 30 else spec.sample(1, 30, seed=0)
+    model = tk.compile_generator(spec(), vocab=set(spec.vocab(1)),
+                                 max_seq_len=spec.max_seq_len(1), stop=STOP, verify=None)
+    inputs = {tuple(p): None for p in prompts}
+    for p, g in zip(prompts, model.generate(prompts, max_new_tokens=spec.max_seq_len(1),
+                                            stop=STOP)):
+        full = list(p) + list(g.tokens)
+        inputs.update({tuple(full[:k]): None for k in range(len(p), len(full))})
+    check_round_trip(model, [list(x) for x in inputs], cache_inputs=16)
 
 
 @settings(max_examples=100, deadline=None)
