@@ -425,8 +425,9 @@ class SubleqMachine:
         return self.n - self.s - self.m - 1
 
     # -- codec
-    def _col(self, x: np.ndarray, label: str) -> np.ndarray:
-        return self.space.indices_of(_dirs(label, self.N if label == "memory" else self.L))
+    @functools.cached_property
+    def _compact(self) -> tuple:
+        return tuple(_CompactLayer.of(lw) for lw in self.weights.layers)
 
     def encode(self, instructions: Sequence, memory: Sequence[int]) -> np.ndarray:
         """The punchcard [n, D] of a program (validated first, every problem at once).
@@ -479,9 +480,9 @@ class SubleqMachine:
     def step(self, x: np.ndarray) -> np.ndarray:
         """One pass of the looped block (one instruction) on punchcards x [B, n, D] or [n, D]."""
         squeeze = x.ndim == 2
-        x = x[None] if squeeze else x
-        for lw in self.weights.layers:
-            x = _layer(lw, x)
+        x = np.array(x[None] if squeeze else x, dtype=self.dtype)
+        for c in self._compact:
+            x = _layer(c, x)
         return x[0] if squeeze else x
 
     def run_batch(self, programs: Sequence[tuple], *, loops: int, trace: bool = False
@@ -501,7 +502,8 @@ class SubleqMachine:
             mems.append(mem)
             pcs.append(pc)
         for _ in range(loops):
-            x = self.step(x)
+            for c in self._compact:
+                x = _layer(c, x)
             if trace:
                 mem, pc = self._decode(x, cells)
                 mems.append(mem)
@@ -522,25 +524,60 @@ class SubleqMachine:
         return self.run_batch([(instructions, memory)], loops=loops, trace=trace)[0]
 
 
-def _layer(lw, x: np.ndarray) -> np.ndarray:
-    """One layer on x [B, T, D] (theory_kit.model.forward._dense_layer without a mask)."""
-    b, t, d = x.shape
-    if lw.n_heads:
-        h, _, e = lw.W_Q.shape
+@dataclass(frozen=True, eq=False)
+class _CompactLayer:
+    """One layer's nonzero blocks: the rows each sublayer reads and the columns it writes
+    (only exact zeros are dropped, so it computes the same function as the dense arrays)."""
+
+    a_rows: np.ndarray
+    w_qkv: np.ndarray   # [R, H*(E+E+F)]
+    w_o: np.ndarray     # [H*F, C]
+    a_cols: np.ndarray
+    heads: int
+    e: int
+    f: int
+    m_rows: np.ndarray
+    w_in: np.ndarray
+    b_in: np.ndarray
+    w_out: np.ndarray
+    m_cols: np.ndarray
+
+    @classmethod
+    def of(cls, lw) -> "_CompactLayer":
+        h, d, e = lw.W_Q.shape
         f = lw.W_V.shape[2]
-        x2 = x.reshape(b * t, d)
-        q = (x2 @ lw.W_Q.transpose(1, 0, 2).reshape(d, h * e)).reshape(b, t, h, e)
-        k = (x2 @ lw.W_K.transpose(1, 0, 2).reshape(d, h * e)).reshape(b, t, h, e)
-        v = (x2 @ lw.W_V.transpose(1, 0, 2).reshape(d, h * f)).reshape(b, t, h, f)
-        logits = np.matmul(q.transpose(0, 2, 1, 3), k.transpose(0, 2, 3, 1))
+        qkv = np.concatenate([lw.W_Q.transpose(1, 0, 2).reshape(d, h * e),
+                              lw.W_K.transpose(1, 0, 2).reshape(d, h * e),
+                              lw.W_V.transpose(1, 0, 2).reshape(d, h * f)], axis=1)
+        wo = lw.W_O.reshape(h * f, d)
+        a_rows, a_cols = np.flatnonzero(qkv.any(1)), np.flatnonzero(wo.any(0))
+        keep = lw.W_out.any(1)
+        w_in, w_out = lw.W_in[:, keep], lw.W_out[keep]
+        m_rows, m_cols = np.flatnonzero(w_in.any(1)), np.flatnonzero(w_out.any(0))
+        return cls(a_rows, qkv[a_rows], wo[:, a_cols], a_cols, h, e, f, m_rows,
+                   w_in[m_rows], lw.b_in[keep], w_out[:, m_cols], m_cols)
+
+
+def _layer(c: _CompactLayer, x: np.ndarray) -> np.ndarray:
+    """One layer on x [B, T, D], in place: softmax attention without a mask, then the ReLU
+    MLP, residual adds — the formulas of theory_kit.model.forward's dense pass, on the nonzero
+    blocks of the weights."""
+    b, t, d = x.shape
+    if c.heads:
+        h, e, f = c.heads, c.e, c.f
+        qkv = x.reshape(b * t, d)[:, c.a_rows] @ c.w_qkv
+        q = qkv[:, :h * e].reshape(b, t, h, e).transpose(0, 2, 1, 3)
+        k = qkv[:, h * e:2 * h * e].reshape(b, t, h, e).transpose(0, 2, 3, 1)
+        v = qkv[:, 2 * h * e:].reshape(b, t, h, f).transpose(0, 2, 1, 3)
+        logits = np.matmul(q, k)
         logits -= logits.max(axis=-1, keepdims=True)
         np.exp(logits, out=logits)
         logits /= logits.sum(axis=-1, keepdims=True)
-        mixed = np.matmul(logits, v.transpose(0, 2, 1, 3)).transpose(0, 2, 1, 3)
-        x = x + (mixed.reshape(b * t, h * f) @ lw.W_O.reshape(h * f, d)).reshape(b, t, d)
-    if lw.mlp_hidden:
-        hidden = np.maximum(x.reshape(b * t, d) @ lw.W_in + lw.b_in, 0)
-        x = x + (hidden @ lw.W_out + lw.b_out).reshape(b, t, d)
+        mixed = np.matmul(logits, v).transpose(0, 2, 1, 3).reshape(b * t, h * f)
+        x[..., c.a_cols] += (mixed @ c.w_o).reshape(b, t, -1)
+    if c.w_in.shape[1]:
+        hidden = np.maximum(x.reshape(b * t, d)[:, c.m_rows] @ c.w_in + c.b_in, 0)
+        x[..., c.m_cols] += (hidden @ c.w_out).reshape(b, t, -1)
     return x
 
 
@@ -573,6 +610,33 @@ def build(*, s: int, m: int, n: int, N: int, lam: Optional[float] = None,
         raise InvalidInput("subleq.build: " + "; ".join(problems))
     return _build(s, m, n, N, float(derived_lam(n, N, np.dtype(dtype).name) if lam is None
                                     else lam), np.dtype(dtype).name)
+
+
+def run(instructions: Sequence, memory: Sequence[int], *, loops: int, s: int, m: int, n: int,
+        N: int, lam: Optional[float] = None, dtype: Any = np.float64,
+        trace: bool = False) -> Result:
+    """Run a SUBLEQ program on the looped transformer (built once per parameters).
+
+    Args:
+        instructions: (a, b, c) triples: a, b index `memory` (0..len(memory)-1), c indexes
+            `instructions` (len(instructions) = halt).
+        memory: N-bit two's complement ints, at most m of them.
+        loops: passes of the looped block (one instruction each; halted passes change
+            nothing).
+        s, m, n, N: scratchpad, memory and total columns, bits.
+        lam: attention temperature λ (None: `derived_lam(n, N, dtype)`).
+        dtype: float64 or float32.
+        trace: also return memory and pc after every loop.
+
+    Returns:
+        Result(memory, pc[, memories, pcs]) decoded from the residual.
+
+    Raises:
+        InvalidInput: bad parameters, or a program that does not fit or is malformed (every
+            problem listed).
+    """
+    machine = build(s=s, m=m, n=n, N=N, lam=lam, dtype=dtype)
+    return machine.run(instructions, memory, loops=loops, trace=trace)
 
 
 @functools.lru_cache(maxsize=32)
@@ -675,3 +739,177 @@ def _build(s: int, m: int, n: int, N: int, lam: float, dtype: str) -> SubleqMach
         readouts={"output": ReadoutSpec(mem, "categorical")}, dtype=np.dtype(dtype))
     return SubleqMachine(s=s, m=m, n=n, N=N, lam=lam, dtype=np.dtype(dtype), L=L, space=space,
                          layers=layers, weights=weights)
+
+
+# -- example programs, written in SUBLEQ ---------------------------------------------------------
+
+
+class _Asm:
+    """A tiny SUBLEQ assembler: named cells, labels, and the usual macros (T and Z are the
+    temporary and the zero cell every program declares)."""
+
+    def __init__(self):
+        self.cells: dict = {}
+        self.values: list = []
+        self.code: list = []
+        self.labels: dict = {}
+
+    def cell(self, name: str, value: int = 0) -> str:
+        self.cells[name] = len(self.values)
+        self.values.append(value)
+        return name
+
+    def label(self, name: str) -> None:
+        self.labels[name] = len(self.code)
+
+    def subleq(self, a: str, b: str, c: Optional[str] = None) -> None:
+        """mem[b] -= mem[a]; if mem[b] <= 0 goto c (None: the next instruction)."""
+        self.code.append((a, b, c))
+
+    def clr(self, x):
+        self.subleq(x, x)
+
+    def mov(self, dst, src):          # dst = src (4 instructions)
+        self.clr(dst)
+        self.clr("T")
+        self.subleq(src, "T")
+        self.subleq("T", dst)
+
+    def add(self, dst, src):          # dst += src (3 instructions)
+        self.clr("T")
+        self.subleq(src, "T")
+        self.subleq("T", dst)
+
+    def jmp(self, target):            # mem[Z] = 0 - 0 <= 0: always jumps
+        self.subleq("Z", "Z", target)
+
+    def program(self) -> tuple[tuple, tuple]:
+        end = len(self.code)
+        labels = {**self.labels, "halt": end}
+        instrs = tuple((self.cells[a], self.cells[b],
+                        i + 1 if c is None else labels[c]) for i, (a, b, c) in
+                       enumerate(self.code))
+        return instrs, tuple(self.values)
+
+
+@dataclass(frozen=True)
+class Example:
+    """A SUBLEQ example program: its code and initial memory, which cells hold the answer and
+    what they must hold once it halted."""
+
+    name: str
+    instructions: tuple
+    memory: tuple
+    outputs: tuple
+    expected: tuple
+
+
+def _factorial(k: int) -> Example:
+    a = _Asm()
+    for name, v in (("R", 1), ("I", k), ("J", 0), ("ACC", 0), ("ONE", 1), ("T", 0), ("Z", 0)):
+        a.cell(name, v)
+    a.label("loop")
+    a.subleq("Z", "I", "halt")        # while I > 0:
+    a.clr("ACC")                      #   ACC = R * I by repeated addition
+    a.mov("J", "I")
+    a.label("inner")
+    a.add("ACC", "R")
+    a.subleq("ONE", "J", "after")
+    a.jmp("inner")
+    a.label("after")
+    a.mov("R", "ACC")                 #   R = ACC; I -= 1
+    a.subleq("ONE", "I", "loop")
+    a.jmp("loop")
+    instrs, mem = a.program()
+    return Example(f"factorial({k})", instrs, mem, (a.cells["R"],), (math.factorial(k),))
+
+
+def _reverse(xs: Sequence[int]) -> Example:
+    a = _Asm()
+    for i, v in enumerate(xs):
+        a.cell(f"x{i}", v)
+    for name in ("T", "T2", "Z"):
+        a.cell(name)
+    k = len(xs)
+    for i in range(k // 2):           # swap x_i and x_(k-1-i) through T2
+        a.mov("T2", f"x{i}")
+        a.mov(f"x{i}", f"x{k - 1 - i}")
+        a.mov(f"x{k - 1 - i}", "T2")
+    instrs, mem = a.program()
+    return Example(f"reverse({list(xs)})", instrs, mem, tuple(range(k)), tuple(reversed(xs)))
+
+
+def _search(xs: Sequence[int], target: int) -> Example:
+    a = _Asm()
+    for i, v in enumerate(xs):
+        a.cell(f"x{i}", v)
+    for name, v in (("target", target), ("found", -1), ("t", 0), ("u", 0), ("T", 0), ("Z", 0)):
+        a.cell(name, v)
+    for i in range(len(xs)):
+        a.cell(f"C{i}", i)
+    for i in range(len(xs)):          # t = x_i - target; found = i if t <= 0 and -t <= 0
+        a.mov("t", f"x{i}")
+        a.subleq("target", "t", f"maybe{i}")
+        a.jmp(f"next{i}")
+        a.label(f"maybe{i}")
+        a.clr("u")
+        a.subleq("t", "u", f"found{i}")
+        a.jmp(f"next{i}")
+        a.label(f"found{i}")
+        a.mov("found", f"C{i}")
+        a.jmp("halt")
+        a.label(f"next{i}")
+    instrs, mem = a.program()
+    expected = list(xs).index(target) if target in xs else -1
+    return Example(f"search({list(xs)}, {target})", instrs, mem, (a.cells["found"],),
+                   (expected,))
+
+
+def _sort(xs: Sequence[int]) -> Example:
+    a = _Asm()
+    for i, v in enumerate(xs):
+        a.cell(f"x{i}", v)
+    for name in ("t", "T", "T2", "Z"):
+        a.cell(name)
+    k, n_swap = len(xs), 0
+    for p in range(k - 1):            # bubble-sort network of compare-exchanges
+        for i in range(k - 1 - p):
+            x, y, tag = f"x{i}", f"x{i + 1}", n_swap
+            n_swap += 1
+            a.mov("t", y)
+            a.subleq(x, "t", f"swap{tag}")   # t = y - x <= 0: exchange
+            a.jmp(f"end{tag}")
+            a.label(f"swap{tag}")
+            a.mov("T2", x)
+            a.mov(x, y)
+            a.mov(y, "T2")
+            a.label(f"end{tag}")
+    instrs, mem = a.program()
+    return Example(f"sort({list(xs)})", instrs, mem, tuple(range(k)), tuple(sorted(xs)))
+
+
+def example(name: str, *args) -> Example:
+    """An example program: "factorial" (k), "reverse" (xs), "search" (xs, target), "sort" (xs).
+
+    Raises:
+        InvalidInput: an unknown name (quoted with the known ones).
+    """
+    table = {"factorial": _factorial, "reverse": _reverse, "search": _search, "sort": _sort}
+    if name not in table:
+        raise InvalidInput(f"subleq.example: unknown example {name!r}; known: {sorted(table)}")
+    return table[name](*args)
+
+
+#: The examples the tests run (values fit N = 8 bits; differences too).
+EXAMPLES = (
+    ("factorial", 5), ("reverse", (3, -7, 12, 0, 5)), ("search", (4, -2, 9, 9, 1), 9),
+    ("search", (4, -2, 9, 9, 1), 3), ("sort", (7, -3, 5, 0)),
+)
+
+
+def steps_to_halt(instructions: Sequence, memory: Sequence[int], *, N: int,
+                  limit: int = 100_000) -> int:
+    """Loops until the program halts (the interpreter; `limit` if it does not)."""
+    instrs, mem = _check_program(instructions, memory, N, where="subleq.steps_to_halt")
+    r = interpret(instrs, mem, loops=limit, N=N, trace=True)
+    return next((i for i, pc in enumerate(r.pcs) if pc == len(instrs)), limit)
