@@ -25,8 +25,13 @@ instruction i; the column after the last instruction holds the *halt instruction
     program counter ("pc", k)        ±1 code of the current instruction's column, in every
                    column (all columns hold the same value)
     scratchpad     ("scratch_a"/"scratch_b"/"scratch_c", k), ("scratch_mem_a"/"scratch_mem_b",
-                   k), ("scratch_result", k), ("scratch_leq0",), ("scratch_pc_next", k):
-                   written and cleared inside one pass; 0 between passes.
+                   k), ("scratch_result", k), ("scratch_leq0",), ("scratch_dist_b",),
+                   ("scratch_pc_next", k): written and cleared inside one pass; 0 between
+                   passes.
+
+Width D = 9L + 4N + 2 (`width_formula`) against the paper's 8L + 3N + max(3L, 2N) + 1
+(`paper_width_formula`): (n, N) = (32, 8) gives 79 vs 81, (64, 8) 88 vs 91, (128, 12) 113 vs
+117; ours is at most the paper's whenever L >= 4.
 
 The paper executes the instruction in one scratchpad column and broadcasts the result with a
 further attention layer (whose softmax leakage its error correction then removes). Here every
@@ -39,7 +44,10 @@ SUBLEQ uses no more of them.
 Layers of the looped block (attention, then MLP, residual adds, no LayerNorm, no mask):
 
     1. fetch     (attention) scratch_a/b/c <- command rows of the column whose position code
-                 matches pc (Lemma 1 read).                                   MLP: none.
+                 matches pc (Lemma 1 read).
+                 MLP compare: scratch_dist_b = Hamming distance of the column's position code
+                 and scratch_b (the write's address test: [p = b] is bilinear in two residual
+                 rows, the distance is a sum of relus of linear forms).
     2. read      (2 heads)   scratch_mem_a <- memory of column scratch_a; scratch_mem_b <- of
                  column scratch_b (Lemma 1).
                  MLP subtract: scratch_result = bits of mem[b] - mem[a] mod 2^N, scratch_leq0 =
@@ -68,7 +76,13 @@ Error correction, input independent. The paper's code computes its ε from the c
 run time; here every persistent bit is rewritten each pass by steps of a fixed slope (the
 write MLP's snap), so the state after a pass depends only on which side of 1/2 its inputs were,
 and its error is a few roundings whatever the pass number. Which λ keeps every input on the
-right side is `derived_lam` (sympy: `lam_bound`).
+right side is `derived_lam` (sympy: `lam_bound`). The margin is that of ±1 codes: the target
+column is the unique maximiser of q·p_j and every other column scores at least 2λ less; no
+read here ties two columns (each query is one code: pc, snapped by the write MLP, or
+scratch_a/b, within 2ε of a code, which `lam_bound` charges to the gap as 4Lελ).
+Measured (figures/fig_subleq_lambda.py, 100 random programs x 20 loops per λ): every program
+is exact from λ ≈ 4 (n = 32, 64) and λ ≈ 5 (n = 128), against the derived 5.56, 5.92, 6.94
+(float64; float32 a little higher).
 
 The runtime's `theory_kit.model.Model` embeds one token id per position, but a punchcard column
 is not drawn from a small vocabulary (an instruction column is one of n³ triples, a memory column
