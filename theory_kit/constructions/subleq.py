@@ -1,11 +1,18 @@
 """The looped SUBLEQ computer of Giannou et al. built from named craft blocks (issue 16).
 
 Source: A. Giannou, S. Rajput, J. Sohn, K. Lee, J. D. Lee, D. Papailiopoulos, "Looped
-Transformers as Programmable Computers", ICML 2023 — Section 3 (the input "punchcard": commands,
-memory and scratchpad as columns, ±1 binary position codes), Section 4 (the building blocks:
-Lemma 1 read/write by softmax attention on ±1 codes, Lemma 2 conditional branching and the
-program-counter increment, Lemma 3 binary subtraction; the error-correction step) and Section 5
-/ Theorem 1 (SUBLEQ: one instruction per pass of a fixed looped transformer).
+Transformers as Programmable Computers", ICML 2023 (arXiv 2301.13196). Used: the input
+"punchcard" (commands, memory and scratchpad as columns, ±1 binary position codes with
+p_i·p_i = log n and p_i·p_j <= log n - 2 for i != j: two ±1 codes differing in a bit lose 2 in
+the product), and the building blocks of its SUBLEQ section, each of
+which the authors' code (github jysohn1108/Looped-Transformer, subleq.py) implements as one
+block: *read instruction* and *read memory* (the read lemma: softmax attention with temperature
+λ on position codes copies the addressed column), *subtract memory* (binary subtraction by a
+ReLU MLP), *write memory*, *conditional branching* (with the program-counter increment) and
+*error correction*; and the SUBLEQ theorem (one instruction per pass of a fixed looped
+transformer, width 8 log n + 3N + max(3 log n, 2N) + 1). Lemma and section numbers are not
+quoted: they were not checked against the paper's text when this module was written, so the
+blocks are named as the authors' code names them.
 
 Shape letters: B batch of programs, T = n columns (positions), D residual width, L = log n
 (bits of a column address), N bits of a memory value.
@@ -44,25 +51,24 @@ SUBLEQ uses no more of them.
 Layers of the looped block (attention, then MLP, residual adds, no LayerNorm, no mask):
 
     1. fetch     (attention) scratch_a/b/c <- command rows of the column whose position code
-                 matches pc (Lemma 1 read).
+                 matches pc (read lemma).
                  MLP compare: scratch_dist_b = Hamming distance of the column's position code
                  and scratch_b (the write's address test: [p = b] is bilinear in two residual
                  rows, the distance is a sum of relus of linear forms).
     2. read      (2 heads)   scratch_mem_a <- memory of column scratch_a; scratch_mem_b <- of
-                 column scratch_b (Lemma 1).
+                 column scratch_b (read lemma).
                  MLP subtract: scratch_result = bits of mem[b] - mem[a] mod 2^N, scratch_leq0 =
-                 [wrapped result <= 0], scratch_pc_next = bits of pc + 1 (Lemmas 2 and 3, one
-                 layer: every output is a sum of step functions of a linear form of the bits).
+                 [wrapped result <= 0], scratch_pc_next = bits of pc + 1 (subtraction and branching
+                 blocks, one layer: every output is a sum of step functions of a linear form of the bits).
     3. write     (no heads). MLP write/branch/error correction: memory <- result where
                  position == scratch_b, every memory bit snapped to {0, 1}; pc <- scratch_c if
                  scratch_leq0 else scratch_pc_next, snapped to ±1; every scratch row cleared.
 
 So the depth is 3 layers per instruction; the paper's Table 1 counts 9 and the authors' code
 (github jysohn1108/Looped-Transformer) sets 10 blocks per instruction. We match neither: the
-paper needs layers for the broadcast/write attention, for the carry chain of its subtraction
-and for the separate error-correction step; here the subtraction and the branch condition are
-one MLP (steps on the integer values of the bit vectors, below), and error correction is folded
-into the write MLP (every unit that writes persistent state is a step, so its output is 0/1
+savings come from executing the instruction at every column (no broadcast or write attention),
+from computing subtraction, branch condition and increment in one MLP (steps on the integer
+values of the bit vectors, below), and from folding error correction into the write MLP (every unit that writes persistent state is a step, so its output is 0/1
 whatever the small error of its input).
 
 Step functions (the one identity every MLP uses; craft.mlp.step_mlp's). For slope K = 2,
@@ -382,7 +388,7 @@ class _Units:
 
 def _read_head(label: str, query: tuple, keys: tuple, values: tuple, writes: tuple,
                lam: float, note: str) -> AttentionHead:
-    """Lemma 1 read: logits λ·q·p_j, value = the target column's `values` rows."""
+    """read lemma: logits λ·q·p_j, value = the target column's `values` rows."""
     return AttentionHead(label=label, reads_q=query, reads_k=keys, reads_v=values,
                          writes=writes, w_q=lam * np.eye(len(query)), w_k=np.eye(len(keys)),
                          w_v=np.eye(len(values)), w_o=np.eye(len(values)), note=note)
@@ -670,14 +676,14 @@ def _build(s: int, m: int, n: int, N: int, lam: float, dtype: str) -> SubleqMach
 
     fetch = _read_head(
         "fetch", pc, pos, cmd["a"] + cmd["b"] + cmd["c"], sa + sb + sc, lam,
-        "Lemma 1 read: logit λ·pc·p_j is λL at the instruction column and <= λ(L-2) elsewhere "
+        "read lemma: logit λ·pc·p_j is λL at the instruction column and <= λ(L-2) elsewhere "
         "(±1 codes differ in a bit), so the command rows arrive with off-target mass <= "
         "(n-1)e^(-2λ) (lam_bound)")
     read_a = _read_head(
         "read_a", sa, pos, mem, va, lam,
-        "Lemma 1 read of mem[a]: query scratch_a is within 2ε of a ±1 code per bit, the gap "
+        "read lemma, mem[a]: query scratch_a is within 2ε of a ±1 code per bit, the gap "
         "λ(2 - 4Lε) (lam_bound)")
-    read_b = _read_head("read_b", sb, pos, mem, vb, lam, "Lemma 1 read of mem[b], as read_a")
+    read_b = _read_head("read_b", sb, pos, mem, vb, lam, "read lemma, mem[b], as read_a")
 
     cmp_ = _Units()
     # The write's address test. [p_j = b] is bilinear in two residual rows, which one MLP
@@ -690,7 +696,7 @@ def _build(s: int, m: int, n: int, N: int, lam: float, dtype: str) -> SubleqMach
     compare = cmp_.build("compare", "Hamming distance of the position code and scratch_b")
 
     sub = _Units()
-    # Lemma 3 (subtraction), bit k of (v_b - v_a) mod 2^N: with F_k = Σ_{j<=k} 2^j (b_j - a_j)
+    # Subtraction block: bit k of (v_b - v_a) mod 2^N: with F_k = Σ_{j<=k} 2^j (b_j - a_j)
     # ∈ (-2^(k+1), 2^(k+1)), F_k mod 2^(k+1) = (v_b - v_a) mod 2^(k+1) and
     #     r_k = [F_k mod 2^(k+1) >= 2^k] = [F_k >= 2^k] + [F_k >= -2^k] - [F_k >= 0]
     # (F_k >= 0: the first term; F_k < 0: F_k + 2^(k+1) >= 2^k iff F_k >= -2^k). Each [F >= c]
@@ -702,25 +708,25 @@ def _build(s: int, m: int, n: int, N: int, lam: float, dtype: str) -> SubleqMach
             form[va[j]] = -(2.0 ** j)
         for c, sign in ((2.0 ** k, 1.0), (-(2.0 ** k), 1.0), (0.0, -1.0)):
             sub.step(form, 0.0, c - 0.5, {res[k]: sign})
-    # Lemma 2 (branch condition): with D = v_b - v_a (two's complement values) in
+    # Branch condition: with D = v_b - v_a (two's complement values) in
     # [-2^N + 1, 2^N - 1], the wrapped result is <= 0 iff D ∈ [-2^(N-1), 0] or D >= 2^(N-1):
     #     leq0 = [D >= -2^(N-1)] - [D >= 1] + [D >= 2^(N-1)].
     dform = {**_signed_form(vb, 1.0), **_signed_form(va, -1.0)}
     half = 2.0 ** (N - 1)
     for c, sign in ((-half, 1.0), (1.0, -1.0), (half, 1.0)):
         sub.step(dform, 0.0, c - 0.5, {leq: sign})
-    # Lemma 2 (increment): P = Σ_{j<=k} 2^j (pc_j + 1)/2 + 1 ∈ [1, 2^(k+1)], bit k of pc + 1
+    # Program-counter increment: P = Σ_{j<=k} 2^j (pc_j + 1)/2 + 1 ∈ [1, 2^(k+1)], bit k of pc + 1
     # (mod 2^L) is [P >= 2^k] - [P >= 2^(k+1)]. pc is exact (written by steps), so no margin
     # is spent here.
     for k in range(L):
         form, off = _code_value(pc[:k + 1])
         for c, sign in ((2.0 ** k, 1.0), (2.0 ** (k + 1), -1.0)):
             sub.step(form, off + 1.0, c - 0.5, {nxt[k]: sign})
-    subtract = sub.build("subtract", "Lemmas 2 and 3 in one layer: result bits, [result <= 0], "
+    subtract = sub.build("subtract", "subtraction, branch condition and increment in one layer: result bits, [result <= 0], "
                                      "pc + 1, each a sum of steps of an integer form")
 
     wr = _Units()
-    # Write (Lemma 1 write, as a gated MLP) and error correction. With dist the Hamming distance
+    # Write memory (as a gated MLP, not attention: every column holds the result) and error correction. With dist the Hamming distance
     # of the column's position code and scratch_b (0 at column b, >= 1 elsewhere, off by <= Lε;
     # written by the `compare` MLP of layer 1):
     #     mem_k' = [dist = 0 and r_k = 1] + [mem_k = 1] - [dist = 0 and mem_k = 1]
@@ -732,7 +738,7 @@ def _build(s: int, m: int, n: int, N: int, lam: float, dtype: str) -> SubleqMach
         wr.step({mem[k]: 1.0}, 0.0, 0.5, {mem[k]: 1.0})
         wr.step({mem[k]: 1.0, dist: -1.0}, -0.5, 0.0, {mem[k]: -1.0})
         wr.minus(mem[k])
-    # Branch (Lemma 2): pc_k' = 2·(step(c_k + F - 3/2) + step(next_k - F - 1/2)) - 1 with
+    # Conditional branching: pc_k' = 2·(step(c_k + F - 3/2) + step(next_k - F - 1/2)) - 1 with
     # c_k = (scratch_c_k + 1)/2: c_k if F = 1, next_k if F = 0; delta pc_k' - pc_k.
     for k in range(L):
         wr.step({sc[k]: 0.5, leq: 1.0}, 0.5, 1.5, {pc[k]: 2.0})
