@@ -68,8 +68,9 @@ So the depth is 3 layers per instruction; the paper's Table 1 counts 9 and the a
 (github jysohn1108/Looped-Transformer) sets 10 blocks per instruction. We match neither: the
 savings come from executing the instruction at every column (no broadcast or write attention),
 from computing subtraction, branch condition and increment in one MLP (steps on the integer
-values of the bit vectors, below), and from folding error correction into the write MLP (every unit that writes persistent state is a step, so its output is 0/1
-whatever the small error of its input).
+values of the bit vectors, below), and from folding error correction into the write MLP
+(every unit that writes persistent state is a step, so its output is 0/1 whatever the small
+error of its input).
 
 Step functions (the one identity every MLP uses; craft.mlp.step_mlp's). For slope K = 2,
 
