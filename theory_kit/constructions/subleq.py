@@ -610,7 +610,8 @@ def _check_sizes(s, m, n, N, lam, dtype, where) -> list[str]:
     if not problems and n < s + m + 1:
         problems.append(f"n={n} columns cannot hold s={s} scratchpad, m={m} memory columns "
                         f"and the halt instruction (need n >= s + m + 1 = {s + m + 1})")
-    if lam is not None and not (isinstance(lam, (int, float)) and math.isfinite(lam)
+    if lam is not None and not (isinstance(lam, (int, float, np.integer, np.floating))
+                                and not isinstance(lam, bool) and math.isfinite(lam)
                                 and lam > 0):
         problems.append(f"lam must be a positive finite number, got {lam!r}")
     if not (_is_dtype(dtype) and np.dtype(dtype).name in ("float32", "float64")):
