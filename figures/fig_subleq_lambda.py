@@ -103,7 +103,11 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
         ax.set_ylim(-0.03, 1.03)
         if col == 0:
             ax.set_ylabel(f"fraction exact ({LOOPS} loops)")
-            ax.legend(loc="lower right", fontsize=6)
+            sizes = ax.legend(loc="lower right", fontsize=6)
+            ax.add_artist(sizes)
+            styles = [ax.plot([], [], "k--", lw=0.7, label=r"derived $\lambda$")[0],
+                      ax.plot([], [], "k:", lw=0.8, label=r"paper $\lambda=10$")[0]]
+            ax.legend(handles=styles, loc="center right", fontsize=6)
     header = ("s", "m", "n", "N", "dtype", "lam", "kind", "programs", "loops", "exact",
               "fraction")
     theader = ("s", "m", "n", "N", "dtype", "smallest_exact_lam", "derived_lam", "paper_lam",

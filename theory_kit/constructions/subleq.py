@@ -87,9 +87,10 @@ right side is `derived_lam` (sympy: `lam_bound`). The margin is that of ±1 code
 column is the unique maximiser of q·p_j and every other column scores at least 2λ less; no
 read here ties two columns (each query is one code: pc, snapped by the write MLP, or
 scratch_a/b, within 2ε of a code, which `lam_bound` charges to the gap as 4Lελ).
-Measured (figures/fig_subleq_lambda.py, 100 random programs x 20 loops per λ): every program
-is exact from λ ≈ 4 (n = 32, 64) and λ ≈ 5 (n = 128), against the derived 5.56, 5.92, 6.94
-(float64; float32 a little higher).
+Measured (figures/fig_subleq_lambda.py, the same 100 random programs x 20 loops per λ, seed 0):
+every program is exact from λ = 3.84 (n, N = 32, 8), 3.88 (64, 8) and 4.59 (128, 10), the same
+in float64 and float32, against the derived 5.56, 5.92, 6.94 (float64) and 5.56, 5.93, 7.02
+(float32); the paper's λ = 10 is exact too.
 
 The runtime's `theory_kit.model.Model` embeds one token id per position, but a punchcard column
 is not drawn from a small vocabulary (an instruction column is one of n³ triples, a memory column
