@@ -390,7 +390,7 @@ class _Units:
 
 def _read_head(label: str, query: tuple, keys: tuple, values: tuple, writes: tuple,
                lam: float, note: str) -> AttentionHead:
-    """read lemma: logits λ·q·p_j, value = the target column's `values` rows."""
+    """The read lemma as a head: logits λ·q·p_j, value = the target column's `values` rows."""
     return AttentionHead(label=label, reads_q=query, reads_k=keys, reads_v=values,
                          writes=writes, w_q=lam * np.eye(len(query)), w_k=np.eye(len(keys)),
                          w_v=np.eye(len(values)), w_o=np.eye(len(values)), note=note)
@@ -418,7 +418,8 @@ class SubleqMachine:
         L: address bits.
         space: the residual layout (VectorSpace of named directions).
         layers: per layer (heads, MLPs), the named craft blocks.
-        weights: the assembled `theory_kit.model.Weights`.
+        weights: the assembled `theory_kit.model.Weights` (its "output" readout lists the
+            memory bit rows; decode a punchcard with `decode`).
     """
 
     s: int
