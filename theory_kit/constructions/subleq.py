@@ -58,8 +58,9 @@ Layers of the looped block (attention, then MLP, residual adds, no LayerNorm, no
     2. read      (2 heads)   scratch_mem_a <- memory of column scratch_a; scratch_mem_b <- of
                  column scratch_b (read lemma).
                  MLP subtract: scratch_result = bits of mem[b] - mem[a] mod 2^N, scratch_leq0 =
-                 [wrapped result <= 0], scratch_pc_next = bits of pc + 1 (subtraction and branching
-                 blocks, one layer: every output is a sum of step functions of a linear form of the bits).
+                 [wrapped result <= 0], scratch_pc_next = bits of pc + 1 (subtraction and
+                 branching blocks, one layer: every output is a sum of step functions of a
+                 linear form of the bits).
     3. write     (no heads). MLP write/branch/error correction: memory <- result where
                  position == scratch_b, every memory bit snapped to {0, 1}; pc <- scratch_c if
                  scratch_leq0 else scratch_pc_next, snapped to ±1; every scratch row cleared.
@@ -719,20 +720,21 @@ def _build(s: int, m: int, n: int, N: int, lam: float, dtype: str) -> SubleqMach
     half = 2.0 ** (N - 1)
     for c, sign in ((-half, 1.0), (1.0, -1.0), (half, 1.0)):
         sub.step(dform, 0.0, c - 0.5, {leq: sign})
-    # Program-counter increment: P = Σ_{j<=k} 2^j (pc_j + 1)/2 + 1 ∈ [1, 2^(k+1)], bit k of pc + 1
-    # (mod 2^L) is [P >= 2^k] - [P >= 2^(k+1)]. pc is exact (written by steps), so no margin
+    # Program-counter increment: P = Σ_{j<=k} 2^j (pc_j + 1)/2 + 1 ∈ [1, 2^(k+1)], bit k of
+    # pc + 1 (mod 2^L) is [P >= 2^k] - [P >= 2^(k+1)]. pc is exact (written by steps), so no margin
     # is spent here.
     for k in range(L):
         form, off = _code_value(pc[:k + 1])
         for c, sign in ((2.0 ** k, 1.0), (2.0 ** (k + 1), -1.0)):
             sub.step(form, off + 1.0, c - 0.5, {nxt[k]: sign})
-    subtract = sub.build("subtract", "subtraction, branch condition and increment in one layer: result bits, [result <= 0], "
-                                     "pc + 1, each a sum of steps of an integer form")
+    subtract = sub.build("subtract", "subtraction, branch condition and increment in one layer: "
+                                     "result bits, [result <= 0], pc + 1, each a sum of steps "
+                                     "of an integer form")
 
     wr = _Units()
-    # Write memory (as a gated MLP, not attention: every column holds the result) and error correction. With dist the Hamming distance
-    # of the column's position code and scratch_b (0 at column b, >= 1 elsewhere, off by <= Lε;
-    # written by the `compare` MLP of layer 1):
+    # Write memory (a gated MLP, not attention: every column holds the result) and error
+    # correction. With dist the Hamming distance of the column's position code and scratch_b
+    # (0 at column b, >= 1 elsewhere, off by <= Lε; written by the `compare` MLP of layer 1):
     #     mem_k' = [dist = 0 and r_k = 1] + [mem_k = 1] - [dist = 0 and mem_k = 1]
     #            = step_0(r_k - dist - 1/2) + step_{1/2}(mem_k) - step_0(mem_k - dist - 1/2),
     # written as the delta mem_k' - mem_k (-mem_k exactly by `minus`). Every term is a step,
