@@ -90,8 +90,9 @@ read here ties two columns (each query is one code: pc, snapped by the write MLP
 scratch_a/b, within 2ε of a code, which `lam_bound` charges to the gap as 4Lελ).
 Measured (figures/fig_subleq_lambda.py, the same 100 random programs x 20 loops per λ, seed 0):
 every program is exact from λ = 3.84 (n, N = 32, 8), 3.88 (64, 8) and 4.59 (128, 10) (bisection
-to 0.05; the default figure bisects to 0.1: 3.875, 3.875, 4.625), the same in float64 and float32, against the derived 5.56, 5.92, 6.94 (float64) and 5.56, 5.93, 7.02
-(float32); the paper's λ = 10 is exact too.
+to 0.05; the default figure bisects to 0.1: 3.875, 3.875, 4.625), the same in float64 and
+float32, against the derived 5.56, 5.92, 6.94 (float64) and 5.56, 5.93, 7.02 (float32); the
+paper's λ = 10 is exact too.
 
 The runtime's `theory_kit.model.Model` embeds one token id per position, but a punchcard column
 is not drawn from a small vocabulary (an instruction column is one of n³ triples, a memory column
