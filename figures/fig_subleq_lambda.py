@@ -24,11 +24,11 @@ from theory_kit.constructions import subleq
 NAME = "fig_subleq_lambda"
 #: (s, m, n, N) of the three machines.
 SIZES = ((4, 8, 32, 8), (8, 16, 64, 8), (8, 32, 128, 10))
-LAMS = (2.0, 3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0, 7.0, 10.0)
+LAMS = (2.0, 3.0, 4.0, 5.0, 6.0, 8.0, 10.0)
 PAPER_LAM = 10.0
 PROGRAMS = 100
 LOOPS = 20
-BISECT_TOL = 0.1
+BISECT_TOL = 0.2
 DTYPES = ("float64", "float32")
 
 
