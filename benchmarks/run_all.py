@@ -1,7 +1,8 @@
 """Run theory_kit's own benchmarks (`make bench`), one subprocess each, with progress output.
 
     .venv/bin/python benchmarks/run_all.py            # compiler_throughput, looped_throughput,
-                                                      # landscape_solvers
+                                                      # landscape_solvers, incremental_decoding,
+                                                      # subleq_automatic_vs_hand
     .venv/bin/python benchmarks/run_all.py --quick    # each script's --quick mode
     .venv/bin/python benchmarks/run_all.py --with-tracr   # also compare_tracr.py (needs
                                                           # .venv-tracr: `make bench-peers`)
@@ -22,7 +23,7 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SCRIPTS = ("compiler_throughput.py", "looped_throughput.py", "landscape_solvers.py",
-           "incremental_decoding.py")
+           "incremental_decoding.py", "subleq_automatic_vs_hand.py")
 
 
 def main(argv=None) -> int:
