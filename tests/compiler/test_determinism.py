@@ -42,18 +42,21 @@ print(json.dumps(out, sort_keys=True))
 SEEDS = ("0", "1", "2")
 
 #: sha256 prefixes of the weights of the programs whose compilation did not depend on the hash
-#: seed before issue 12, as compiled at commit 0eb631a: they must stay byte-identical.
+#: seed before issue 12, as compiled at commit 0eb631a: they must stay byte-identical. The
+#: programs with categorical lookups (majority, nary_sequencemap, prefix_sum, sort, sum) are
+#: pinned as recompiled when lookup units became snapped pairs (craft.mlp.snapped_units);
+#: the others are still the weights of 0eb631a.
 PINNED = {
     "count/False": "4daf63a5f2bab05f", "count/True": "4daf63a5f2bab05f",
     "length/False": "474206d7ad3c2714", "length/True": "474206d7ad3c2714",
-    "majority/False": "b8a322e6f6876a56", "max/False": "a515afe15e3ee584",
+    "majority/False": "6932ce73e72b42c5", "max/False": "a515afe15e3ee584",
     "mean/False": "10d211f8219c62bb", "mean/True": "10d211f8219c62bb",
     "min/False": "182906ef8b493754",
-    "nary_sequencemap/False": "e03e2870df4bb3c7", "nary_sequencemap/True": "e03e2870df4bb3c7",
-    "prefix_sum/False": "10982c56a28f68ad", "prefix_sum/True": "10982c56a28f68ad",
+    "nary_sequencemap/False": "5c28225cf4c20fa0", "nary_sequencemap/True": "5c28225cf4c20fa0",
+    "prefix_sum/False": "a4480bdcc3860f6b", "prefix_sum/True": "a4480bdcc3860f6b",
     "reverse/False": "b5248a2f07ad4b23", "reverse/True": "b5248a2f07ad4b23",
-    "sort/False": "92390491019a6d8a", "sort_unique/False": "84ce06fb11f3e78b",
-    "sum/False": "e1629daced1211af",
+    "sort/False": "bd0d0d7f5a733298", "sort_unique/False": "84ce06fb11f3e78b",
+    "sum/False": "9c2e627ef227b6c8",
 }
 
 
@@ -89,4 +92,4 @@ def test_weights_do_not_depend_on_the_hash_seed(hashes_by_seed):
 def test_seed_independent_programs_keep_their_weights(hashes_by_seed):
     got = hashes_by_seed[SEEDS[0]]
     changed = sorted(k for k, h in PINNED.items() if not got.get(k, "").startswith(h))
-    assert not changed, f"weights changed against commit 0eb631a: {changed}"
+    assert not changed, f"weights changed against their pins: {changed}"

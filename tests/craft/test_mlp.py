@@ -47,13 +47,13 @@ def test_lookup_is_one_hot_of_the_table_and_zero_at_bos():
 
 
 def test_pair_lookup_is_the_conjunction_of_two_one_hots():
-    # unit (a, y=1): relu(x_a + y_1 - 1) = [x = a and y = 1]
+    # group (a, y=1): the snapped pair [x_a + y_1 > 3/2] = [x = a and y = 1] (two units)
     mlp = lookup_mlp("pair", X + Y, OUT, [({X[0]: 1.0, Y[1]: 1.0}, 1.0, {OUT[1]: 1.0})], "t")
     rows = [{X[i]: 1.0, Y[j]: 1.0} for i in range(3) for j in range(2)]
     got = run(mlp, rows + [{}])  # last: both one-hots empty (no value)
     want = [1.0 if (i, j) == (0, 1) else 0.0 for i in range(3) for j in range(2)] + [0.0]
     np.testing.assert_array_equal(got[:, 1], want)
-    assert mlp.hidden == 1
+    assert mlp.hidden == 2
 
 
 def test_lookup_skips_groups_with_empty_output():

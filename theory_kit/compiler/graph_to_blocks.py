@@ -536,7 +536,8 @@ def lower_map(ctx: LoweringContext, expr: rn.Map, node: NodeBasis) -> None:
         dirs = list(base.directions)
         outs = [_apply_total(fn, expr.f, d.value) for d in dirs]
         if node.encoding == "categorical":
-            # relu(Σ_{v: f(v)=y} x_v): x is one-hot, so the sum is [f(x) = y]; one unit per y.
+            # [Σ_{v: f(v)=y} x_v > 1/2]: x is one-hot, so the sum is [f(x) = y]; one snapped
+            # pair per y (craft.mlp.snapped_units: exact 0/1 even for inexact inputs).
             by_value: dict = {}  # typed_key(y) -> (y, {direction: 1})
             for d, y in zip(dirs, outs):
                 if y is not None:
@@ -616,9 +617,10 @@ def _through_sum(ctx, fv: dict, xdirs, xvals, ydirs, yvals) -> Optional[tuple]:
 
 
 def _n_steps(ys: list) -> int:
-    """Hidden units `_steps` uses for outputs ys."""
+    """Hidden units `_steps` uses for outputs ys with `present` (as `_through_sum` passes it:
+    the first output is a snapped pair, 2 units)."""
     changes = sum(1 for a, b in zip(ys, ys[1:]) if not same_value(a, b))
-    return (ys[0] is not None) + 2 * changes
+    return 2 * (ys[0] is not None) + 2 * changes
 
 
 def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBasis) -> None:
@@ -666,15 +668,15 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
                 units.append(({od: 1.0, **w}, 1.0, z))
         return units
 
-    # relu(x_a + Σ_{b: f(a,b)=z} y_b - 1) = [x = a and f(a, y) = z]; iterate over the side
-    # that needs fewer units.
+    # [x_a + Σ_{b: f(a,b)=z} y_b > 3/2] = [x = a and f(a, y) = z] (a snapped pair per group);
+    # iterate over the side that needs fewer units.
     by_x = table(xdirs, xvals, ydirs, yvals, swap=False)
     by_y = table(ydirs, yvals, xdirs, xvals, swap=True)
     units = by_x if len(by_x) <= len(by_y) else by_y
     # Steps on x ± y when they need fewer units; not for two-valued outputs, whose readers
     # often look at one value only (pruning then leaves ~|x| table units, fewer than 5 steps).
     summed = _through_sum(ctx, fv, xdirs, xvals, ydirs, yvals) if len(node.values) > 2 else None
-    if summed is not None and _n_steps(summed[2]) < sum(1 for *_, z in units
+    if summed is not None and _n_steps(summed[2]) < sum(2 for *_, z in units
                                                         if _out_vector(node, z)):
         ctx.add(node, "mlp", _steps(ctx, node, *summed))
         return

@@ -21,8 +21,8 @@ import numpy as np
 from theory_kit.craft.bases import BOS, BasisDirection
 from theory_kit.craft.blocks import MLP
 
-__all__ = ["MLPBuilder", "Step", "lookup_mlp", "linear_mlp", "step_mlp", "width_decoder_mlp",
-           "scaled", "added"]
+__all__ = ["MLPBuilder", "Step", "LOOKUP_SLOPE", "snapped_units", "lookup_mlp", "linear_mlp",
+           "step_mlp", "width_decoder_mlp", "scaled", "added"]
 
 Vector = Mapping[BasisDirection, float]
 
@@ -104,16 +104,58 @@ class MLPBuilder:
                    b_in=np.array(self.bias, dtype=float), w_out=w_out, note=note)
 
 
+#: Slope k of the snapped lookup units (as craft.loop.SNAP_SLOPE): a pattern sum within
+#: 1/2 - 1/(2k) = 3/8 of an integer gives an exact 0 or 1.
+LOOKUP_SLOPE = 4.0
+
+#: The largest pattern sum a lookup unit sees at BOS: at most two one-hots are read, each at
+#: most one-hot there (an Aggregate's default), so Σ_{d ∈ pattern} x_d ≤ 2.
+LOOKUP_BOS_SUM = 2.0
+
+
+def snapped_units(mlp: MLPBuilder, w_in: Vector, offset: float, out: Vector, *,
+                  slope: float = LOOKUP_SLOPE, bos_sum: float = LOOKUP_BOS_SUM) -> None:
+    """Add [Σ w_in·x > offset + 1/2]·out as a snapped ReLU pair, gated at BOS.
+
+    Identity: with z = Σ w_in·x - offset - 1/2,
+
+        relu(k·z + 1/2) - relu(k·z - 1/2)
+
+    is exactly 0 for z ≤ -1/(2k) and exactly 1 for z ≥ 1/(2k) (the step identity of
+    `step_mlp`; craft.loop snaps the loop state the same way). For one-hot inputs the pattern
+    sum is an integer up to the inputs' errors, so it is exact while those errors move the sum
+    by less than 1/2 - 1/(2k) (3/8 for k = 4): the output no longer carries the input error,
+    and errors cannot compound through chains of lookups and Selects reading them.
+    Gate k·(bos_sum - offset) + 1 (at least 1): above k·(bos_sum - offset - 1/2) + 1/2, the
+    larger pre-activation at BOS, so both units are 0 there.
+    """
+    gate = max(slope * (bos_sum - offset), 0.0) + 1.0
+    w = scaled(w_in, slope)
+    b = -slope * (offset + 0.5)
+    mlp.unit(w, b + 0.5, out, gate=gate)
+    mlp.unit(w, b - 0.5, scaled(out, -1.0), gate=gate)
+
+
 def lookup_mlp(label: str, reads: Sequence[BasisDirection], writes: Sequence[BasisDirection],
                groups: Sequence[tuple[Vector, float, Vector]], note: str) -> MLP:
-    """A table lookup on one-hot inputs: one unit per (pattern, offset, output) group.
+    """A table lookup on one-hot inputs: one snapped ReLU pair per (pattern, offset, output)
+    group.
 
-    Identity: unit g is relu(Σ_{d ∈ pattern_g} x_d - offset_g); with one-hot inputs the sum
-    counts how many of the pattern's directions are on. A pattern over one one-hot (offset 0)
-    gives [x ∈ pattern] ∈ {0, 1}; a pattern of one direction of x plus directions of y
-    (offset 1) gives [x = a and y ∈ pattern] (x_a + Σ y_b ≤ 2). The unit adds output_g, so
-    the MLP writes Σ_g [pattern g matches]·output_g. Gate 2 + offset: at BOS the pattern sum
-    is at most 2 for two one-hots, so the unit is exactly 0 there.
+    Identity: group g adds [Σ_{d ∈ pattern_g} x_d > offset_g + 1/2]·output_g (`snapped_units`,
+    two units); with one-hot inputs the sum counts how many of the pattern's directions are on.
+    A pattern over one one-hot (offset 0) gives [x ∈ pattern] ∈ {0, 1}; a pattern of one
+    direction of x plus directions of y (offset 1) gives [x = a and y ∈ pattern] (x_a + Σ y_b
+    ≤ 2). The MLP writes Σ_g [pattern g matches]·output_g.
+
+    Exactness. Each indicator is exactly 0 or 1 while the inputs' errors move its pattern sum
+    by less than 3/8, whatever they are below that (a plain relu(Σ x_d - offset) would pass
+    the input error on linearly, and a Select reading the output multiplies it by β: errors
+    grew geometrically along deep programs).
+    Several groups writing the same direction stay exact: each adds an exact 0 or 1 times its
+    output, and for a one-hot input at most one group per output value matches (groups of one
+    one-hot partition its values; pair groups for x = a differ in a), so a categorical output
+    is an exact one-hot (or exactly 0: no group matches) up to the rounding of the sums.
+    At BOS the pattern sum is at most 2 (`LOOKUP_BOS_SUM`), below every unit's gate.
 
     Args:
         label: the MLP's label.
@@ -124,12 +166,12 @@ def lookup_mlp(label: str, reads: Sequence[BasisDirection], writes: Sequence[Bas
         note: the MLP's note.
 
     Returns:
-        The MLP (H = number of groups with a non-empty output).
+        The MLP (H = 2 × the number of groups with a non-empty output).
     """
     mlp = MLPBuilder(reads, writes)
     for w_in, offset, out in groups:
         if out:
-            mlp.unit(w_in, -offset, out, gate=2.0 + offset)
+            snapped_units(mlp, w_in, offset, out)
     return mlp.build(label, note)
 
 
@@ -175,8 +217,8 @@ def step_mlp(label: str, form: Vector, xs: Sequence[float], outputs: Sequence[Ve
     gate = L·(max|xs| + |offset| + |t|) + 1 ≥ the pair's pre-activations there.
 
     `present` (directions of one-hots that may be all zero, e.g. two operands that may hold
-    no value) replaces the constant unit by relu(Σ present - 1): 1 only when both one-hots
-    hold a value. The caller's offset then puts z far below xs[0] when one is missing, so no
+    no value) replaces the constant unit by the snapped pair [Σ present > 3/2]
+    (`snapped_units`, exact 0 or 1 like the steps): 1 only when both one-hots hold a value. The caller's offset then puts z far below xs[0] when one is missing, so no
     step fires and the MLP writes nothing.
 
     Args:
@@ -203,7 +245,7 @@ def step_mlp(label: str, form: Vector, xs: Sequence[float], outputs: Sequence[Ve
         # Constant term outputs[0], gated: relu(1 - 2·bos) is 1 off BOS and 0 at BOS.
         mlp.unit({}, 1.0, first, gate=2.0)
     elif first:
-        mlp.unit(present, -1.0, first, gate=2.0)
+        snapped_units(mlp, present, 1.0, first)
     xmax = max(abs(x) for x in xs) + abs(offset)
     for j in range(len(xs) - 1):
         if keys[j] == keys[j + 1]:
