@@ -674,7 +674,8 @@ def lower_sequence_map(ctx: LoweringContext, expr: rn.SequenceMap, node: NodeBas
     by_y = table(ydirs, yvals, xdirs, xvals, swap=True)
     units = by_x if len(by_x) <= len(by_y) else by_y
     # Steps on x ± y when they need fewer units; not for two-valued outputs, whose readers
-    # often look at one value only (pruning then leaves ~2|x| table units: a snapped pair per group).
+    # often look at one value only (pruning then leaves ~2|x| table units: a snapped pair
+    # per group).
     summed = _through_sum(ctx, fv, xdirs, xvals, ydirs, yvals) if len(node.values) > 2 else None
     if summed is not None and _n_steps(summed[2]) < sum(2 for *_, z in units
                                                         if _out_vector(node, z)):
