@@ -33,7 +33,9 @@ class Component:
     Attributes:
         name: unique and readable: "embed", "L3.H0", "L3.mlp[12:20]".
         kind: "embed", "head", "mlp" (a RASP node's MLP) or "cleaner" (units that erase
-            directions whose SOp is dead, so a later SOp can reuse the dimension).
+            directions whose SOp is dead, so a later SOp can reuse the dimension; it
+            implements no RASP node, and ablating it matters only where the later SOp's
+            decoding is sensitive to the stale value).
         layer: the exported (TransformerLens) layer; -1 for the embedding.
         node: the label of the RASP node it implements ("tokens"/"indices" for the embedding;
             for a cleaner, "clean@<layer>").
