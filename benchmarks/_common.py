@@ -477,6 +477,17 @@ def finish(result: dict, start: float, out: Path, markdown: Callable[[dict], str
         progress(f"updated {README.relative_to(REPO)}")
 
 
+def output_arguments(parser: Any, out: Path, *, seed: bool = True) -> None:
+    """The options every benchmark script shares: --seed (unless `seed` is False), --threads
+    (BLAS threads), --out (its JSON, default `out`) and --no-readme."""
+    if seed:
+        parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--threads", type=int, default=1,
+                        help="BLAS threads (default 1; 0 = numpy's default)")
+    parser.add_argument("--out", type=Path, default=out)
+    parser.add_argument("--no-readme", action="store_true")
+
+
 def measured_line(result: dict) -> str:
     """The first line of a benchmark's README section: when, how long, on what machine, with
     which BLAS threads (`result["settings"]["threads"]`) and command."""

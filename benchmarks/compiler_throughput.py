@@ -137,10 +137,7 @@ def main(argv=None) -> int:
     parser.add_argument("--programs", default="", help="comma-separated names (default: all)")
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds each throughput/compile measurement repeats (default 0.5)")
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1; 0 = numpy's default)")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--no-readme", action="store_true")
+    C.output_arguments(parser, OUT, seed=False)
     args = parser.parse_args(argv)
     min_time = args.min_time or (0.1 if args.quick else 0.5)
     table = programs()

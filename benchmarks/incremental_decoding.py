@@ -136,11 +136,7 @@ def main(argv=None) -> int:
     parser.add_argument("--batch", type=int, default=8, help="prompts decoded together")
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds each measurement repeats (default 0.5; --quick 0)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1; 0 = numpy's default)")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--no-readme", action="store_true")
+    C.output_arguments(parser, OUT)
     args = parser.parse_args(argv)
     min_time = args.min_time if args.min_time is not None else (0.0 if args.quick else 0.5)
     names = [x.strip() for x in args.programs.split(",") if x.strip()] or list(PROGRAMS)

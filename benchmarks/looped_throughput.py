@@ -214,11 +214,7 @@ def main(argv=None) -> int:
                         help="inputs per (program, N) (default 2,000; 500 --quick)")
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds of timing per side (default 1.0; 0.1 --quick)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1; 0 = numpy's default)")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--no-readme", action="store_true")
+    C.output_arguments(parser, OUT)
     args = parser.parse_args(argv)
     count = args.count or (500 if args.quick else 2000)
     min_time = args.min_time or (0.1 if args.quick else 1.0)

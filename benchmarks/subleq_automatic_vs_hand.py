@@ -83,11 +83,7 @@ def main(argv=None) -> int:
                         help="random programs per size (default 500; 100 --quick)")
     parser.add_argument("--min-time", type=float, default=None,
                         help="seconds of timing per machine (default 1.0; 0.1 --quick)")
-    parser.add_argument("--seed", type=int, default=0)
-    parser.add_argument("--threads", type=int, default=1,
-                        help="BLAS threads (default 1; 0 = numpy's default)")
-    parser.add_argument("--out", type=Path, default=OUT)
-    parser.add_argument("--no-readme", action="store_true")
+    C.output_arguments(parser, OUT)
     args = parser.parse_args(argv)
     programs = args.programs or (100 if args.quick else 500)
     min_time = args.min_time or (0.1 if args.quick else 1.0)
