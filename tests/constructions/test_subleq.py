@@ -165,3 +165,20 @@ def test_state_error_does_not_grow(dtype):
         assert np.abs(x[..., scratch]).max() == 0.0, f"scratch not cleared at loop {loop}"
     tol = 4 * np.finfo(dtype).eps  # measured: 0 in float64, 1 ulp in float32
     assert max(errors) <= tol, (max(errors), tol)
+
+
+def test_bad_punchcards_and_program_pairs_are_clear_errors():
+    machine = subleq.build(s=1, m=4, n=16, N=8)
+    with pytest.raises(InvalidInput, match=r"decode: expected finite punchcards"):
+        machine.decode(np.zeros((3, 3)))
+    with pytest.raises(InvalidInput, match=r"step: expected finite punchcards"):
+        machine.step(np.zeros((2, 3)))
+    x = machine.encode([(0, 1, 0)], [1, 2])
+    with pytest.raises(InvalidInput, match="finite"):
+        machine.step(np.where(x == 0, np.nan, x))
+    with pytest.raises(InvalidInput, match="cells"):
+        machine.decode(x, cells=9)
+    with pytest.raises(InvalidInput, match=r"program\(s\) \[1\]"):
+        machine.run_batch([([(0, 1, 0)], [1, 2]), 5], loops=1)
+    ref = subleq.interpret([(0, 1, 0)], [1, 2], loops=1, N=8)
+    assert machine.decode(machine.step(x), cells=2) == (ref.memory, ref.pc)

@@ -347,6 +347,21 @@ def test_bad_safetensors_files(tmp_path):
         export.load_safetensors(tmp_path / "absent.safetensors")
 
 
+def test_transformer_lens_file_with_a_bad_config(tmp_path):
+    model = _compiled("hist", False, np.float64)
+    path = tmp_path / "tl.safetensors"
+    export.save_safetensors(model, path, transformer_lens=True)
+    from safetensors import safe_open
+    from safetensors.numpy import save_file
+    with safe_open(str(path), framework="numpy") as fh:
+        meta = fh.metadata()
+        arrays = {k: fh.get_tensor(k) for k in fh.keys()}
+    for config in ("{not json", '{"n_layers": "x"}'):
+        save_file(arrays, str(path), metadata=dict(meta, **{"transformer_lens.config": config}))
+        with pytest.raises(InvalidModelFile, match="TransformerLens config"):
+            export.load_safetensors(path)
+
+
 # -- without the extra ---------------------------------------------------------------------------
 @pytest.mark.no_extra
 @pytest.mark.parametrize("fn", ["to_torch", "to_transformer_lens", "save_safetensors"])

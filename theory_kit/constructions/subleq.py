@@ -489,6 +489,10 @@ class SubleqMachine:
     def decode(self, x: np.ndarray, cells: Optional[int] = None) -> tuple[tuple, int]:
         """(memory of the first `cells` cells (default m) as signed ints, pc) of a residual
         [n, D] (bits: > 1/2; pc code: > 0)."""
+        x = self._punchcards(x, "decode", batched=False)
+        if cells is not None and not (isinstance(cells, int) and 0 <= cells <= self.m):
+            raise InvalidInput(f"SubleqMachine.decode: cells must be an int in 0..{self.m}, "
+                               f"got {cells!r}")
         mem, pc = self._decode(x[None], self.m if cells is None else cells)
         return tuple(int(v) for v in mem[0]), int(pc[0])
 
@@ -504,16 +508,37 @@ class SubleqMachine:
     # -- forward
     def step(self, x: np.ndarray) -> np.ndarray:
         """One pass of the looped block (one instruction) on punchcards x [B, n, D] or [n, D]."""
+        x = self._punchcards(x, "step", batched=True)
         squeeze = x.ndim == 2
         x = np.array(x[None] if squeeze else x, dtype=self.dtype)
         for c in self._compact:
             x = _layer(c, x)
         return x[0] if squeeze else x
 
+    def _punchcards(self, x: Any, where: str, *, batched: bool) -> np.ndarray:
+        """x as a float array of punchcards [n, D] (or [B, n, D] when `batched`)."""
+        x = np.asarray(x)
+        shapes = ((self.n, self.space.dim),) + (((None, self.n, self.space.dim),) if batched
+                                                else ())
+        ok = x.dtype.kind in "fiub" and any(
+            x.ndim == len(sh) and all(a is None or a == b for a, b in zip(sh, x.shape))
+            for sh in shapes)
+        if not ok or not np.all(np.isfinite(x)):
+            want = " or ".join(str(sh).replace("None", "B") for sh in shapes)
+            raise InvalidInput(f"SubleqMachine.{where}: expected finite punchcards of shape "
+                               f"{want}, got {x.dtype} array of shape {x.shape}")
+        return x
+
     def run_batch(self, programs: Sequence[tuple], *, loops: int, trace: bool = False
                   ) -> list[Result]:
         """Run many (instructions, memory) programs at once, one shared set of weights."""
         _check_loops(loops, "subleq.run")
+        programs = list(programs)
+        bad = [k for k, p in enumerate(programs)
+               if not (isinstance(p, (tuple, list)) and len(p) == 2)]
+        if bad:
+            raise InvalidInput(f"subleq.run: each program is a pair (instructions, memory); "
+                               f"program(s) {bad[:6]} are not, e.g. {programs[bad[0]]!r:.60}")
         checked = [_check_program(i, mem, self.N, m=self.m, capacity=self.capacity,
                                   where=f"subleq.run (program {k})")
                    for k, (i, mem) in enumerate(programs)]

@@ -336,7 +336,13 @@ def load_safetensors(path: str | os.PathLike):
     if _TL_KEY in metadata:
         torch = _require("torch", "load_safetensors")
         tl = _require("transformer_lens", "load_safetensors")
-        return _hooked(torch, tl, json.loads(metadata[_TL_KEY]), arrays)
+        try:
+            config = json.loads(metadata[_TL_KEY])
+            return _hooked(torch, tl, config, arrays)
+        except (ValueError, TypeError, KeyError, AttributeError) as exc:
+            raise InvalidModelFile(f"{path!r}: metadata {_TL_KEY!r} is not a usable "
+                                   f"TransformerLens config ({type(exc).__name__}: {exc})"
+                                   ) from exc
     try:
         meta = json.loads(metadata[_META_KEY])
     except ValueError as exc:
