@@ -198,7 +198,7 @@ def make_mul_with_add(n: int, base: int = 10) -> rasp.SOp:
         m = (W - 1 - (r - 3 - W)) - s[0]             # place p minus k: digit a_m
         return n - 1 - m if 0 <= m < n else -1
     a_pos = rasp.categorical(rasp.SequenceMap(a_at, state, offset)).named(f"{name}_a_at")
-    addend = read_at_sop(a_pos, digits, f"{name}_addend")
+    addend = _read_at(a_pos, digits, f"{name}_addend")
 
     # the token: a lookup on the offset and the state, then the digit it names
     def kind(s, r):
@@ -259,7 +259,7 @@ def make_mul_with_add(n: int, base: int = 10) -> rasp.SOp:
     return rasp.categorical(rasp.SequenceMap(final, token, addend)).named(name)
 
 
-def read_at_sop(position: rasp.SOp, sop: rasp.SOp, name: str, default: Any = 0) -> rasp.SOp:
+def _read_at(position: rasp.SOp, sop: rasp.SOp, name: str, default: Any = 0) -> rasp.SOp:
     """`sop` at the position `position` holds (one head; `default` where there is none)."""
     select = rasp.Select(_I, position, rasp.Comparison.EQ).named(f"{name}_select")
     return rasp.categorical(rasp.Aggregate(select, sop, default=default)).named(name)
