@@ -142,8 +142,8 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
         panels[task].plot([r[1] for r in mine], [r[4] for r in mine], styles[kind],
                           marker="os^Dv<>"[cidx % 7], color=f"C{cidx % 10}", ms=3, lw=0.9,
                           label=f"{program} ({kind})" if task != "circuit" else kind)
-    axes[0].set_xlabel("circuit size $n$ (gates)")
-    axes[1].set_xlabel("digits / bits $n$")
+    axes[0].set_xlabel("circuit size n (gates)")
+    axes[1].set_xlabel("digits / bits n")
     for ax, title in zip(axes, ("(a) circuit evaluation", "(b) binary addition and parity")):
         ax.set_ylabel("compiled layers")
         ax.set_title(title, loc="left", fontsize=7)

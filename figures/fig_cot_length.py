@@ -76,7 +76,7 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
         color, marker = f"C{idx % 10}", MARKERS[idx % len(MARKERS)]
         axes[0].plot(sizes, [spec.cot_length_at(n) for n in sizes], "-", color=color, lw=0.8)
         axes[0].plot(sizes, [hi for _, hi in measured], marker, color=color, ms=2.6,
-                     label=f"{name}: ${spec.cot_length}$".replace("*", r"\,"))
+                     label=f"{name}: {spec.cot_length}".replace("*", ""))
 
     for cidx, (base, n) in enumerate(TOOL_CONFIGS):
         spec = mul_with_add_spec(n, base)
@@ -99,19 +99,19 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
             tool_rows.append((base, n, calls, len(pairs), got[0], formula.pop()))
         xs = sorted(by_calls)
         axes[1].plot(xs, [by_calls[c][0][0] for c in xs], MARKERS[cidx], color=f"C{cidx}",
-                     ms=3, label=f"base {base}, $n={n}$")
+                     ms=3, label=f"base {base}, n = {n}")
         grid = np.arange(min(xs), max(xs) + 1)
         axes[1].plot(grid, grid * (6 * n + 6) + 2 * n + 1, "-", color=f"C{cidx}", lw=0.8)
 
-    axes[0].set_xlabel("problem size $n$ (bits, digits, gates, hops)")
+    axes[0].set_xlabel("problem size n (bits, digits, gates, hops)")
     axes[0].set_ylabel("tokens written (stop included)")
     axes[0].legend(fontsize=5, ncol=2, loc="upper left", handletextpad=0.2, columnspacing=0.6)
     axes[0].set_title("(a) chain of thought: measured (markers), formula (lines)",
                       loc="left", fontsize=7)
-    axes[1].set_xlabel("tool calls $T$")
+    axes[1].set_xlabel("tool calls T")
     axes[1].set_ylabel("tokens after the prompt")
     axes[1].legend(fontsize=6, loc="upper left",
-                   title=r"line: $T(6n+6)+2n+1$", title_fontsize=6)
+                   title="line: T (6n + 6) + 2n + 1", title_fontsize=6)
     axes[1].set_title("(b) multiplication with an add tool", loc="left", fontsize=7)
     header = ("program", "n", "prompts", "exhaustive", "measured_min", "measured_max",
               "formula", "formula_expr")
