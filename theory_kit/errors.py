@@ -20,6 +20,7 @@ __all__ = [
     "GenerationError",
     "ToolCallError",
     "MachineError",
+    "SweepStoreError",
 ]
 
 
@@ -125,3 +126,12 @@ class ToolCallError(GenerationError):
 class MachineError(GenerationError):
     """An external-memory machine step went wrong: an output that is not a transition, a move
     outside the allowed set, a written symbol outside the alphabet, or no transition."""
+
+
+class SweepStoreError(TheoryKitError):
+    """A sweep's result store cannot be used: missing, corrupted or truncated, written by
+    another task function, or in use by another running sweep. The message names the file."""
+
+    def __init__(self, message: str, *, path=None):
+        super().__init__(message)
+        self.path = path
