@@ -213,7 +213,7 @@ def _dask_client(workers: Optional[int], address: Optional[str], cluster: Option
         made = jobqueue_cluster(cluster)
         return Client(made), made
     made = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                        dashboard_address=None)
+                        dashboard_address=":0")
     return Client(made), made
 
 
