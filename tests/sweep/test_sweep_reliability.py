@@ -117,7 +117,9 @@ def test_a_worker_killed_mid_sweep_has_its_cells_rerun(cluster, tmp_path, monkey
     starts = [w[1] for w in lines if w[0] == "start"]
     ends = [w[1] for w in lines if w[0] == "end"]
     assert starts.count(victim_cell) == 2, "the killed worker's cell was not rerun"
-    assert sorted(ends, key=int) == [str(x) for x in range(16)]  # each finished once
+    # every cell finished; one whose result was still in the dead worker's memory may have
+    # finished twice (Dask recomputes lost results), never recorded twice
+    assert set(ends) == {str(x) for x in range(16)}
     assert strip(out["rows"]) == strip(serial_reference(tmp_path, grid, 1, monkeypatch))
 
 
