@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import time
-
 import numpy as np
 
 __all__ = ["noisy_mean", "spin"]
@@ -15,11 +13,14 @@ def noisy_mean(n: int, scale: float, seed: int) -> dict:
     return {"mean": float(x.mean()), "std": float(x.std())}
 
 
+#: Iterations of `spin`'s loop per requested millisecond (about 1 ms on one current core).
+SPIN_PER_MS = 8_000
+
+
 def spin(ms: float, seed: int, i: int = 0) -> dict:
-    """Busy CPU work for about `ms` milliseconds (a stand-in cell of known cost)."""
-    rng = np.random.default_rng(seed)
-    end = time.perf_counter() + ms / 1000.0
-    acc = 0.0
-    while time.perf_counter() < end:
-        acc += float(rng.random())
-    return {"acc_positive": acc >= 0.0}
+    """A fixed amount of CPU work, about `ms` milliseconds on an idle core (a stand-in cell of
+    known cost: fixed work, not a wall-clock wait, so contention for cores shows)."""
+    acc = seed & 0x7FFFFFFF
+    for _ in range(int(ms * SPIN_PER_MS)):
+        acc = (acc * 1103515245 + 12345) & 0x7FFFFFFF
+    return {"acc": acc}
