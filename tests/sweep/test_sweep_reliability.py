@@ -179,3 +179,34 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(tmp_path):
     assert "Traceback" not in err
     info = sweep.status(tmp_path / "store")
     assert info["ok"] >= 4 and info["remaining"] == 40 - info["ok"]
+
+
+def test_a_jobqueue_config_file_builds_and_scales_its_cluster(tmp_path, monkeypatch):
+    """The `cluster=` path end to end, with a stand-in dask_jobqueue whose SLURMCluster is a
+    LocalCluster (dask-jobqueue itself needs a batch system): the config's `cluster` mapping
+    reaches the class, `scale: {jobs: 2}` scales it, the sweep runs on it."""
+    import types
+
+    made = {}
+
+    class FakeSLURMCluster(distributed.LocalCluster):
+        def __init__(self, **kwargs):
+            made["kwargs"] = kwargs
+            super().__init__(n_workers=0, threads_per_worker=1, processes=True,
+                             dashboard_address=":0")
+
+        def scale(self, jobs=None, **kwargs):
+            made.setdefault("jobs", []).append(jobs)  # closing scales to 0 too
+            return super().scale(jobs)
+
+    monkeypatch.setitem(sys.modules, "dask_jobqueue",
+                        types.SimpleNamespace(SLURMCluster=FakeSLURMCluster))
+    config = tmp_path / "slurm.yaml"
+    config.write_text("jobqueue: slurm\ncluster:\n  cores: 1\n  memory: 1GB\n"
+                      "  walltime: '00:10:00'\nscale: {jobs: 2}\n")
+    grid = {"x": [1, 2, 3]}
+    rows = sweep.run(WORK, grid, seeds=1, store=tmp_path / "slurm", engine="dask",
+                     cluster=config)
+    assert made["kwargs"] == {"cores": 1, "memory": "1GB", "walltime": "00:10:00"}
+    assert made["jobs"][0] == 2
+    assert strip(rows) == strip(serial_reference(tmp_path, grid, 1, monkeypatch))
