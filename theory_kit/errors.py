@@ -21,6 +21,7 @@ __all__ = [
     "ToolCallError",
     "MachineError",
     "SweepStoreError",
+    "SweepFailed",
 ]
 
 
@@ -135,3 +136,12 @@ class SweepStoreError(TheoryKitError):
     def __init__(self, message: str, *, path=None):
         super().__init__(message)
         self.path = path
+
+
+class SweepFailed(TheoryKitError):
+    """Cells of a sweep raised (`theory_kit.sweep.check`); `.rows` holds the failed rows, each
+    with its parameters and traceback."""
+
+    def __init__(self, message: str, *, rows=()):
+        super().__init__(message)
+        self.rows = list(rows)

@@ -205,3 +205,16 @@ def test_jobqueue_configs_are_checked_and_dask_jobqueue_is_optional(tmp_path, mo
     with pytest.raises(InvalidInput, match="pip install dask-jobqueue"):
         jobqueue_cluster(good)
     assert issubclass(SweepStoreError, TheoryKitError) and "seed" in RESERVED
+
+
+def test_check_passes_ok_rows_and_names_failed_cells(tmp_path):
+    from theory_kit.errors import SweepFailed
+
+    rows = sweep.run("sweep_tasks:fails_on_two", {"x": [1, 2]}, seeds=1, store=tmp_path,
+                     engine="serial")
+    assert sweep.check(rows[:1]) == rows[:1]
+    with pytest.raises(SweepFailed) as info:
+        sweep.check(rows)
+    assert "1 of 2 sweep cells failed" in str(info.value) and "{'x': 2} seed_index=0" in \
+        str(info.value) and "ValueError: bad x 2" in str(info.value)
+    assert info.value.rows == rows[1:]

@@ -14,6 +14,6 @@ run SPEC`, `theory-kit sweep status DIR`, `theory-kit sweep table DIR`.
 """
 
 from theory_kit.sweep.grid import Cell, canonical_json, cell_seed, expand
-from theory_kit.sweep.run import load, run, status
+from theory_kit.sweep.run import check, load, run, status
 
-__all__ = ["run", "load", "status", "expand", "cell_seed", "canonical_json", "Cell"]
+__all__ = ["run", "load", "status", "check", "expand", "cell_seed", "canonical_json", "Cell"]

@@ -8,14 +8,14 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Dict, List, Optional, Sequence, Union
 
-from theory_kit.errors import InvalidInput
+from theory_kit.errors import InvalidInput, SweepFailed
 from theory_kit.progress import progress as _progress
 from theory_kit.sweep.engines import ENGINES
-from theory_kit.sweep.grid import Grid, expand
+from theory_kit.sweep.grid import RESERVED, Grid, expand
 from theory_kit.sweep.store import Store
 from theory_kit.sweep.task import function_name
 
-__all__ = ["run", "load", "status", "Rows"]
+__all__ = ["run", "load", "status", "check", "Rows"]
 
 Rows = List[Dict[str, Any]]
 
@@ -120,6 +120,21 @@ def run(fn: Union[str, Callable[..., Dict[str, Any]]], grid: Grid, *,
                 stream.close()
         rows = db.rows(only={c.key for c in cells})
     return rows
+
+
+def check(rows: Rows) -> Rows:
+    """`rows` when every cell is ok (for scripts that need all of them, e.g. a figure).
+
+    Raises:
+        SweepFailed: naming every failed cell's parameters, with the first one's traceback."""
+    failed = [r for r in rows if r.get("status") != "ok"]
+    if not failed:
+        return rows
+    # a failed row has no result fields: what is not a sweep column is a parameter
+    names = [{k: v for k, v in r.items() if k not in RESERVED} for r in failed]
+    listing = "\n  ".join(f"{p} seed_index={r['seed_index']}" for p, r in zip(names, failed))
+    raise SweepFailed(f"{len(failed)} of {len(rows)} sweep cells failed:\n  {listing}\n"
+                      f"first traceback:\n{failed[0].get('error')}", rows=failed)
 
 
 def load(store: Union[str, os.PathLike], *, dataframe: Optional[bool] = None):
