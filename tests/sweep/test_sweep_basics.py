@@ -218,3 +218,15 @@ def test_check_passes_ok_rows_and_names_failed_cells(tmp_path):
     assert "1 of 2 sweep cells failed" in str(info.value) and "{'x': 2} seed_index=0" in \
         str(info.value) and "ValueError: bad x 2" in str(info.value)
     assert info.value.rows == rows[1:]
+
+
+def test_a_long_sweep_shows_a_progress_bar_with_eta(tmp_path, monkeypatch, capsys):
+    monkeypatch.setenv("THEORY_KIT_PROGRESS", "1")  # stderr is not a terminal under pytest
+    monkeypatch.setenv("SWEEP_TEST_SLEEP", "0.12")
+    sweep.run(WORK, {"x": list(range(8))}, seeds=1, store=tmp_path, engine="serial")
+    err = capsys.readouterr().err
+    assert "sweep" in err and "cell" in err and "<" in err  # tqdm: "elapsed<remaining"
+    monkeypatch.setenv("SWEEP_TEST_SLEEP", "0")
+    sweep.run(WORK, {"x": list(range(8))}, seeds=2, store=tmp_path, engine="serial",
+              progress=False)
+    assert capsys.readouterr().err == ""
