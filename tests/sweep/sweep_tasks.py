@@ -46,3 +46,27 @@ def log_lines(path) -> list:
 
 def returns_list(x: int, seed: int) -> list:
     return [x]
+
+
+class Unpicklable:
+    """A callable whose pickle cannot be loaded in a worker: its call never runs there."""
+
+    def __call__(self, x: int, seed: int) -> dict:
+        return {"y": x}
+
+    def __reduce__(self):
+        return (_refuse, ())
+
+
+def _refuse():
+    raise RuntimeError("cannot be rebuilt in a worker")
+
+
+def dies_once(x: int, seed: int) -> dict:
+    """Ends its worker process abruptly the first time it runs x == 1 (marker file in
+    $SWEEP_TEST_MARK), as a segfault or the OOM killer would."""
+    mark = os.environ["SWEEP_TEST_MARK"]
+    if x == 1 and not os.path.exists(mark):
+        open(mark, "w").close()
+        os._exit(1)
+    return {"y": x * x}

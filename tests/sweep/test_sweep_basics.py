@@ -230,3 +230,26 @@ def test_a_long_sweep_shows_a_progress_bar_with_eta(tmp_path, monkeypatch, capsy
     sweep.run(WORK, {"x": list(range(8))}, seeds=2, store=tmp_path, engine="serial",
               progress=False)
     assert capsys.readouterr().err == ""
+
+
+def test_a_task_that_breaks_its_worker_is_a_failed_cell_not_a_crash(tmp_path):
+    """A worker that dies on a cell (here: the task cannot be unpickled there, which ends the
+    worker process like a segfault would) breaks the process pool: the pool is rebuilt, the
+    cell retried, and after MAX_ATTEMPTS recorded as failed; the sweep itself finishes."""
+    from theory_kit.sweep.engines import MAX_ATTEMPTS
+
+    rows = sweep.run(sweep_tasks.Unpicklable(), {"x": [1, 2]}, seeds=1, store=tmp_path,
+                     engine="local", workers=1)
+    assert [r["status"] for r in rows] == ["error", "error"]
+    assert f"died {MAX_ATTEMPTS} times" in rows[0]["error"]
+    assert rows[0]["attempts"] == MAX_ATTEMPTS
+
+
+def test_a_worker_process_that_dies_has_its_cell_rerun_on_the_local_engine(tmp_path,
+                                                                           monkeypatch):
+    monkeypatch.setenv("SWEEP_TEST_MARK", str(tmp_path / "died"))
+    rows = sweep.run("sweep_tasks:dies_once", {"x": [0, 1, 2, 3]}, seeds=1,
+                     store=tmp_path / "s", engine="local", workers=2)
+    assert (tmp_path / "died").exists()
+    assert [(r["status"], r["y"]) for r in rows] == [("ok", 0), ("ok", 1), ("ok", 4), ("ok", 9)]
+    assert rows[1]["attempts"] == 2

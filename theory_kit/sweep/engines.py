@@ -102,6 +102,13 @@ def local(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
                         else:
                             todo.append(cell)
                         continue
+                    except Exception as exc:  # the call never ran: e.g. fn did not unpickle
+                        import traceback
+
+                        outcome = {"status": "error", "result": None, "duration": None,
+                                   "host": None, "version": None,
+                                   "error": "".join(traceback.format_exception(
+                                       type(exc), exc, exc.__traceback__))}
                     outcome["attempts"] = attempts[cell.key]
                     yield cell, outcome
                 if broken:
@@ -119,8 +126,9 @@ def local(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
 def _lost(cell: Cell, attempts: int) -> Outcome:
     return {"status": "error", "result": None, "duration": None, "host": None, "version": None,
             "attempts": attempts,
-            "error": (f"the worker process died {attempts} times while this cell was running "
-                      "(a crash, the OOM killer or a signal); not retried again")}
+            "error": (f"the worker process died {attempts} times while this cell was sent to "
+                      "it or running (a crash, the OOM killer, a signal, or a task function "
+                      "whose pickle cannot be loaded there); not retried again")}
 
 
 # -- dask ----------------------------------------------------------------------------------
