@@ -13,6 +13,11 @@ Layout of a store folder DIR:
     DIR/results.sqlite   tables `meta` (key, value) and `cells` (one row per finished cell)
     DIR/lock             held (flock) by the one sweep writing the store
 
+Only the client writes the store (workers return results to it), so a store on a cluster's
+shared file system is fine as long as it is used from one host at a time: SQLite's WAL mode
+keeps its shared-memory index next to the file and does not support readers on other hosts
+(run `theory-kit sweep status` where the sweep runs, or after it ended).
+
 A row holds the cell key (canonical JSON of params and seed index), params (JSON), seed index,
 seed, status ("ok" or "error"), result fields (JSON), the traceback of a failed cell, duration
 (seconds inside the task function), host, theory_kit version, finish time, attempts (how many
