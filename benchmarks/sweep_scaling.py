@@ -33,6 +33,7 @@ REPO = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(REPO))
 
 from theory_kit import sweep  # noqa: E402
+from theory_kit.paths import write_atomic  # noqa: E402
 from theory_kit.sweep.grid import Cell  # noqa: E402
 from theory_kit.sweep.store import Store  # noqa: E402
 
@@ -151,9 +152,8 @@ def main(argv=None) -> int:
         for t in (0.1, 1.0, 2.0, 4.0, 10.0, 60.0, 300.0)}
     print(json.dumps({k: (round(v, 3) if isinstance(v, float) else v) for k, v in out.items()},
                      indent=1))
-    results = REPO / "benchmarks" / "results"
-    results.mkdir(exist_ok=True)
-    (results / "sweep_scaling.json").write_text(json.dumps(out, indent=1))
+    write_atomic(REPO / "benchmarks" / "results" / "sweep_scaling.json",
+                 json.dumps(out, indent=1) + "\n")
     return 0
 
 

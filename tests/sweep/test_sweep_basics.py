@@ -253,3 +253,18 @@ def test_a_worker_process_that_dies_has_its_cell_rerun_on_the_local_engine(tmp_p
     assert (tmp_path / "died").exists()
     assert [(r["status"], r["y"]) for r in rows] == [("ok", 0), ("ok", 1), ("ok", 4), ("ok", 9)]
     assert rows[1]["attempts"] == 2
+
+
+def test_load_gives_a_dataframe_exactly_when_pandas_is_there(tmp_path, monkeypatch):
+    import sys
+    import types
+
+    rows = sweep.run(WORK, {"x": [1, 2]}, seeds=1, store=tmp_path, engine="serial")
+    monkeypatch.setitem(sys.modules, "pandas", None)  # not installed
+    assert sweep.load(tmp_path) == rows
+    with pytest.raises(InvalidInput, match="needs pandas"):
+        sweep.load(tmp_path, dataframe=True)
+    fake = types.SimpleNamespace(DataFrame=lambda data: ("frame", data))
+    monkeypatch.setitem(sys.modules, "pandas", fake)
+    assert sweep.load(tmp_path) == ("frame", rows)
+    assert sweep.load(tmp_path, dataframe=False) == rows
