@@ -225,10 +225,15 @@ def _dask_client(workers: Optional[int], address: Optional[str], cluster: Option
     return Client(made), made
 
 
-def _task_key(cell: Cell) -> str:
+def _task_key(fn: Fn, cell: Cell) -> str:
+    """The cell's Dask key: the function and the cell (two sweeps sharing a scheduler never
+    share a task unless they run the same function on the same cell)."""
     import hashlib
 
-    return "sweep-cell-" + hashlib.sha256(cell.key.encode("utf-8")).hexdigest()[:24]
+    from theory_kit.sweep.task import function_name
+
+    text = function_name(fn) + "\n" + cell.key
+    return "sweep-cell-" + hashlib.sha256(text.encode("utf-8")).hexdigest()[:32]
 
 
 def dask(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
@@ -242,7 +247,8 @@ def dask(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
     try:
         by_key = {}
         for cell in cells:
-            future = client.submit(run_cell, fn, cell.kwargs(), key=_task_key(cell), pure=False)
+            future = client.submit(run_cell, fn, cell.kwargs(), key=_task_key(fn, cell),
+                                   pure=False)
             by_key[future.key] = cell
             futures.append(future)
         # with_results: results are gathered in batches as they finish, not one round trip
