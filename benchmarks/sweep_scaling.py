@@ -6,7 +6,8 @@ per-task scheduling overhead of each engine, with a projection of efficiency at 
 
 One run, wall-clock, on whatever else the machine is doing (the numbers say how loaded it
 was: `load_before`/`load_after`, and `raw_ceiling_2proc`: the speed-up two bare processes get
-on the same work at the same time; `*_vs_ceiling` are the sweep's ratios against it). Writes benchmarks/results/sweep_scaling.json and prints a summary.
+on the same work at the same time; `*_vs_ceiling` are the sweep's ratios against it). Writes
+benchmarks/results/sweep_scaling.json and prints a summary.
 
 Overhead per task = wall time of a sweep of no-op cells / cells (with 2 workers: both the
 client's share — one fsync'd SQLite commit per cell — and the engine's). Projection to W = 100
@@ -14,8 +15,8 @@ workers and cells of t seconds: each cell pays the measured per-task latency L (
 wall per task, 2 workers running side by side), and the client and scheduler must absorb W / t
 results per second, each costing c CPU seconds (measured: this process's CPU time per no-op
 cell, which covers the in-process scheduler, the client and the store), so efficiency is about
-t / (t + L) * min(1, t / (W * c)). The λ sweep's cells take 2-10 s (fig_subleq_lambda: one λ, 100
-programs, 20 loops); learning cells (training a small model) are assumed 60-300 s.
+t / (t + L) * min(1, t / (W * c)). The λ sweep's cells take 2-10 s (fig_subleq_lambda: one λ,
+100 programs, 20 loops); learning cells (training a small model) are assumed 60-300 s.
 """
 
 from __future__ import annotations
