@@ -78,6 +78,23 @@ def raw_ceiling(cells, ms):
     return one, two
 
 
+def _noop(i):
+    return i
+
+
+def plain_dask(address, cells):
+    """Seconds per task of bare Dask (map + as_completed with results) on the same cluster:
+    the part of the dask engine's overhead that is Dask's own."""
+    from distributed import Client, as_completed
+
+    with Client(address) as client:
+        start = time.perf_counter()
+        futures = client.map(_noop, range(cells), pure=False)
+        for _ in as_completed(futures, with_results=True):
+            pass
+        return (time.perf_counter() - start) / cells
+
+
 def commit_cost(n=200):
     """Seconds per durable store commit (the client's serialized work per cell)."""
     with tempfile.TemporaryDirectory() as root:
@@ -121,6 +138,9 @@ def main(argv=None) -> int:
         out["dask_noop_s"], _ = timed("dask, no-op cells", cpu=cpu, grid=noop, seeds=1,
                                       engine="dask", address=cluster.scheduler_address)
         out["dask_client_and_scheduler_cpu_ms_per_task"] = cpu[0] / cells * 1e3
+        out["plain_dask_ms_per_task"] = plain_dask(cluster.scheduler_address, cells) * 1e3
+        print(f"  {'bare dask map, no-op tasks':<34} "
+              f"{out['plain_dask_ms_per_task'] * cells / 1e3:7.2f} s", flush=True)
     finally:
         cluster.close()
     out["serial_noop_s"], _ = timed("serial, no-op cells", grid=noop, seeds=1, engine="serial")
