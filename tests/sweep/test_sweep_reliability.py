@@ -166,12 +166,13 @@ def test_a_killed_client_resumes_without_recomputing_finished_cells(tmp_path, mo
                                                  monkeypatch))
 
 
-def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(tmp_path):
-    spec, log = _spec(tmp_path, 40), tmp_path / "calls.log"
+@pytest.mark.parametrize("engine", ["local", "dask"])
+def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(tmp_path, engine):
+    spec, log = _spec(tmp_path, 40, engine), tmp_path / "calls.log"
     proc = _start_client(tmp_path, spec, log, sleep=0.1)
     try:
         wait_for(lambda: sum(w[0] == "end" for w in sweep_tasks.log_lines(log)) >= 4,
-                 what="four finished cells")
+                 timeout=90, what="four finished cells")
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends the foreground group
         _, err = proc.communicate(timeout=30)
     finally:

@@ -220,9 +220,24 @@ def _dask_client(workers: Optional[int], address: Optional[str], cluster: Option
     if cluster is not None:
         made = jobqueue_cluster(cluster)
         return Client(made), made
-    made = LocalCluster(n_workers=workers or 2, threads_per_worker=1, processes=True,
-                        dashboard_address=":0")
+    made = _ignoring_sigint(lambda: LocalCluster(n_workers=workers or 2, threads_per_worker=1,
+                                                 processes=True, dashboard_address=":0"))
     return Client(made), made
+
+
+def _ignoring_sigint(start: Callable[[], Any]) -> Any:
+    """`start()` with SIGINT ignored, so the worker processes it spawns inherit "ignore" and
+    leave Ctrl-C to this process, which stops them (instead of each printing a traceback).
+    Signal handlers can only be changed from the main thread; elsewhere `start()` as is."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread():
+        return start()
+    previous = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    try:
+        return start()
+    finally:
+        signal.signal(signal.SIGINT, previous)
 
 
 def _task_key(fn: Fn, cell: Cell) -> str:
