@@ -268,3 +268,14 @@ def test_load_gives_a_dataframe_exactly_when_pandas_is_there(tmp_path, monkeypat
     monkeypatch.setitem(sys.modules, "pandas", fake)
     assert sweep.load(tmp_path) == ("frame", rows)
     assert sweep.load(tmp_path, dataframe=False) == rows
+
+
+def test_the_dask_engine_without_dask_installed_is_refused_up_front(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == "distributed" else real(name, *a))
+    with pytest.raises(InvalidInput, match=r"pip install 'theory_kit\[sweep\]'"):
+        sweep.run(WORK, {"x": [1]}, seeds=1, store=tmp_path / "s", engine="dask")
+    assert not (tmp_path / "s").exists()  # nothing created before the arguments are checked

@@ -39,7 +39,13 @@ def _validate(fn, engine, workers, address, cluster, problems: List[str]) -> Non
     if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int)
                                 or workers < 1):
         problems.append(f"workers: must be a whole number >= 1 or None, got {workers!r}")
-    if engine != "dask":
+    if engine == "dask":
+        import importlib.util
+
+        if importlib.util.find_spec("distributed") is None:
+            problems.append("engine: 'dask' needs dask and distributed: "
+                            "pip install 'theory_kit[sweep]'")
+    else:
         for name, value in (("address", address), ("cluster", cluster)):
             if value is not None:
                 problems.append(f"{name}: {value!r} needs engine='dask' (got engine={engine!r})")
