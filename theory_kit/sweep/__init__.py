@@ -9,8 +9,10 @@ dict of result fields. Every cell (parameters × seed index) gets a seed derived
 parameters (`cell_seed`), is committed to the store (`store.Store`, SQLite) as soon as it
 finishes, and is skipped when the sweep is run again. Engines: "local" (worker processes, no
 setup), "dask" (a LocalCluster, a scheduler address, or a dask-jobqueue cluster from a config
-file; needs `theory_kit[sweep]`), "serial" (in this process). Command line: `theory-kit sweep
-run SPEC`, `theory-kit sweep status DIR`, `theory-kit sweep table DIR`.
+file; needs `theory_kit[sweep]`), "serial" (in this process). `load(store)` reads a store (a
+DataFrame when pandas is installed), `status(store)` says how far it got, `check(rows)` raises
+SweepFailed if any cell failed. Command line: `theory-kit sweep run SPEC`, `theory-kit sweep
+status DIR`, `theory-kit sweep table DIR`.
 """
 
 from theory_kit.sweep.grid import Cell, canonical_json, cell_seed, expand
