@@ -1,4 +1,5 @@
-# Every target bootstraps .venv (python3 -m venv + pip install -e '.[dev]') when it is missing.
+# Every target bootstraps .venv (python3 -m venv + pip install -e '.[dev,sweep]') when it is
+# missing. The sweep extra (dask, distributed) is there so `make test` runs the Dask tests.
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -12,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,sweep]'
 	touch $(STAMP)
 
 test: $(STAMP)

@@ -10,16 +10,25 @@ PROGRAMS random programs (`subleq.random_program`, seeded) for LOOPS loops, all 
 size shared by every λ and dtype. The second CSV (`_threshold`) gives, per size and dtype, the
 smallest λ at which every sampled program is exact (bisection to BISECT_TOL between the last
 failing and the first exact grid λ, on the same programs) next to the derived λ.
+
+The grid cells (size × dtype × λ, and the derived λ) run through theory_kit.sweep (cell:
+`theory_kit.constructions.subleq_lambda.cell`); the bisections, which depend on them, run here.
+Environment: THEORY_KIT_SWEEP_ENGINE ("serial" by default: figures/build.py already runs figures
+side by side; "local" or "dask" to spread one figure's cells), THEORY_KIT_SWEEP_WORKERS, and
+THEORY_KIT_SWEEP_STORE (a store folder to keep and resume the cells across builds; by default a
+temporary one, so a changed construction is never answered from old results).
 """
 
 from __future__ import annotations
 
+import os
+import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from theory_kit import plotting
-from theory_kit.constructions import subleq
+from theory_kit import plotting, sweep
+from theory_kit.constructions import subleq, subleq_lambda
 
 NAME = "fig_subleq_lambda"
 #: (s, m, n, N) of the three machines.
@@ -32,21 +41,43 @@ BISECT_TOL = 0.2
 DTYPES = ("float64", "float32")
 
 
+CELL = "theory_kit.constructions.subleq_lambda:cell"
+
+
 def _programs(size, seed):
     s, m, n, N = size
-    rng = np.random.default_rng([seed, n, N])
-    capacity = n - s - m - 1
-    progs = [subleq.random_program(rng, m=m, n_instructions=capacity, N=N)
-             for _ in range(PROGRAMS)]
-    refs = [subleq.interpret(i, mem, loops=LOOPS, N=N, trace=True) for i, mem in progs]
-    return progs, [(r.memories, r.pcs) for r in refs]
+    return subleq_lambda.programs(s, m, n, N, count=PROGRAMS, loops=LOOPS, seed=seed)
 
 
 def _exact(size, lam, dtype, progs, refs) -> int:
     s, m, n, N = size
-    machine = subleq.build(s=s, m=m, n=n, N=N, lam=float(lam), dtype=dtype)
-    got = machine.run_batch(progs, loops=LOOPS, trace=True)
-    return sum((r.memories, r.pcs) == ref for r, ref in zip(got, refs))
+    return subleq_lambda.exact(s, m, n, N, lam, dtype, progs, refs, LOOPS)
+
+
+def _cells(seed: int) -> list:
+    """Every (size, dtype, λ) cell of the figure, the derived λ of each size and dtype too."""
+    cells = []
+    for dtype in DTYPES:
+        for s, m, n, N in SIZES:
+            lams = [(float(lam), "grid") for lam in LAMS]
+            lams.append((subleq.derived_lam(n, N, dtype), "derived"))
+            cells += [{"s": s, "m": m, "n": n, "N": N, "dtype": dtype, "lam": lam, "kind": kind,
+                       "programs_per_cell": PROGRAMS, "loops": LOOPS, "programs_seed": seed}
+                      for lam, kind in lams]
+    return cells
+
+
+def _sweep_exact(seed: int) -> dict:
+    """{(size, dtype, λ, kind): programs exact} for every cell, through theory_kit.sweep."""
+    options = {"engine": os.environ.get("THEORY_KIT_SWEEP_ENGINE", "serial")}
+    if os.environ.get("THEORY_KIT_SWEEP_WORKERS"):
+        options["workers"] = int(os.environ["THEORY_KIT_SWEEP_WORKERS"])
+    store = os.environ.get("THEORY_KIT_SWEEP_STORE")
+    with tempfile.TemporaryDirectory(prefix=f"{NAME}_") as tmp:
+        rows = sweep.check(sweep.run(CELL, _cells(seed), seeds=1, store=store or tmp,
+                                     **options))
+    return {((r["s"], r["m"], r["n"], r["N"]), r["dtype"], r["lam"], r["kind"]): r["exact"]
+            for r in rows}
 
 
 def _threshold(size, dtype, progs, refs, exact_at: dict) -> float:
@@ -72,6 +103,7 @@ def _threshold(size, dtype, progs, refs, exact_at: dict) -> float:
 
 def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
     rows, thresholds = [], []
+    exact = _sweep_exact(seed)
     fig, axes = plotting.new_figure(width="double", height=2.3, ncols=len(DTYPES))
     axes = np.atleast_1d(axes)
     for col, dtype in enumerate(DTYPES):
@@ -82,10 +114,10 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
             derived = subleq.derived_lam(n, N, dtype)
             exact_at = {}
             for lam in LAMS:
-                exact_at[float(lam)] = _exact(size, lam, dtype, progs, refs)
+                exact_at[float(lam)] = exact[(size, dtype, float(lam), "grid")]
                 rows.append((s, m, n, N, dtype, float(lam), "grid", PROGRAMS, LOOPS,
                              exact_at[float(lam)], exact_at[float(lam)] / PROGRAMS))
-            ok_derived = _exact(size, derived, dtype, progs, refs)
+            ok_derived = exact[(size, dtype, derived, "derived")]
             rows.append((s, m, n, N, dtype, derived, "derived", PROGRAMS, LOOPS, ok_derived,
                          ok_derived / PROGRAMS))
             # The claim: the derived λ executes every sampled program exactly.

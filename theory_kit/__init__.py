@@ -1,7 +1,8 @@
 """theory_kit: check claims about transformer constructions instead of trusting them.
 
 Only `errors` loads eagerly; everything else (`rasp`, `compile`, `load`, `library`, `bounds`,
-`claims`, `landscape`, `testing`, ...) loads on first access, so `import theory_kit` stays fast.
+`claims`, `landscape`, `testing`, `sweep`, ...) loads on first access, so `import theory_kit`
+stays fast.
 """
 
 import importlib
@@ -18,7 +19,7 @@ _LAZY_NAMES = {
     "Compilation": "theory_kit.compiler", "Model": "theory_kit.model",
     "CompiledModel": "theory_kit.model", "load": "theory_kit.model",
 }
-_LAZY = ("rasp", "library", "bounds", "claims", "landscape", "testing", "compat")
+_LAZY = ("rasp", "library", "bounds", "claims", "landscape", "testing", "compat", "sweep")
 
 __all__ = ["__version__", "errors", "rasp", "compile", "compile_generator", "CompileConfig",
            "Compilation", "Model",

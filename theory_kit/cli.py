@@ -20,6 +20,9 @@ diagnostics ("saved to ...", errors) go to stderr. When stdout is a closed pipe
 (`theory-kit ... | head`) the rest of the output is discarded and the command's own exit code
 is kept.
 
+`theory-kit sweep run SPEC | status DIR | table DIR` runs and inspects resumable parameter sweeps
+(theory_kit.sweep).
+
 `theory-kit init PATH` creates a paper project (theory_kit.paper.project): your figures, claims
 and appendix with `make figures` / `make appendix`.
 
@@ -337,9 +340,65 @@ def _register_init(subparsers) -> None:
     parser.set_defaults(func=_cmd_init)
 
 
+# -- sweep ---------------------------------------------------------------------------------
+
+
+def _sweep_command(name: str):
+    def command(args: argparse.Namespace) -> int:
+        from theory_kit.sweep import cli as sweep_cli
+
+        return getattr(sweep_cli, name)(args)
+
+    return command
+
+
+def _register_sweep(subparsers) -> None:
+    parser = subparsers.add_parser(
+        "sweep", help="run a resumable parameter sweep (local processes or Dask)",
+        description="Parameter sweeps whose every finished cell is stored as it completes "
+                    "(theory_kit.sweep): `run SPEC` runs or resumes one, `status DIR` and "
+                    "`table DIR` show a store.")
+    actions = parser.add_subparsers(dest="sweep_command", metavar="ACTION")
+    actions.required = True
+    run = actions.add_parser(
+        "run", help="run or resume the sweep a spec names",
+        description="Run the sweep SPEC names (a JSON or Python file with fn, grid, seeds, "
+                    "store; optional engine, workers, address, cluster). Finished cells in the "
+                    "store are skipped; Ctrl-C keeps every finished cell (exit 130). Exit 1 "
+                    "when a cell failed (its traceback is in the store).")
+    run.add_argument("spec", metavar="SPEC", help="a .json or .py sweep spec")
+    run.add_argument("--engine", choices=("local", "dask", "serial"), default=None,
+                     help="override the spec's engine (default local)")
+    run.add_argument("--workers", type=positive_int, default=None, metavar="N",
+                     help="worker processes (local, dask LocalCluster)")
+    run.add_argument("--address", default=None, metavar="ADDR",
+                     help="a running Dask scheduler, e.g. tcp://host:8786 (engine dask)")
+    run.add_argument("--cluster", default=None, metavar="FILE",
+                     help="a dask-jobqueue config file (YAML/JSON; engine dask)")
+    run.add_argument("--store", default=None, metavar="DIR", help="override the spec's store")
+    run.add_argument("--retry-failed", action="store_true",
+                     help="also rerun the cells recorded as failed")
+    run.add_argument("--no-progress", action="store_true", help="no progress bar")
+    run.set_defaults(func=_sweep_command("cmd_run"))
+    status = actions.add_parser("status", help="how far a sweep got",
+                                description="Cells done, failed and remaining in store DIR.")
+    status.add_argument("dir", metavar="DIR", help="the store folder")
+    status.add_argument("--json", action="store_true", help="one JSON document on stdout")
+    status.set_defaults(func=_sweep_command("cmd_status"))
+    table = actions.add_parser("table", help="print a sweep's results",
+                               description="Every cell of store DIR, one row each (parameters, "
+                                           "seed, status, result fields, error, duration, host, "
+                                           "version).")
+    table.add_argument("dir", metavar="DIR", help="the store folder")
+    table.add_argument("--format", choices=("csv", "tsv", "json"), default="csv",
+                       help="output format (default csv)")
+    table.add_argument("--failed", action="store_true", help="only the failed cells")
+    table.set_defaults(func=_sweep_command("cmd_table"))
+
+
 #: Subcommand registrars, called in order when the parser is built. Append to add commands.
 REGISTRARS: List[Registrar] = [_register_programs, _register_eval, _register_compile,
-                               _register_export, _register_init]
+                               _register_export, _register_init, _register_sweep]
 
 
 def _optional_registrars() -> List[Registrar]:

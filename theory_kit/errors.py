@@ -20,6 +20,8 @@ __all__ = [
     "GenerationError",
     "ToolCallError",
     "MachineError",
+    "SweepStoreError",
+    "SweepFailed",
 ]
 
 
@@ -125,3 +127,21 @@ class ToolCallError(GenerationError):
 class MachineError(GenerationError):
     """An external-memory machine step went wrong: an output that is not a transition, a move
     outside the allowed set, a written symbol outside the alphabet, or no transition."""
+
+
+class SweepStoreError(TheoryKitError):
+    """A sweep's result store cannot be used: missing, corrupted or truncated, written by
+    another task function, or in use by another running sweep. The message names the file."""
+
+    def __init__(self, message: str, *, path=None):
+        super().__init__(message)
+        self.path = path
+
+
+class SweepFailed(TheoryKitError):
+    """Cells of a sweep raised (`theory_kit.sweep.check`); `.rows` holds the failed rows, each
+    with its parameters and traceback."""
+
+    def __init__(self, message: str, *, rows=()):
+        super().__init__(message)
+        self.rows = list(rows)
