@@ -87,11 +87,9 @@ def test_random_programs_larger_machine(dtype):
 
 
 def _newton(dtype, k, seed, iterations):
-    """Newton's inverse on the machine vs numpy. Tolerance (and why): near the fixed point one
-    iteration maps X = A⁻¹ + e to A⁻¹ - eAe + E, with E the machine's error in one iteration:
-    two matmuls (U = X(AX): |E| <= (k·|X|max + 1)·η_mm) and two linear writes (2η_lin), so
-    the error settles at |E| (|eAe| is quadratically small); numpy's inverse differs from the
-    exact one by about κ(A)·u. tol = 2·|E|-bound + 100·κ(A)·u64."""
+    """Newton's inverse on the machine vs numpy within `fleq.newton_tolerance` (its docstring
+    derives it), the pc equal to the interpreter's at every loop, and the interpreter (exact
+    float64 operations) itself converged."""
     rng = np.random.default_rng(seed)
     A = np.eye(k) * 2.0 + rng.uniform(-0.5, 0.5, size=(k, k))
     ins, mem, cells = fleq.newton_inverse_program(A, iterations=iterations)
@@ -103,14 +101,13 @@ def _newton(dtype, k, seed, iterations):
     assert got.pcs == ref.pcs
     assert got.pc == ref.pc == len(ins)
     inv = np.linalg.inv(A)
-    kappa = np.linalg.cond(A)
     u64 = np.finfo(np.float64).eps / 2
-    assert np.abs(ref.memory[cells["X"]] - inv).max() <= 100 * kappa * u64  # converged
-    err_step = (k * np.abs(inv).max() * 1.1 + 1) * machine.tolerance("matmul") \
-        + 2 * machine.tolerance("sub")
-    tol = 2 * err_step + 100 * kappa * u64
+    assert np.abs(ref.memory[cells["X"]] - inv).max() <= 100 * np.linalg.cond(A) * u64
+    tol = fleq.newton_tolerance(A, machine)
     err = np.abs(got.memory[cells["X"]] - inv).max()
     assert err <= tol, (err, tol)
+    xs = fleq.newton_iterates(got.memories, cells, iterations)
+    assert np.array_equal(xs[-1], got.memory[cells["X"]])
     assert max(_local_errors(machine, (ins, mem), got)) <= 1.0
     return err, tol
 
@@ -127,16 +124,19 @@ def test_newton_inverse_3x3_matches_numpy(dtype, seed):
     _newton(dtype, k=3, seed=seed, iterations=8)
 
 
-def test_rasp_block_runs_the_compiled_weights():
+@pytest.mark.parametrize("name", [pytest.param(p, marks=() if p == "sort" else pytest.mark.slow)
+                                  for p in fleq.RASP_PROGRAMS])
+def test_rasp_block_runs_the_compiled_weights(name):
     """The region's residual after the compiled layers equals the compiled model's own forward
-    pass (theory_kit.model.forward on the compiled Weights), on every input of the block."""
+    pass (theory_kit.model.forward on the compiled Weights), on every input of the block, and
+    the written values are the RASP interpreter's."""
     from itertools import product
     from theory_kit.model.forward import forward
-    machine = fleq.build(s=8, m=3, n=16, k=2)
-    program, cw = fleq._compiled("sort", 4, 4)
+    machine = fleq.build(s=8, m=3, n=16, k=2, rasp=name)
+    program, cw = fleq._compiled(name, 4, 4)
     inputs = list(product(range(4), repeat=4))
-    progs = [(((0, 0, 1, "sort", 2, 1),), [np.array(t, float).reshape(2, 2), np.zeros((2, 2)),
-                                           np.ones((2, 2))]) for t in inputs]
+    progs = [(((0, 0, 1, name, 2, 1),), [np.array(t, float).reshape(2, 2), np.zeros((2, 2)),
+                                         np.ones((2, 2))]) for t in inputs]
     x = np.stack([machine.encode(*p) for p in progs])
     for c in machine._compact[:2 + machine.compiled_layers]:
         x = _layer(c, x)
