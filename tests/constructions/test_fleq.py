@@ -218,6 +218,23 @@ def test_derived_constants():
     assert fleq.tolerance("matmul", n=32, k=2, R=16.0) == pytest.approx(err(e0))
 
 
+def test_richardson_truncation_bound():
+    """matmul_bound's step 1: the series of (4 tanh x - tanh(2x)/2)/3 and its tail below
+    (16/15)x⁵ on (0, 1/4] (mpmath, 30 digits, 2000 points; the ratio peaks at 1/2 near 0)."""
+    import mpmath
+    x = sp.Symbol("x")
+    g = (4 * sp.tanh(x) - sp.tanh(2 * x) / 2) / 3
+    assert sp.expand(sp.series(g, x, 0, 8).removeO()) == x - sp.Rational(8, 15) * x ** 5 \
+        + sp.Rational(68, 63) * x ** 7
+    with mpmath.workdps(30):
+        worst = max(abs((4 * mpmath.tanh(v) - mpmath.tanh(2 * v) / 2) / 3 - v)
+                    / (mpmath.mpf(16) / 15 * v ** 5)
+                    for v in (mpmath.mpf(i) / 8000 for i in range(1, 2001)))
+    assert worst <= 0.5 + 1e-9
+    with pytest.raises(InvalidInput, match="eps·R <= 1/4"):
+        fleq.build(s=7, m=3, n=12, k=2, eps=0.05)
+
+
 def test_matmul_heads_within_bound_on_extreme_operands():
     """Products at the edge of the range (|C| = R) and tiny ones, in both dtypes."""
     for dtype in DTYPES:

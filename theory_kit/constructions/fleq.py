@@ -69,7 +69,7 @@ compute on every pass; the write MLP adds only the selected block's output, thro
 where off_f = 1 - [f selected] (a command row, fetched exactly) and dist is the integer
 Hamming distance to column c: when both are 0 the pre-activation is F plus exact zeros, so the
 unit pair returns F exactly; otherwise it is <= |F| - G < 0 and both units are exactly 0.
-G (`Machine.gate`) exceeds every block's output bound, including the saturated matmul heads'
+G (`FleqMachine.gate`) exceeds every block's output bound, including the saturated matmul heads'
 1.5/ε. Gating the rows (not multiplying by 1 - off_f, whose G·1 - G would round) keeps the
 selected value exact. The compiled RASP model is also gated at its *input*: when f is not the
 RASP block its tokens are all 0, so it always runs on a valid input, where it was verified.
@@ -366,8 +366,12 @@ _n, _k, _R, _u, _eps = sp.symbols("n k R u epsilon", positive=True)
 def matmul_bound() -> dict:
     """The error of one matmul entry (module docstring: the tanh heads), sympy in n, k, R, u, ε.
 
-    1. Truncation: 4 tanh(εC)/(3ε) - tanh(2εC)/(6ε) = C - (8/15)ε⁴C⁵ + (4/189)·... ; for
-       2ε|C| <= 1/2 the tail is below the leading term, so |.| <= (16/15) ε⁴ R⁵.
+    1. Truncation: with x = εC, (4 tanh x - tanh(2x)/2)/(3ε) = C - (8/15)ε⁴C⁵
+       + (68/63)ε⁶C⁷ - (248/135)ε⁸C⁹ + ... (sympy series; tests check it); for |x| <= 1/4 the
+       tail is below the leading term (its ratio to (16/15)x⁵ stays <= 1/2 on a 2000-point
+       grid of (0, 1/4] in 30-digit mpmath, tests/constructions/test_fleq.py; 2·10⁴ points
+       at 40 digits gave the same), so the
+       truncation is at most (16/15) ε⁴ R⁵ while εR <= 1/4 (`build` refuses a larger ε).
     2. Rounding of the softmax: each weight carries a relative error <= (n + 2)u and the signed
        sum of n weights of total 1 an absolute one <= (n + 3)u; the output weights sum to
        4/(3ε) + 1/(6ε) = 1.5/ε, so <= 2(n + 4)u/ε.
@@ -569,7 +573,7 @@ class FleqMachine(_PunchcardMachine):
                        tuple(int(p[j]) for p in pcs) if trace else None)
                 for j, (_, m_j) in enumerate(checked)]
 
-def _check_sizes(s, m, n, k, lam, eps, dtype) -> list[str]:
+def _check_sizes(s, m, n, k, R, lam, eps, dtype) -> list[str]:
     problems = []
     for name, v, low in (("s", s, 1), ("m", m, 1), ("n", n, 2)):
         if not isinstance(v, int) or isinstance(v, bool) or v < low:
@@ -588,6 +592,8 @@ def _check_sizes(s, m, n, k, lam, eps, dtype) -> list[str]:
         if v is not None and not (isinstance(v, (int, float)) and not isinstance(v, bool)
                                   and math.isfinite(v) and v > 0):
             problems.append(f"{name} must be a positive finite number, got {v!r}")
+    if isinstance(eps, (int, float)) and isinstance(R, (int, float)) and eps * R > 0.25:
+        problems.append(f"eps={eps} with R={R}: the matmul bound needs eps·R <= 1/4")
     if not (_is_dtype(dtype) and np.dtype(dtype).name in ("float32", "float64")):
         problems.append(f"dtype must be float32 or float64, got {dtype!r}")
     return problems
@@ -612,7 +618,7 @@ def build(*, s: int, m: int, n: int, k: int = 2, R: float = 16.0, rasp: str = "s
         InvalidInput: listing every bad parameter.
     """
     problems = _check_params(k, R, rasp, vocab, flag_margin, "fleq.build") \
-        + _check_sizes(s, m, n, k, lam, eps, dtype)
+        + _check_sizes(s, m, n, k, R, lam, eps, dtype)
     if problems:
         raise InvalidInput("fleq.build: " + "; ".join(problems))
     name = np.dtype(dtype).name
