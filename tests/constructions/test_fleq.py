@@ -282,6 +282,10 @@ def test_bad_input_reports_every_problem():
     with pytest.raises(InvalidInput, match="farther than"):
         fleq.interpret([(0, 0, 1, "sort", 1, 0)], [np.full((2, 2), 0.5), np.zeros((2, 2))],
                        loops=1, k=2)
+    with pytest.raises(InvalidInput, match="dtype must be float32 or float64"):
+        fleq.derived_lam(np.int32)
+    with pytest.raises(InvalidInput, match="unknown function 'pow'"):
+        fleq.tolerance("pow", n=16, k=2, R=16.0)
     machine = fleq.build(s=7, m=4, n=16, k=2)
     with pytest.raises(InvalidInput, match="expected finite punchcards"):
         machine.step(np.zeros((3, 3)))

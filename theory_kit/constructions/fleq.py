@@ -367,11 +367,10 @@ def matmul_bound() -> dict:
     """The error of one matmul entry (module docstring: the tanh heads), sympy in n, k, R, u, ε.
 
     1. Truncation: with x = εC, (4 tanh x - tanh(2x)/2)/(3ε) = C - (8/15)ε⁴C⁵
-       + (68/63)ε⁶C⁷ - (248/135)ε⁸C⁹ + ... (sympy series; tests check it); for |x| <= 1/4 the
-       tail is below the leading term (its ratio to (16/15)x⁵ stays <= 1/2 on a 2000-point
-       grid of (0, 1/4] in 30-digit mpmath, tests/constructions/test_fleq.py; 2·10⁴ points
-       at 40 digits gave the same), so the
-       truncation is at most (16/15) ε⁴ R⁵ while εR <= 1/4 (`build` refuses a larger ε).
+       + (68/63)ε⁶C⁷ - (248/135)ε⁸C⁹ + ... (sympy series; tests check it). For |x| <= 1/4
+       the error's ratio to (16/15)x⁵ stays <= 1/2 (a 2000-point grid of (0, 1/4] in 30-digit
+       mpmath, tests/constructions/test_fleq.py; 2·10⁴ points at 40 digits gave the same), so
+       the truncation is at most (16/15) ε⁴ R⁵ while εR <= 1/4 (`build` refuses a larger ε).
     2. Rounding of the softmax: each weight carries a relative error <= (n + 2)u and the signed
        sum of n weights of total 1 an absolute one <= (n + 3)u; the output weights sum to
        4/(3ε) + 1/(6ε) = 1.5/ε, so <= 2(n + 4)u/ε.
@@ -393,19 +392,23 @@ def linear_bound() -> sp.Expr:
     return 16 * _u * _R
 
 
-def _u_of(dtype) -> float:
+def _u_of(dtype, where: str = "fleq") -> float:
+    """The unit roundoff of float32 or float64 (InvalidInput for any other dtype)."""
+    if not (_is_dtype(dtype) and np.dtype(dtype).name in ("float32", "float64")):
+        raise InvalidInput(f"{where}: dtype must be float32 or float64, got {dtype!r}")
     return float(unit_roundoff(mantissa_bits(np.dtype(dtype).name)))
 
 
 def derived_eps(n: int, k: int, R: float, dtype: Any = np.float64) -> float:
     """ε of the matmul heads (`matmul_bound`["eps"]) at (n, R) and the dtype's unit roundoff."""
-    subs = {_n: n, _k: k, _R: R, _u: _u_of(dtype)}
+    subs = {_n: n, _k: k, _R: R, _u: _u_of(dtype, "fleq.derived_eps")}
     return float(matmul_bound()["eps"].subs(subs))
 
 
 def derived_lam(dtype: Any = np.float64) -> float:
     """The read heads' λ: the smallest power of two with e^(-2λ) below half the dtype's smallest
     subnormal, so every off-target softmax weight is exactly 0 (module docstring)."""
+    _u_of(dtype, "fleq.derived_lam")
     tiny = float(np.finfo(np.dtype(dtype)).smallest_subnormal)
     need = (-math.log(tiny) + math.log(2.0)) / 2
     return float(2.0 ** math.ceil(math.log2(need)))
@@ -415,7 +418,10 @@ def tolerance(f: str, *, n: int, k: int, R: float, dtype: Any = np.float64,
               eps: Optional[float] = None) -> float:
     """The error one instruction of function f may add to the value it writes (given exact
     operands): `matmul_bound` for "matmul", `linear_bound` for the rest."""
-    u = _u_of(dtype)
+    u = _u_of(dtype, "fleq.tolerance")
+    if f not in LINEAR_FUNCTIONS + RASP_PROGRAMS:
+        raise InvalidInput(f"fleq.tolerance: unknown function {f!r}; known: "
+                           f"{list(LINEAR_FUNCTIONS + RASP_PROGRAMS)}")
     if f == "matmul":
         e = derived_eps(n, k, R, dtype) if eps is None else eps
         return float(matmul_bound()["error"].subs({_n: n, _k: k, _R: R, _u: u, _eps: e}))
