@@ -77,13 +77,13 @@ def test_random_programs_control_flow_exact_and_values_within_tolerance(dtype):
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_random_programs_thorough(dtype):
-    _check_random(dtype, count=300, loops=50, seed=1600)
+    _check_random(dtype, count=200, loops=50, seed=1600)
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_random_programs_larger_machine(dtype):
-    _check_random(dtype, count=100, loops=40, seed=1601, s=12, m=12, n=64, k=3)
+    _check_random(dtype, count=60, loops=40, seed=1601, s=12, m=12, n=64, k=3)
 
 
 def _newton(dtype, k, seed, iterations):
@@ -145,6 +145,9 @@ def test_rasp_block_runs_the_compiled_weights(name):
     ids = np.array([[0] + [cw.tokens.index(v) for v in t] for t in inputs])
     want = forward(cw, ids, record=False).output
     assert np.abs(region - want).max() <= 1e-9
+    x = _layer(machine._compact[2 + machine.compiled_layers], x)   # the gather heads
+    scores = x[..., [i for i, d in enumerate(machine.space.basis) if d.label == "scratch_rasp"]]
+    assert np.minimum(np.abs(scores), np.abs(scores - 1)).max() < 1e-6   # the snap needs < 1/4
     got = machine.run_batch(progs, loops=1)
     from theory_kit import rasp
     for t, r in zip(inputs, got):
