@@ -7,10 +7,7 @@ from __future__ import annotations
 
 import pytest
 
-from theory_kit import paths
-from theory_kit.paper.loading import load_file
-
-from figures_support import csv_rows
+from figures_support import assert_same_data, build_twice, csv_rows
 
 NAME = "fig_fleq_newton"
 
@@ -18,25 +15,12 @@ NAME = "fig_fleq_newton"
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("fig_fleq")
-    fig = load_file(paths.FIGURES_DIR / f"{NAME}.py")
-    mp = pytest.MonkeyPatch()
-    mp.setattr(fig, "K_SIDES", (2,))
-    mp.setattr(fig, "ITERATIONS", 4)
-    try:
-        a = fig.main(out_dir=tmp / "a", seed=0)
-        b = fig.main(out_dir=tmp / "b", seed=0)
-    finally:
-        mp.undo()
-    return tmp, a, b
+    return (tmp,) + build_twice(tmp, NAME, K_SIDES=(2,), ITERATIONS=4)
 
 
 def test_same_seed_gives_identical_data(built):
     _, a, b = built
-    assert {p.name for p in a} == {f"{NAME}.pdf", f"{NAME}.png", f"{NAME}.csv",
-                                   f"{NAME}_final.csv"}
-    for pa, pb in zip(a, b):
-        if pa.suffix == ".csv":
-            assert pa.read_bytes() == pb.read_bytes(), pa.name
+    assert_same_data(a, b, {f"{NAME}.pdf", f"{NAME}.png", f"{NAME}.csv", f"{NAME}_final.csv"})
 
 
 def test_final_errors_within_derived_tolerance(built):
