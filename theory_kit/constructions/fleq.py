@@ -42,7 +42,9 @@ Columns: 0 the zero cell Z (memory 0, never written), 1 the sink (the halt instr
 there), 2..2+k² the RASP region (BOS and k² token positions of the compiled model), then up to
 s the rest of the scratchpad; s..s+m-1 memory; s+m+i instruction i; every column after the last
 instruction holds the halt instruction (Z, Z, sink, add, Z, itself): it writes 0 to the sink
-and jumps to itself. As in `subleq`, every column executes the same instruction on the same
+and jumps to itself. A memory entry is one column: its k x k reals are the rows
+("memory", i·k + j) (the paper spreads a matrix over several columns; one column per entry
+keeps every read a single hard attention and the write a single gated MLP). As in `subleq`, every column executes the same instruction on the same
 data, so no broadcast is needed and the write is an MLP gated by [position == c].
 
 Layers (attention then ReLU MLP, residual adds, no LayerNorm, no mask), with Lc the compiled
