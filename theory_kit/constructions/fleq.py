@@ -43,8 +43,8 @@ there), 2..2+k² the RASP region (BOS and k² token positions of the compiled mo
 s the rest of the scratchpad; s..s+m-1 memory; s+m+i instruction i; every column after the last
 instruction holds the halt instruction (Z, Z, sink, add, Z, itself): it writes 0 to the sink
 and jumps to itself. A memory entry is one column: its k x k reals are the rows
-("memory", i·k + j) (the paper spreads a matrix over several columns; one column per entry
-keeps every read a single hard attention and the write a single gated MLP). As in `subleq`, every column executes the same instruction on the same
+("memory", i·k + j) (how the paper lays a matrix over the punchcard was not checked; one
+column per entry keeps every read a single hard attention and the write a single gated MLP). As in `subleq`, every column executes the same instruction on the same
 data, so no broadcast is needed and the write is an MLP gated by [position == c].
 
 Layers (attention then ReLU MLP, residual adds, no LayerNorm, no mask), with Lc the compiled
