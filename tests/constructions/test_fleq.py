@@ -71,7 +71,7 @@ def _check_random(dtype, count, loops, seed, *, s=8, m=8, n=32, k=2):
 
 @pytest.mark.parametrize("dtype", DTYPES)
 def test_random_programs_control_flow_exact_and_values_within_tolerance(dtype):
-    _check_random(dtype, count=24, loops=25, seed=16)
+    _check_random(dtype, count=16, loops=25, seed=16)
 
 
 @pytest.mark.slow
