@@ -143,14 +143,17 @@ def test_library_round_trip(name, causal, dtype):
     check_round_trip(model, list(verification_inputs(model.config)))
 
 
+def _looped(name, dtype, n=4):
+    spec = LOOPED_PROGRAMS[name]
+    vocab = set(range(n)) if name == "hops_loop" else set(spec.vocab)
+    return tk.compile(spec.at(max_seq_len=n), vocab=vocab, max_seq_len=n, dtype=dtype,
+                      verify=None)
+
+
 @pytest.mark.parametrize("name", sorted(LOOPED_PROGRAMS))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_looped_round_trip(name, dtype):
-    spec = LOOPED_PROGRAMS[name]
-    n = 4
-    vocab = set(range(n)) if name == "hops_loop" else set(spec.vocab)
-    model = tk.compile(spec.at(max_seq_len=n), vocab=vocab, max_seq_len=n, dtype=dtype,
-                       verify=None)
+    model = _looped(name, dtype)
     check_round_trip(model, list(verification_inputs(model.config)), cache_inputs=16)
 
 
@@ -158,6 +161,13 @@ def test_looped_round_trip(name, dtype):
 def test_chain_of_thought_generators_round_trip(name):
     """A compiled CoT generator (causal): every prefix of its generations on every prompt of
     size 1 (a seeded sample of 30 for larger prompt sets)."""
+    model, inputs = _cot(name)
+    check_round_trip(model, inputs, cache_inputs=16)
+
+
+def _cot(name):
+    """The compiled generator of size 1 and every prefix of its generations on every prompt
+    (a seeded sample of 30 for larger prompt sets)."""
     spec = COT_PROGRAMS[name]
     prompts = [list(p) for p in spec.prompts(1)]
     prompts = prompts if len(prompts) <= 30 else spec.sample(1, 30, seed=0)
@@ -168,7 +178,7 @@ def test_chain_of_thought_generators_round_trip(name):
                                             stop=STOP)):
         full = list(p) + list(g.tokens)
         inputs.update({tuple(full[:k]): None for k in range(len(p), len(full))})
-    check_round_trip(model, [list(x) for x in inputs], cache_inputs=16)
+    return model, [list(x) for x in inputs]
 
 
 @settings(max_examples=100, deadline=None)
@@ -259,35 +269,47 @@ def _ablated_outputs(model, hooked, inputs, heads=(), neurons=()):
     return got
 
 
-LOOP_FREE = sorted(PROGRAMS)
-
-
-@pytest.mark.parametrize("name", LOOP_FREE)
-def test_ablation_matches_the_circuit(name):
-    """Ablating every padding head and neuron at once changes no output; ablating any one
-    component that implements a RASP node (a head or an MLP block; not a cleaner) changes
-    some output on the verification inputs."""
-    model = _compiled(name, False, np.float64)
+def check_ablation(model, inputs, name):
+    """Zero-ablating every padding head and neuron at once changes no output on `inputs`;
+    zero-ablating any one used component (in a looped model: its copies in every pass, which
+    is what the component is) changes some output."""
     circ = export.circuit(model)
     hooked = export.to_transformer_lens(model)
-    inputs = sorted(verification_inputs(model.config), key=len)
+    inputs = sorted(inputs, key=len)
     baseline = _ablated_outputs(model, hooked, inputs)
     assert baseline == model.run_batch(inputs)
-    # every padding component at once: nothing changes
     assert _ablated_outputs(model, hooked, inputs, heads=circ.unused_heads,
                             neurons=circ.unused_neurons) == baseline
-    silent = []
+    copies = defaultdict(list)
     for c in circ.components:
-        # A cleaner implements no RASP node: it erases a dead SOp's dimension before a later
-        # SOp reuses it, which matters only where the later SOp's decoding is sensitive to
-        # the stale value (after snapping lookups, often not: shuffle_dyck's clean@2).
-        if c.kind in ("embed", "cleaner"):
-            continue
-        kw = ({"heads": [(c.layer, c.head)]} if c.kind == "head"
-              else {"neurons": [(c.layer, *c.neurons)]})
-        if _ablated_outputs(model, hooked, inputs, **kw) == baseline:
-            silent.append(c.name)
+        # A cleaner implements no RASP node (see below).
+        if c.kind not in ("embed", "cleaner"):
+            copies[c.key].append(c)
+    silent = []
+    for group in copies.values():
+        heads = [(c.layer, c.head) for c in group if c.kind == "head"]
+        neurons = [(c.layer, *c.neurons) for c in group if c.kind != "head"]
+        if _ablated_outputs(model, hooked, inputs, heads=heads, neurons=neurons) == baseline:
+            silent.append(group[0].name)
     assert not silent, f"{name}: ablating {silent} changes no output"
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_ablation_matches_the_circuit(name):
+    model = _compiled(name, False, np.float64)
+    check_ablation(model, list(verification_inputs(model.config)), name)
+
+
+@pytest.mark.parametrize("name", sorted(LOOPED_PROGRAMS))
+def test_ablation_matches_the_circuit_of_looped_programs(name):
+    model = _looped(name, np.float64)
+    check_ablation(model, list(verification_inputs(model.config)), name)
+
+
+@pytest.mark.parametrize("name", sorted(COT_PROGRAMS))
+def test_ablation_matches_the_circuit_of_cot_generators(name):
+    model, inputs = _cot(name)
+    check_ablation(model, inputs, name)
 
 
 # -- safetensors ---------------------------------------------------------------------------------

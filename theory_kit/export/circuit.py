@@ -48,6 +48,8 @@ class Component:
         deps: names of the components whose output it reads (the latest writer, before this
             component, of each direction it reads; cleaners produce nothing).
         pass_: for a looped model's block, which pass (0-based); None elsewhere.
+        source_layer: the layer of the model's own weights it belongs to (equal to `layer`
+            for a loop-free model; a looped block's component has one per pass).
     """
 
     name: str
@@ -61,6 +63,13 @@ class Component:
     head: Optional[int] = None
     neurons: Optional[tuple[int, int]] = None
     pass_: Optional[int] = None
+    source_layer: Optional[int] = None
+
+    @property
+    def key(self) -> tuple:
+        """The same for a component's copies in every pass of a loop: (kind, source layer,
+        head or neuron span)."""
+        return (self.kind, self.source_layer, self.head, self.neurons)
 
     def as_dict(self) -> dict:
         """JSON-ready: directions as their printable names."""
@@ -68,7 +77,8 @@ class Component:
                 "hook": self.hook, "head": self.head,
                 "neurons": None if self.neurons is None else list(self.neurons),
                 "reads": [str(d) for d in self.reads], "writes": [str(d) for d in self.writes],
-                "deps": list(self.deps), "pass": self.pass_}
+                "deps": list(self.deps), "pass": self.pass_,
+                "source_layer": self.source_layer}
 
 
 @dataclass(frozen=True)
@@ -163,7 +173,8 @@ def circuit(compilation: Any) -> Circuit:
             reads = tuple(dict.fromkeys(head.reads))
             c = Component(f"L{tl_layer}.H{h}", "head", tl_layer, head.label,
                           f"blocks.{tl_layer}.attn.hook_result", reads, tuple(head.writes),
-                          _deps(reads, latest), head=h, pass_=pass_)
+                          _deps(reads, latest), head=h, pass_=pass_,
+                          source_layer=layer_index)
             components.append(c)
             head_outputs.append(c)
         for c in head_outputs:  # heads run in parallel: none reads another's output
@@ -178,7 +189,7 @@ def circuit(compilation: Any) -> Circuit:
                 c = Component(f"L{tl_layer}.mlp[{span[0]}:{span[1]}]", kind, tl_layer,
                               mlp.label, f"blocks.{tl_layer}.mlp.hook_post", reads,
                               tuple(mlp.writes), _deps(reads, latest), neurons=span,
-                              pass_=pass_)
+                              pass_=pass_, source_layer=layer_index)
                 components.append(c)
                 if kind == "mlp":
                     mlp_outputs.append(c)
