@@ -31,7 +31,7 @@ from theory_kit.sweep.grid import Cell
 from theory_kit.sweep.task import run_cell
 
 __all__ = ["ENGINES", "serial", "local", "dask", "jobqueue_cluster", "MAX_ATTEMPTS",
-           "JOBQUEUE_CLASSES"]
+           "JOBQUEUE_CLASSES", "process_pool", "terminate"]
 
 #: A cell in flight when its worker process died this many times is recorded as an error.
 MAX_ATTEMPTS = 3
@@ -53,8 +53,20 @@ def _ignore_sigint() -> None:  # workers leave Ctrl-C to the client, which stops
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _terminate(pool) -> None:
-    """Stop a ProcessPoolExecutor now, running cells included (shutdown alone waits for them)."""
+def process_pool(workers: Optional[int] = None):
+    """A `ProcessPoolExecutor` of `workers` spawned processes (default: the CPU count) that
+    ignore SIGINT: Ctrl-C reaches this process only, which stops them (`terminate`).
+    Spawned, not forked: a fork of a process holding threads (Dask, BLAS) can deadlock."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_sigint)
+
+
+def terminate(pool) -> None:
+    """Stop a ProcessPoolExecutor now, running tasks included (shutdown alone waits for them)."""
     processes = dict(getattr(pool, "_processes", None) or {})
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes.values():
@@ -72,16 +84,14 @@ def _terminate(pool) -> None:
 def local(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
           **_: Any) -> Iterator[Tuple[Cell, Outcome]]:
     """Cells on `workers` local processes (default: the CPU count)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     n = workers or os.cpu_count() or 1
     todo: List[Cell] = list(reversed(cells))  # pop() from the end keeps grid order
     attempts: Dict[str, int] = {}
     while todo:
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_ignore_sigint)
+        pool = process_pool(n)
         running: Dict[Any, Cell] = {}
         broken = False
         try:
@@ -120,7 +130,7 @@ def local(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
                     running.clear()
                     break
         finally:
-            _terminate(pool)
+            terminate(pool)
 
 
 def _lost(cell: Cell, attempts: int) -> Outcome:
