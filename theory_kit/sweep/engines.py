@@ -20,9 +20,11 @@ running are abandoned and rerun by the next sweep.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -31,7 +33,7 @@ from theory_kit.sweep.grid import Cell
 from theory_kit.sweep.task import run_cell
 
 __all__ = ["ENGINES", "serial", "local", "dask", "jobqueue_cluster", "MAX_ATTEMPTS",
-           "JOBQUEUE_CLASSES", "process_pool", "terminate"]
+           "JOBQUEUE_CLASSES", "process_pool", "terminate", "job_script"]
 
 #: A cell in flight when its worker process died this many times is recorded as an error.
 MAX_ATTEMPTS = 3
@@ -162,8 +164,9 @@ def _read_config(path: Path) -> Dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def jobqueue_cluster(config: Union[str, Path]):
-    """A dask-jobqueue cluster from a YAML or JSON file, scaled as it says:
+def jobqueue_cluster(config: Union[str, Path], *, scale: bool = True):
+    """A dask-jobqueue cluster from a YAML or JSON file, scaled as it says (unless `scale` is
+    False: then no job is submitted, e.g. to look at `cluster.job_script()`):
 
         jobqueue: slurm          # slurm, pbs, sge, lsf, oar, htcondor or moab
         cluster:                 # keyword arguments of dask_jobqueue.SLURMCluster
@@ -177,8 +180,8 @@ def jobqueue_cluster(config: Union[str, Path]):
         scale: {jobs: 4}         # fixed size; or  adapt: {minimum_jobs: 0, maximum_jobs: 50}
 
     Raises:
-        InvalidInput: the file is missing or malformed (every problem listed), or
-            dask-jobqueue is not installed."""
+        InvalidInput: the file is missing or malformed (every problem listed), dask-jobqueue
+            is not installed, or the cluster class refuses the `cluster` arguments."""
     path = Path(config)
     if not path.is_file():
         raise InvalidInput(f"cluster config {path} does not exist or is not a file")
@@ -211,12 +214,39 @@ def jobqueue_cluster(config: Union[str, Path]):
         raise InvalidInput(f"{path}: a {kind} cluster needs dask-jobqueue: "
                            "pip install dask-jobqueue (on the machine that submits the jobs)"
                            ) from None
-    cluster = getattr(dask_jobqueue, JOBQUEUE_CLASSES[kind])(**spec.get("cluster", {}))
+    refused = None
+    with warnings.catch_warnings():
+        # a cluster whose __init__ raised warns "unclosed cluster" when collected: it never ran
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            cluster = getattr(dask_jobqueue, JOBQUEUE_CLASSES[kind])(**spec.get("cluster", {}))
+        except (TypeError, ValueError) as exc:  # an unknown keyword, a missing cores/memory
+            refused = f"{type(exc).__name__}: {exc}"
+        if refused is not None:
+            gc.collect()
+    if refused is not None:
+        raise InvalidInput(f"{path}: cluster: dask_jobqueue.{JOBQUEUE_CLASSES[kind]} refuses "
+                           f"{spec.get('cluster', {})!r}: {refused}")
+    if not scale:
+        return cluster
     if "adapt" in spec:
         cluster.adapt(**spec["adapt"])
     else:
         cluster.scale(**spec.get("scale", {"jobs": 1}))
     return cluster
+
+
+def job_script(config: Union[str, Path]) -> str:
+    """The batch script a dask-jobqueue config file submits for each job (nothing is
+    submitted): check partition, cores, memory, walltime and prologue before a sweep.
+
+    Raises:
+        InvalidInput: as `jobqueue_cluster`."""
+    cluster = _ignoring_sigint(lambda: jobqueue_cluster(config, scale=False))
+    try:
+        return cluster.job_script()
+    finally:
+        cluster.close()
 
 
 def _dask_client(workers: Optional[int], address: Optional[str], cluster: Optional[str]):
