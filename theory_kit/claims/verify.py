@@ -64,10 +64,12 @@ point, and the ±1 integer neighbourhood. Each batch is split into chunks, sent 
 then consumes them in its own order, exactly as if it had called the quantity there. So the
 verdict — holds, counterexample, worst point, log, n_evaluated — is the serial one for any
 executor, worker count or completion order, provided the quantity is a function of its
-parameters (no hidden state). A value computed ahead and never asked for (a pattern move after an
-improving one, points after a violation with stop_on_violation) is dropped: it is not logged and
-does not count against the budget (at most one batch is wasted that way). Bound evaluations and
-the rounding-aware re-checks stay in this process (they are cheap next to a measured quantity).
+parameters (no hidden state). A value computed ahead and never asked for (the later pattern
+moves from a point an earlier move improved on: at most 2 per free parameter and improvement;
+the rest of a batch after a violation with stop_on_violation) is dropped: it is neither logged
+nor counted against the budget, so n_evaluated is the serial count while the workers may have
+done somewhat more. Ahead-of-time batches never exceed the remaining budget. Bound evaluations
+and the rounding-aware re-checks stay in this process (cheap next to a measured quantity).
 """
 
 from __future__ import annotations
@@ -571,7 +573,8 @@ class WorkerTraceback(Exception):
 
 
 def _is_dask_client(obj) -> bool:
-    return type(obj).__module__.split(".")[0] == "distributed" and type(obj).__name__ == "Client"
+    distributed = sys.modules.get("distributed")  # not imported: obj cannot be one of its Clients
+    return distributed is not None and isinstance(obj, distributed.Client)
 
 
 class _Batches:
@@ -591,7 +594,7 @@ class _Batches:
 
             self._check_picklable(dumps, "the Dask workers")
             self.client = executor
-            self.label = f"Dask client {getattr(executor, 'scheduler', None) and executor.scheduler.address}"
+            self.label = f"the Dask cluster at {getattr(getattr(executor, 'scheduler', None), 'address', '?')}"
         elif executor == "local":
             self._check_picklable(pickle.dumps, "worker processes")
             from theory_kit.sweep.engines import process_pool
