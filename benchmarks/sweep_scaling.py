@@ -14,8 +14,10 @@ used (`cpu_s`); cpu_efficiency = sum of cells' CPU seconds / (wall x workers) is
 the workers' wall time that went into cell work. On an idle machine it is what the speed-up
 divided by the workers is (1 = perfect); on a loaded one it separates "the sweep wasted the
 time" (low) from "the cores were busy with someone else" (low too, but then `cell_cpu_share`,
-the cells' CPU / wall while running, is low as well). The serial run's value is the same ratio
-for one worker.
+the cells' CPU / wall while running, is low as well). Their quotient, `occupancy` = sum of
+cell wall durations / (wall x workers), is the share of the workers' time spent inside cells:
+the engine's own efficiency, which load does not hide. The serial run's values are the same
+ratios for one worker.
 
 Overhead per task = wall time of a sweep of no-op cells / cells (with 2 workers: both the
 client's share — one fsync'd SQLite commit per cell — and the engine's). Projection to W = 100
@@ -186,6 +188,9 @@ def main(argv=None) -> int:
                                       ("dask2", on_dask, out["dask2_s"], 2)):
         out[f"cpu_efficiency_{name}"] = cpu_efficiency(rows, wall, workers)
         out[f"cell_cpu_share_{name}"] = cell_cpu_share(rows)
+        # = cpu_efficiency / cell_cpu_share: the share of the workers' wall time spent inside
+        # cells, whatever the cells got of the cores meanwhile (the engine's own efficiency)
+        out[f"occupancy_{name}"] = sum(r["duration"] for r in rows) / (wall * workers)
     out["cell_cpu_ms_mean"] = sum(r["cpu_s"] for r in reference) / len(reference) * 1e3
 
     out["mean_cell_s_serial"] = sum(r["duration"] for r in reference) / len(reference)

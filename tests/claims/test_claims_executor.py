@@ -31,16 +31,14 @@ BUDGET = 120
 
 # -- quantities (top level: worker processes import them by name) -----------------------------
 def dented(n, beta):
-    """p_max with Delta = 1, dented for n > 600 and beta near 21: a violation to find and drive."""
-    dent = 0.0
-    if n > 600:
-        dent = 0.02 * (n - 600) / 424 * max(0.0, 1 - abs(math.log(beta / 21.0)) / 0.3)
-    return softmax_pmax(n=n, beta=beta, Delta=1.0, spread=0.0) - dent
+    """p_max with Delta = 1, pushed below the bound by a bump at n = 1024, beta = 21."""
+    bump = math.exp(-((n - 1024) / 400) ** 2 - (math.log(beta / 21.0) / 0.3) ** 2)
+    return softmax_pmax(n=n, beta=beta, Delta=1.0, spread=0.0) * (1 - 0.02 * bump)
 
 
 def dented_claim():
     return Claim("dented", dented, bounds.softmax_pmax_lower(sym.n, sym.beta, 1),
-                 {"n": (2, 1024, "int"), "beta": (0.1, 50.0, "log")}, relation=">=", rtol=1e-10)
+                 {"n": (2, 1024, "int"), "beta": (0.1, 50.0, "log")}, relation=">=", rtol=1e-4)
 
 
 def lattice(a, b, c):
@@ -127,9 +125,8 @@ def test_a_process_pool_gives_the_serial_verdicts(pool, serial_verdicts):
 
 
 def test_a_dask_cluster_gives_the_serial_verdicts(client, serial_verdicts):
-    # the two search-driven claims (the process pool covers the exhaustive one and formulas)
-    for claim, serial in list(zip(claims(), serial_verdicts))[:2]:
-        assert verify(claim, budget=BUDGET, seed=3, executor=client) == serial, claim.name
+    # the violated claim (the process pool covers the others; each batch is a Dask round trip)
+    assert verify(dented_claim(), budget=BUDGET, seed=3, executor=client) == serial_verdicts[0]
 
 
 @pytest.mark.slow  # spawns its own workers (they import theory_kit: ~10 s on a loaded machine)
@@ -175,18 +172,22 @@ def test_a_quantity_that_raises_fails_at_the_same_point_with_the_worker_tracebac
     assert isinstance(cause, WorkerTraceback) and "raises_far_out" in str(cause)
 
 
-def test_unpicklable_quantities_are_refused_before_anything_runs(pool, client):
+def closure_claim():
     offset = 0.5
-    closure = Claim("closure", lambda x: x + offset, "2", {"x": (0.0, 1.0, "real")})
+    return Claim("closure", lambda x: x + offset, "2", {"x": (0.0, 1.0, "real")})
+
+
+def test_unpicklable_quantities_are_refused_before_anything_runs(pool):
     for executor in ("local", pool):
         with pytest.raises(InvalidClaim, match=r"claim 'closure': its quantity .*<lambda>.* cannot be sent to "
                                                r".*define it at the top level"):
-            verify(closure, budget=20, executor=executor)
-    # threads need no pickling, and Dask's cloudpickle takes lambdas and closures
-    serial = verify(closure, budget=40)
-    with ThreadPoolExecutor(2) as threads:
-        assert verify(closure, budget=40, executor=threads) == serial
-    assert verify(closure, budget=40, executor=client) == serial
+            verify(closure_claim(), budget=20, executor=executor)
+    with ThreadPoolExecutor(2) as threads:  # threads need no pickling
+        assert verify(closure_claim(), budget=40, executor=threads) == verify(closure_claim(), budget=40)
+
+
+def test_dask_takes_closures_but_not_what_cloudpickle_refuses(client):
+    assert verify(closure_claim(), budget=40, executor=client) == verify(closure_claim(), budget=40)
     lock = threading.Lock()
     locked = Claim("locked", lambda x: x + 0 * bool(lock), "2", {"x": (0.0, 1.0, "real")})
     with pytest.raises(InvalidClaim, match="claim 'locked'.*cannot be sent to the Dask workers"):
