@@ -10,6 +10,10 @@ prover could not decide (--prove).
 Verdicts are rounding-aware unless --strict: a float violation is re-checked with the bound (and an
 expression quantity) at 50 digits; a black-box quantity missing by at most a few ulps, or both
 sides below the smallest normal float, is a "near miss", listed, never a counterexample.
+
+`verify --executor local [--workers N]` or `--executor tcp://HOST:PORT` (a Dask scheduler)
+evaluates the search's quantity in parallel (`verify(..., executor=...)`); the verdict is the
+serial one.
 """
 
 from __future__ import annotations

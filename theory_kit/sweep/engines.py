@@ -211,9 +211,9 @@ def jobqueue_cluster(config: Union[str, Path], *, scale: bool = True):
     try:
         import dask_jobqueue
     except ImportError:
-        raise InvalidInput(f"{path}: a {kind} cluster needs dask-jobqueue: "
-                           "pip install dask-jobqueue (on the machine that submits the jobs)"
-                           ) from None
+        raise InvalidInput(f"{path}: a {kind} cluster needs dask-jobqueue: pip install "
+                           "'theory_kit[sweep]' or pip install dask-jobqueue (on the machine that "
+                           "submits the jobs)") from None
     refused = None
     with warnings.catch_warnings():
         # a cluster whose __init__ raised warns "unclosed cluster" when collected: it never ran
