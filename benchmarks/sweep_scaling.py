@@ -5,9 +5,19 @@ per-task scheduling overhead of each engine, with a projection of efficiency at 
     .venv/bin/python benchmarks/sweep_scaling.py --quick    # 60 cells of 20 ms
 
 One run, wall-clock, on whatever else the machine is doing (the numbers say how loaded it
-was: `load_before`/`load_after`, and `raw_ceiling_2proc`: the speed-up two bare processes get
-on the same work at the same time; `*_vs_ceiling` are the sweep's ratios against it). Writes
-benchmarks/results/sweep_scaling.json and prints a summary.
+was: `load_before`/`load_after` and `uptime`, and `raw_ceiling_2proc`: the speed-up two bare
+processes get on the same work at the same time; `*_vs_ceiling` are the sweep's ratios against
+it). Writes benchmarks/results/sweep_scaling.json and prints a summary.
+
+CPU-time efficiency, readable under load: each `spin` cell reports the CPU seconds its thread
+used (`cpu_s`); cpu_efficiency = sum of cells' CPU seconds / (wall x workers) is the share of
+the workers' wall time that went into cell work. On an idle machine it is what the speed-up
+divided by the workers is (1 = perfect); on a loaded one it separates "the sweep wasted the
+time" (low) from "the cores were busy with someone else" (low too, but then `cell_cpu_share`,
+the cells' CPU / wall while running, is low as well). Their quotient, `occupancy` = sum of
+cell wall durations / (wall x workers), is the share of the workers' time spent inside cells:
+the engine's own efficiency, which load does not hide. The serial run's values are the same
+ratios for one worker.
 
 Overhead per task = wall time of a sweep of no-op cells / cells (with 2 workers: both the
 client's share — one fsync'd SQLite commit per cell — and the engine's). Projection to W = 100
@@ -49,8 +59,29 @@ def timed(label, cpu=None, **kwargs):
         if cpu is not None:  # CPU seconds of this process: client + store + (local) scheduler
             cpu.append(time.process_time() - cpu_start)
     assert all(r["status"] == "ok" for r in rows), [r["error"] for r in rows if r["error"]]
-    print(f"  {label:<34} {wall:7.2f} s", flush=True)
+    workers = 1 if kwargs.get("engine") == "serial" else 2
+    print(f"  {label:<34} {wall:7.2f} s   cpu efficiency {cpu_efficiency(rows, wall, workers):.2f}",
+          flush=True)
     return wall, rows
+
+
+def cpu_efficiency(rows, wall, workers):
+    """Sum of the cells' CPU seconds / (wall x workers)."""
+    return sum(r["cpu_s"] for r in rows) / (wall * workers)
+
+
+def cell_cpu_share(rows):
+    """The cells' CPU seconds / their wall seconds while running: the share of a core they got."""
+    return sum(r["cpu_s"] for r in rows) / sum(r["duration"] for r in rows)
+
+
+def uptime():
+    try:
+        import subprocess
+
+        return subprocess.run(["uptime"], stdout=subprocess.PIPE, text=True).stdout.strip()
+    except OSError:
+        return None
 
 
 def _chunk(args):
@@ -116,9 +147,9 @@ def main(argv=None) -> int:
     grid = {"i": list(range(cells)), "ms": [ms]}
     noop = {"i": list(range(cells)), "ms": [0.0]}
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
-    print(f"sweep_scaling: {cells} cells of {ms:g} ms, load average {load}", flush=True)
+    print(f"sweep_scaling: {cells} cells of {ms:g} ms; {uptime()}", flush=True)
     out = {"cells": cells, "cell_ms": ms, "cpus": os.cpu_count(), "load_before": load,
-           "python": platform.python_version()}
+           "uptime_before": uptime(), "python": platform.python_version()}
 
     out["serial_s"], reference = timed("serial (in-process)", grid=grid, seeds=1,
                                        engine="serial")
@@ -151,6 +182,16 @@ def main(argv=None) -> int:
     out["raw_1proc_s"], out["raw_2proc_s"], out["raw_ceiling_2proc"] = one, two, one / two
     print(f"  {'bare processes: 1 vs 2':<34} {one:7.2f} s / {two:.2f} s", flush=True)
     out["load_after"] = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+    out["uptime_after"] = uptime()
+    for name, rows, wall, workers in (("serial", reference, out["serial_s"], 1),
+                                      ("local2", local, out["local2_s"], 2),
+                                      ("dask2", on_dask, out["dask2_s"], 2)):
+        out[f"cpu_efficiency_{name}"] = cpu_efficiency(rows, wall, workers)
+        out[f"cell_cpu_share_{name}"] = cell_cpu_share(rows)
+        # = cpu_efficiency / cell_cpu_share: the share of the workers' wall time spent inside
+        # cells, whatever the cells got of the cores meanwhile (the engine's own efficiency)
+        out[f"occupancy_{name}"] = sum(r["duration"] for r in rows) / (wall * workers)
+    out["cell_cpu_ms_mean"] = sum(r["cpu_s"] for r in reference) / len(reference) * 1e3
 
     out["mean_cell_s_serial"] = sum(r["duration"] for r in reference) / len(reference)
     strip = lambda rows: [{k: r[k] for k in ("i", "seed", "acc")} for r in rows]  # noqa

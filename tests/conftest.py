@@ -1,4 +1,4 @@
-"""Shared pytest configuration: hypothesis profiles.
+"""Shared pytest configuration: hypothesis profiles, and sharding.
 
 Profiles (select with the environment variable HYPOTHESIS_PROFILE, default "ci"):
   ci        `make test`: derandomized (the same examples on every run and machine), no
@@ -10,6 +10,13 @@ Profiles (select with the environment variable HYPOTHESIS_PROFILE, default "ci")
 No deadline anywhere: timings on shared CI machines are noisy and a slow example is not a
 wrong one. `too_slow` is suppressed only in profiles that compile programs per example
 (data generation includes drawing whole programs; the cost is real and intended).
+
+Sharding (theory_kit.sweep.pytest_plugin): `--shard I/K` or THEORY_KIT_SHARD=I/K runs shard I
+(0-based) of K of the items that would otherwise run (after -m/-k); the K shards partition the
+unsharded run exactly. Split the thorough profile over 4 machines with
+    HYPOTHESIS_PROFILE=thorough THEORY_KIT_SHARD=i/4 pytest -m slow      (i = 0..3)
+or through a sweep (local processes, Dask, SLURM), with pass/fail per shard in its store:
+    python -m theory_kit.sweep.shards 4 runs/thorough -- -m slow
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from __future__ import annotations
 import os
 
 from hypothesis import HealthCheck, settings
+
+pytest_plugins = ["theory_kit.sweep.pytest_plugin"]
 
 settings.register_profile(
     "ci",

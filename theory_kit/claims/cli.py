@@ -10,11 +10,16 @@ prover could not decide (--prove).
 Verdicts are rounding-aware unless --strict: a float violation is re-checked with the bound (and an
 expression quantity) at 50 digits; a black-box quantity missing by at most a few ulps, or both
 sides below the smallest normal float, is a "near miss", listed, never a counterexample.
+
+`verify --executor local [--workers N]` or `--executor tcp://HOST:PORT` (a Dask scheduler)
+evaluates the search's quantity in parallel (`verify(..., executor=...)`); the verdict is the
+serial one.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import re
 import sys
@@ -73,6 +78,12 @@ def register_commands(subparsers) -> None:
                         "exit 3 if undecided")
     v.add_argument("--max-boxes", type=int, default=None, help="box budget of --prove")
     v.add_argument("--max-seconds", type=float, default=None, help="time budget of --prove, seconds")
+    v.add_argument("--executor", default="serial", metavar="serial|local|tcp://HOST:PORT",
+                   help="where the quantity is evaluated: serial (default, this process), local (worker "
+                        "processes, see --workers) or a Dask scheduler address (needs theory_kit[sweep]); "
+                        "the verdict is the same for all of them")
+    v.add_argument("--workers", type=int, default=None,
+                   help="worker processes of --executor local (default: the CPU count)")
     g = v.add_argument_group("your own claim")
     g.add_argument("--quantity", metavar="MODULE:FUNCTION|EXPR",
                    help="callable taking the parameters as keyword arguments, or a formula in the domain's names "
@@ -220,9 +231,10 @@ def cmd_verify(args) -> int:
             raise UsageError("name a claim (see `theory-kit claims`) or give --quantity, --bound and --domain")
         claim = _user_claim(args) if own else get(args.name)
         progress = _progress_printer() if args.progress else None
-        verdict = verify(claim, budget=args.budget, seed=args.seed, progress=progress, strict=args.strict,
-                         method="prove" if args.prove else "search", max_boxes=args.max_boxes,
-                         max_seconds=args.max_seconds)
+        with _executor(args.executor, args.workers) as executor:
+            verdict = verify(claim, budget=args.budget, seed=args.seed, progress=progress, strict=args.strict,
+                             method="prove" if args.prove else "search", max_boxes=args.max_boxes,
+                             max_seconds=args.max_seconds, executor=executor)
     except TheoryKitError as exc:
         print(f"theory-kit verify: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
@@ -239,6 +251,46 @@ def cmd_verify(args) -> int:
     if verdict.status == "undecided":
         return EXIT_UNDECIDED
     return EXIT_HELD if verdict.holds else EXIT_VIOLATED
+
+
+@contextlib.contextmanager
+def _executor(name: str, workers: int | None):
+    """--executor/--workers as what `verify` takes, stopped afterwards.
+
+    Raises:
+        UsageError: an unknown executor, --workers without local or below 1, or a Dask
+            address without distributed installed."""
+    if workers is not None and (name != "local" or workers < 1):
+        raise UsageError(f"--workers {workers} needs --executor local and a count >= 1 (got --executor {name!r})")
+    if name == "serial":
+        yield None
+    elif name == "local":
+        if workers is None:
+            yield "local"
+            return
+        from theory_kit.sweep.engines import process_pool, terminate
+
+        pool = process_pool(workers)
+        try:
+            yield pool
+        finally:
+            terminate(pool)
+    elif "://" in name:
+        try:
+            from distributed import Client
+        except ImportError:
+            raise UsageError(f"--executor {name}: a Dask scheduler needs dask and distributed: "
+                             "pip install 'theory_kit[sweep]'") from None
+        try:
+            client = Client(name, timeout=30)
+        except OSError as exc:
+            raise UsageError(f"--executor {name}: cannot reach the Dask scheduler: {exc}") from exc
+        try:
+            yield client
+        finally:
+            client.close()
+    else:
+        raise UsageError(f"--executor must be serial, local or a Dask scheduler address tcp://HOST:PORT, got {name!r}")
 
 
 def _progress_printer():

@@ -54,6 +54,22 @@ division by zero, a non-finite result or any other failure they are re-evaluated
 digits and the comparison is done in mpmath; so is a quantity whose value is finite but beyond
 the float range (an int such as 10**400). A bound that mpmath cannot evaluate at a point (or a
 Piecewise without a branch there) is an InvalidClaim naming the claim and the point.
+
+Parallel search (`verify(..., executor=...)`): the search itself stays one sequential,
+deterministic loop in this process; the executor only evaluates the *quantity* ahead of it, on
+batches of points the loop is about to ask for — every point of the exhaustive, corner, Sobol and
+explore phases, the initial Nelder–Mead simplex, the pattern-search moves from the current best
+point, and the ±1 integer neighbourhood. Each batch is split into chunks, sent with `map`
+(concurrent.futures) or `Client.map` + `gather` (Dask), and its values are kept by point; the loop
+then consumes them in its own order, exactly as if it had called the quantity there. So the
+verdict — holds, counterexample, worst point, log, n_evaluated — is the serial one for any
+executor, worker count or completion order, provided the quantity is a function of its
+parameters (no hidden state). A value computed ahead and never asked for (the later pattern
+moves from a point an earlier move improved on: at most 2 per free parameter and improvement;
+the rest of a batch after a violation with stop_on_violation) is dropped: it is neither logged
+nor counted against the budget, so n_evaluated is the serial count while the workers may have
+done somewhat more. Ahead-of-time batches never exceed the remaining budget. Bound evaluations
+and the rounding-aware re-checks stay in this process (cheap next to a measured quantity).
 """
 
 from __future__ import annotations
@@ -61,7 +77,11 @@ from __future__ import annotations
 import itertools
 import math
 import numbers
+import os
+import pickle
 import sys
+import traceback
+from concurrent.futures import Executor, ThreadPoolExecutor
 from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Callable, Mapping
@@ -77,7 +97,7 @@ from theory_kit.errors import BoundViolated, InvalidClaim, InvalidInput
 from theory_kit.progress import progress as progress_bar
 
 __all__ = ["Evaluation", "Verdict", "NearMiss", "ExpressionQuantity", "verify", "assert_holds", "ratio_from_margin",
-           "DEFAULT_BUDGET", "NEAR_MISS_ULPS", "MP_DPS"]
+           "DEFAULT_BUDGET", "NEAR_MISS_ULPS", "MP_DPS", "EXECUTORS"]
 
 DEFAULT_BUDGET = 2000
 #: Working precision (decimal digits) of the mpmath fallback for bounds.
@@ -94,6 +114,10 @@ _EXPLORE_CHUNK = 64
 _MAX_STARTS_PER_ROUND = 8
 _START_SEPARATION = 0.02  # in the unit box, max-norm: closer starts are the same basin
 _REAL_STEP0, _REAL_STEP_MIN = 0.05, 1e-9
+#: The executors `verify` accepts by name (besides Executor and distributed.Client objects).
+EXECUTORS = ("serial", "local")
+#: Chunks per worker a batch of points is split into (evens out unequal evaluation times).
+_CHUNKS_PER_WORKER = 4
 
 
 @dataclass(frozen=True)
@@ -379,6 +403,9 @@ class ExpressionQuantity:
     def __repr__(self) -> str:
         return f"ExpressionQuantity({self.expr})"
 
+    def __reduce__(self):  # lambdified functions do not pickle: rebuild them from the expression
+        return (ExpressionQuantity, (self.expr, list(self.names)))
+
 
 def _exact_real(q):
     """q as an mpmath number at MP_DPS digits (for values beyond the float range), or None."""
@@ -520,10 +547,132 @@ def _recheck(claim: Claim, bound: _BoundEvaluator, values: tuple, params: Mappin
         return max(-2.0, min(2.0, m)), True, None
 
 
+def _quantities(points: list, quantity) -> list:
+    """What a worker runs: the quantity at each point (a dict of keyword arguments), as
+    ("ok", value), ("raised", (type name, message, traceback)) or ("unpicklable", (type name,
+    repr)) for a value that could not travel back. Never raises for the quantity's failures: the
+    search raises them when, and only when, it reaches that point."""
+    out = []
+    for params in points:
+        try:
+            q = quantity(**params)
+        except Exception as exc:  # user code: reported by the search with the point, in order
+            out.append(("raised", (type(exc).__name__, str(exc), traceback.format_exc())))
+            continue
+        try:
+            pickle.dumps(q)
+        except Exception:  # the search says which type could not be sent back
+            out.append(("unpicklable", (type(q).__name__, repr(q)[:200])))
+            continue
+        out.append(("ok", q))
+    return out
+
+
+class WorkerTraceback(Exception):
+    """The traceback of a quantity that raised in a worker (the `__cause__` of its InvalidClaim)."""
+
+
+def _is_dask_client(obj) -> bool:
+    distributed = sys.modules.get("distributed")  # not imported: obj cannot be one of its Clients
+    return distributed is not None and isinstance(obj, distributed.Client)
+
+
+class _Batches:
+    """Evaluates a claim's quantity on lists of points on an executor; results in point order.
+
+    executor: "local" (a pool of spawned processes, one per CPU, started here and stopped by
+    `close`), a `concurrent.futures.Executor` (the caller's, left running) or a
+    `distributed.Client` (likewise). The quantity must pickle for anything but threads (Dask
+    uses cloudpickle, which also takes lambdas and closures)."""
+
+    def __init__(self, claim: Claim, executor):
+        self.claim = claim
+        self.owned = None
+        self.client = None
+        if _is_dask_client(executor):
+            from distributed.protocol.pickle import dumps
+
+            self._check_picklable(dumps, "the Dask workers")
+            self.client = executor
+            self.label = f"the Dask cluster at {getattr(getattr(executor, 'scheduler', None), 'address', '?')}"
+        elif executor == "local":
+            self._check_picklable(pickle.dumps, "worker processes")
+            from theory_kit.sweep.engines import process_pool
+
+            executor = self.owned = process_pool()
+            self.label = "local worker processes"
+        else:
+            if not isinstance(executor, ThreadPoolExecutor):
+                self._check_picklable(pickle.dumps, f"the processes of {type(executor).__name__}")
+            self.label = type(executor).__name__
+        self.executor = executor
+
+    def _check_picklable(self, dumps, where: str) -> None:
+        try:
+            dumps(self.claim.quantity)
+        except Exception as exc:
+            raise InvalidClaim(
+                f"claim {self.claim.name!r}: its quantity {getattr(self.claim.quantity, '__qualname__', self.claim.quantity)!r} "
+                f"cannot be sent to {where} ({type(exc).__name__}: {exc}); define it at the top level of an "
+                "importable module (not a lambda, closure or local function), or use executor='serial' "
+                "or a ThreadPoolExecutor") from exc
+
+    @property
+    def workers(self) -> int:
+        if self.client is not None:
+            info = self.client.scheduler_info().get("workers", {})
+            return max(1, sum(w.get("nthreads", 1) for w in info.values()))
+        return max(1, getattr(self.executor, "_max_workers", None) or os.cpu_count() or 1)
+
+    def __call__(self, points: list) -> list:
+        n, workers = len(points), self.workers
+        # one chunk per worker for a small batch (each task has a fixed cost), more for a large
+        # one so that unequal evaluation times even out
+        k = min(n, workers * (_CHUNKS_PER_WORKER if n >= 8 * workers else 1))
+        chunks = [points[i * n // k:(i + 1) * n // k] for i in range(k)]
+        quantity = self.claim.quantity
+        try:
+            if self.client is not None:
+                futures = self.client.map(_quantities, chunks, quantity=quantity, pure=False)
+                parts = self.client.gather(futures)
+            else:
+                parts = list(self.executor.map(_quantities, chunks, itertools.repeat(quantity, k)))
+        except Exception as exc:  # a worker died, the quantity did not unpickle there, a shut-down executor
+            raise InvalidClaim(
+                f"claim {self.claim.name!r}: evaluating {n} points on {self.label} failed: {type(exc).__name__}: "
+                f"{exc} (first point {_fmt_params(points[0])}); a worker may have crashed, or the quantity "
+                "cannot be imported there") from exc
+        return [outcome for part in parts for outcome in part]
+
+    def close(self) -> None:
+        if self.owned is not None:
+            from theory_kit.sweep.engines import terminate
+
+            terminate(self.owned)
+            self.owned = None
+
+
+def _batches(claim: Claim, executor) -> "_Batches | None":
+    """The batch evaluator for `executor`, or None for a serial search.
+
+    Raises:
+        InvalidInput: an executor that is none of the accepted kinds (the value quoted).
+        InvalidClaim: the claim's quantity cannot be sent to the executor's workers."""
+    if executor is None or (isinstance(executor, str) and executor == "serial"):
+        return None
+    if not ((isinstance(executor, str) and executor in EXECUTORS) or isinstance(executor, Executor)
+            or _is_dask_client(executor)):
+        raise InvalidInput(f"executor must be one of {', '.join(map(repr, EXECUTORS))}, a concurrent.futures.Executor "
+                           f"or a distributed.Client, got {type(executor).__name__} {executor!r:.80}")
+    return _Batches(claim, executor)
+
+
 class _Search:
     def __init__(self, claim: Claim, budget: int, seed: int, progress, stop_on_violation: bool,
-                 strict: bool = False):
+                 strict: bool = False, batches: _Batches | None = None):
         self.claim = claim
+        self.batches = batches
+        self.ahead: dict[tuple, tuple] = {}  # point -> outcome evaluated ahead by `batches`
         self.strict = strict
         self.near_misses: list[NearMiss] = []
         self.specs = claim.params
@@ -559,7 +708,7 @@ class _Search:
         if len(self.log) >= self.budget:
             raise _Exhausted
         params = MappingProxyType({s.name: v for s, v in zip(self.specs, values)})
-        q, q_mp = self._quantity(params)
+        q, q_mp = self._quantity(params, self.ahead.pop(values, None))
         b, b_mp = self.bound(values, params)
         m, violated = _slack_and_violation(self.claim, q, b, b_mp, q_mp)
         near = None
@@ -583,13 +732,46 @@ class _Search:
             raise _Exhausted
         return ev
 
-    def _quantity(self, params: Mapping) -> tuple[float, "mpmath.mpf | None"]:
-        """The quantity as a float, plus its mpmath value when it is finite but beyond the float range."""
+    def evaluate_ahead(self, points, limit: int | None = None) -> None:
+        """With an executor: evaluate the quantity at those of `points` that the search may still
+        log (not cached, within the remaining budget and `limit` new points), in parallel, for
+        `evaluate` to consume."""
+        if self.batches is None:
+            return
+        room = self.remaining if limit is None else min(limit, self.remaining)
+        wanted: dict[tuple, None] = {}
+        for values in points:
+            if len(wanted) >= room:
+                break
+            if values not in self.cache:
+                wanted[values] = None
+        todo = [values for values in wanted if values not in self.ahead]
+        if len(todo) < 2:  # one point costs less here than a round trip
+            return
+        names = [s.name for s in self.specs]
+        outcomes = self.batches([dict(zip(names, values)) for values in todo])
+        self.ahead.update(zip(todo, outcomes))
+
+    def _quantity(self, params: Mapping, ahead: tuple | None = None) -> tuple[float, "mpmath.mpf | None"]:
+        """The quantity as a float, plus its mpmath value when it is finite but beyond the float range.
+
+        ahead: the outcome `_quantities` computed for this point on a worker, if any."""
         name = self.claim.name
-        try:
-            q = self.claim.quantity(**params)
-        except Exception as exc:  # the quantity is user code: any failure is reported with context
-            raise InvalidClaim(f"claim {name!r}: quantity raised {type(exc).__name__}: {exc} at {_fmt_params(params)}") from exc
+        if ahead is None:
+            try:
+                q = self.claim.quantity(**params)
+            except Exception as exc:  # the quantity is user code: any failure is reported with context
+                raise InvalidClaim(f"claim {name!r}: quantity raised {type(exc).__name__}: {exc} at {_fmt_params(params)}") from exc
+        elif ahead[0] == "raised":
+            kind, message, trace = ahead[1]
+            raise InvalidClaim(f"claim {name!r}: quantity raised {kind}: {message} at {_fmt_params(params)}"
+                               ) from WorkerTraceback(trace)
+        elif ahead[0] == "unpicklable":
+            kind, text = ahead[1]
+            raise InvalidClaim(f"claim {name!r}: quantity returned {kind} {text} at {_fmt_params(params)}, which "
+                               "cannot be sent back from a worker; expected a real number")
+        else:
+            q = ahead[1]
         if isinstance(q, np.ndarray) and q.shape == ():
             q = q[()]
         if isinstance(q, (bool, np.bool_)) or not isinstance(q, (numbers.Real, mpmath.mpf)):
@@ -642,8 +824,10 @@ class _Search:
             return False
         self.set_phase("exhaustive")
         ranges = [range(int(s.lo), int(s.hi) + 1) if s.is_int else [s.lo] for s in self.specs]
-        for values in itertools.product(*ranges):
-            self.evaluate(tuple(values))
+        points = [tuple(values) for values in itertools.product(*ranges)]
+        self.evaluate_ahead(points)
+        for values in points:
+            self.evaluate(values)
         self.exhaustive = True
         return True
 
@@ -655,18 +839,19 @@ class _Search:
             patterns = itertools.product((0.0, 1.0), repeat=k)
         else:
             patterns = (tuple(row) for row in self.rng.integers(0, 2, size=(cap, k)).astype(float))
+        points = []
         for pat in patterns:
             u = np.full(self.dim, 0.5)
             u[self.free] = pat
-            self.evaluate(self.values_of(u))
-        self.evaluate(self.values_of(np.full(self.dim, 0.5)))
+            points.append(self.values_of(u))
+        points.append(self.values_of(np.full(self.dim, 0.5)))
+        self._evaluate_all(points)
 
     def _sobol(self):
         self.set_phase("sobol")
         sobol = qmc.Sobol(self.dim, scramble=True, rng=np.random.default_rng([self.seed, 1]))
         m = max(0, int(math.floor(math.log2(max(1, self.budget // 2)))))
-        for u in sobol.random_base2(m):
-            self.evaluate(self.values_of(u))
+        self._evaluate_all([self.values_of(u) for u in sobol.random_base2(m)])
         return sobol
 
     def _local_and_explore(self, sobol):
@@ -688,11 +873,15 @@ class _Search:
                 continue
             self.set_phase("explore")
             before = len(self.log)
-            for u in sobol.random(_EXPLORE_CHUNK):
-                self.evaluate(self.values_of(u))
+            self._evaluate_all([self.values_of(u) for u in sobol.random(_EXPLORE_CHUNK)])
             idle_rounds = idle_rounds + 1 if len(self.log) == before else 0
             if idle_rounds >= 3:  # the sampler only revisits cached points: the domain is saturated
                 return
+
+    def _evaluate_all(self, points: list) -> None:
+        self.evaluate_ahead(points)
+        for values in points:
+            self.evaluate(values)
 
     def _pick_starts(self, used: list[np.ndarray]) -> list[Evaluation]:
         order = sorted(range(len(self.log)), key=lambda k: (self.log[k].margin, k))
@@ -744,6 +933,13 @@ class _Search:
             x = x0.copy()
             x[j] = x[j] + 0.1 if x[j] + 0.1 <= 1.0 else x[j] - 0.1
             simplex.append(x)
+        if self.batches is not None:  # scipy evaluates every vertex of the initial simplex first
+            vertices = []
+            for x in simplex:
+                u = base.copy()
+                u[free] = np.clip(x, 0.0, 1.0)
+                vertices.append(self.values_of(u))
+            self.evaluate_ahead(vertices)
         try:
             optimize.minimize(
                 f, x0, method="Nelder-Mead", bounds=[(0.0, 1.0)] * len(free),
@@ -782,7 +978,11 @@ class _Search:
         neighbourhood_checked = None
         while len(self.log) < stop_at:
             improved = False
-            for j in self.free:
+            for pos, j in enumerate(self.free):
+                if self.batches is not None:  # this move and the later ones, from the current best
+                    here = tuple(best.params.values())
+                    self.evaluate_ahead([c for i in self.free[pos:] for c in self._moves(here, i, steps[i])],
+                                        limit=stop_at - len(self.log))
                 for cand in self._moves(tuple(best.params.values()), j, steps[j]):
                     if len(self.log) >= stop_at:
                         return tuple(best.params.values())
@@ -814,7 +1014,7 @@ class _Search:
         ints = [j for j in self.free if self.specs[j].is_int]
         if not ints or len(ints) > 4:
             return None
-        best = None
+        points = []
         for offs in itertools.product((-1, 0, 1), repeat=len(ints)):
             if not any(offs):
                 continue
@@ -826,11 +1026,14 @@ class _Search:
                     ok = False
                     break
                 v[j] = w
-            if not ok:
-                continue
-            if len(self.log) >= stop_at and tuple(v) not in self.cache:
+            if ok:
+                points.append(tuple(v))
+        self.evaluate_ahead(points, limit=stop_at - len(self.log))
+        best = None
+        for v in points:
+            if len(self.log) >= stop_at and v not in self.cache:
                 break
-            ev = self.evaluate(tuple(v))
+            ev = self.evaluate(v)
             if best is None or ev.margin < best.margin:
                 best = ev
         return best
@@ -843,7 +1046,7 @@ class _NMStop(Exception):
 def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
            progress: Callable[[int, int, str], None] | None = None,
            stop_on_violation: bool = False, strict: bool = False, method: str = "search",
-           max_boxes: int | None = None, max_seconds: float | None = None) -> Verdict:
+           max_boxes: int | None = None, max_seconds: float | None = None, executor=None) -> Verdict:
     """Try hard to break a claim (adversarial search), or prove it (method="prove").
 
     Verdicts are rounding-aware unless strict=True (module docstring): a float comparison that
@@ -868,16 +1071,25 @@ def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
         strict: compare the float values exactly (no re-check, no near misses).
         method: "search" (default) or "prove".
         max_boxes, max_seconds: budgets of the prover (defaults in theory_kit.claims.prove).
+        executor: where the quantity is evaluated (module docstring, "Parallel search"): None or
+            "serial" (here, one point at a time); "local" (one spawned worker process per CPU,
+            started and stopped by this call); a `concurrent.futures.Executor` (e.g.
+            ProcessPoolExecutor(max_workers=8) or ThreadPoolExecutor for a quantity that releases
+            the GIL; left running); or a `distributed.Client` (a LocalCluster, a scheduler address
+            or a dask-jobqueue cluster; left running). The verdict is identical to the serial one
+            for every executor. Process-based executors need a quantity that pickles (a function
+            at the top level of an importable module; Dask also takes lambdas and closures).
 
     Returns:
         A Verdict: holds, the counterexample (most violated point) or the tightest point, the
         worst ratio and margin, how many points were evaluated, and the full evaluation log.
 
     Raises:
-        InvalidInput: if claim is not a Claim, or budget/seed are not non-negative ints (value
-            quoted).
+        InvalidInput: if claim is not a Claim, budget/seed are not non-negative ints, or executor
+            is none of the kinds above (value quoted).
         InvalidClaim: if the quantity raises or returns something that is not a finite real, or
-            the bound cannot be evaluated to a finite real, naming the claim and the parameters.
+            the bound cannot be evaluated to a finite real, naming the claim and the parameters;
+            or the quantity cannot be sent to the executor's workers, or a worker failed.
     """
     if not isinstance(claim, Claim):
         raise InvalidInput(f"verify expects a Claim, got {type(claim).__name__} {claim!r}")
@@ -891,10 +1103,15 @@ def verify(claim: Claim, *, budget: int = DEFAULT_BUDGET, seed: int = 0,
         from theory_kit.claims.prove import prove_verdict  # prove imports this module
 
         searched = verify(claim, budget=budget, seed=seed, progress=progress, stop_on_violation=stop_on_violation,
-                          strict=strict)
+                          strict=strict, executor=executor)
         return prove_verdict(claim, searched, max_boxes=max_boxes, max_seconds=max_seconds, progress=progress)
-    search = _Search(claim, int(budget), int(seed), progress, stop_on_violation, bool(strict))
-    search.run()
+    batches = _batches(claim, executor)
+    try:
+        search = _Search(claim, int(budget), int(seed), progress, stop_on_violation, bool(strict), batches)
+        search.run()
+    finally:
+        if batches is not None:
+            batches.close()
     if progress is not None:
         progress(len(search.log), search.budget, "done")
     violations = [e for e in search.log if e.violated]

@@ -12,10 +12,14 @@ setup), "dask" (a LocalCluster, a scheduler address, or a dask-jobqueue cluster 
 file; needs `theory_kit[sweep]`), "serial" (in this process). `load(store)` reads a store (a
 DataFrame when pandas is installed), `status(store)` says how far it got, `check(rows)` raises
 SweepFailed if any cell failed. Command line: `theory-kit sweep run SPEC`, `theory-kit sweep
-status DIR`, `theory-kit sweep table DIR`.
+status DIR`, `theory-kit sweep table DIR`. `job_script(config)` shows the batch script a
+dask-jobqueue config submits. Also on these engines: `claims.verify(..., executor=...)` and
+pytest shards (`shards`: `python -m theory_kit.sweep.shards K STORE -- PYTEST_ARGS`).
 """
 
+from theory_kit.sweep.engines import job_script
 from theory_kit.sweep.grid import Cell, canonical_json, cell_seed, expand
 from theory_kit.sweep.run import check, load, run, status
 
-__all__ = ["run", "load", "status", "check", "expand", "cell_seed", "canonical_json", "Cell"]
+__all__ = ["run", "load", "status", "check", "expand", "cell_seed", "canonical_json", "Cell",
+           "job_script"]

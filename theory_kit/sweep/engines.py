@@ -20,9 +20,11 @@ running are abandoned and rerun by the next sweep.
 
 from __future__ import annotations
 
+import gc
 import json
 import os
 import signal
+import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
 
@@ -31,7 +33,7 @@ from theory_kit.sweep.grid import Cell
 from theory_kit.sweep.task import run_cell
 
 __all__ = ["ENGINES", "serial", "local", "dask", "jobqueue_cluster", "MAX_ATTEMPTS",
-           "JOBQUEUE_CLASSES"]
+           "JOBQUEUE_CLASSES", "process_pool", "terminate", "job_script"]
 
 #: A cell in flight when its worker process died this many times is recorded as an error.
 MAX_ATTEMPTS = 3
@@ -53,8 +55,20 @@ def _ignore_sigint() -> None:  # workers leave Ctrl-C to the client, which stops
     signal.signal(signal.SIGINT, signal.SIG_IGN)
 
 
-def _terminate(pool) -> None:
-    """Stop a ProcessPoolExecutor now, running cells included (shutdown alone waits for them)."""
+def process_pool(workers: Optional[int] = None):
+    """A `ProcessPoolExecutor` of `workers` spawned processes (default: the CPU count) that
+    ignore SIGINT: Ctrl-C reaches this process only, which stops them (`terminate`).
+    Spawned, not forked: a fork of a process holding threads (Dask, BLAS) can deadlock."""
+    import multiprocessing
+    from concurrent.futures import ProcessPoolExecutor
+
+    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
+                               mp_context=multiprocessing.get_context("spawn"),
+                               initializer=_ignore_sigint)
+
+
+def terminate(pool) -> None:
+    """Stop a ProcessPoolExecutor now, running tasks included (shutdown alone waits for them)."""
     processes = dict(getattr(pool, "_processes", None) or {})
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes.values():
@@ -72,16 +86,14 @@ def _terminate(pool) -> None:
 def local(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
           **_: Any) -> Iterator[Tuple[Cell, Outcome]]:
     """Cells on `workers` local processes (default: the CPU count)."""
-    import multiprocessing
-    from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
+    from concurrent.futures import FIRST_COMPLETED, wait
     from concurrent.futures.process import BrokenProcessPool
 
     n = workers or os.cpu_count() or 1
     todo: List[Cell] = list(reversed(cells))  # pop() from the end keeps grid order
     attempts: Dict[str, int] = {}
     while todo:
-        pool = ProcessPoolExecutor(max_workers=n, mp_context=multiprocessing.get_context("spawn"),
-                                   initializer=_ignore_sigint)
+        pool = process_pool(n)
         running: Dict[Any, Cell] = {}
         broken = False
         try:
@@ -120,7 +132,7 @@ def local(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
                     running.clear()
                     break
         finally:
-            _terminate(pool)
+            terminate(pool)
 
 
 def _lost(cell: Cell, attempts: int) -> Outcome:
@@ -152,8 +164,9 @@ def _read_config(path: Path) -> Dict[str, Any]:
     return yaml.safe_load(text)
 
 
-def jobqueue_cluster(config: Union[str, Path]):
-    """A dask-jobqueue cluster from a YAML or JSON file, scaled as it says:
+def jobqueue_cluster(config: Union[str, Path], *, scale: bool = True):
+    """A dask-jobqueue cluster from a YAML or JSON file, scaled as it says (unless `scale` is
+    False: then no job is submitted, e.g. to look at `cluster.job_script()`):
 
         jobqueue: slurm          # slurm, pbs, sge, lsf, oar, htcondor or moab
         cluster:                 # keyword arguments of dask_jobqueue.SLURMCluster
@@ -167,8 +180,8 @@ def jobqueue_cluster(config: Union[str, Path]):
         scale: {jobs: 4}         # fixed size; or  adapt: {minimum_jobs: 0, maximum_jobs: 50}
 
     Raises:
-        InvalidInput: the file is missing or malformed (every problem listed), or
-            dask-jobqueue is not installed."""
+        InvalidInput: the file is missing or malformed (every problem listed), dask-jobqueue
+            is not installed, or the cluster class refuses the `cluster` arguments."""
     path = Path(config)
     if not path.is_file():
         raise InvalidInput(f"cluster config {path} does not exist or is not a file")
@@ -198,15 +211,42 @@ def jobqueue_cluster(config: Union[str, Path]):
     try:
         import dask_jobqueue
     except ImportError:
-        raise InvalidInput(f"{path}: a {kind} cluster needs dask-jobqueue: "
-                           "pip install dask-jobqueue (on the machine that submits the jobs)"
-                           ) from None
-    cluster = getattr(dask_jobqueue, JOBQUEUE_CLASSES[kind])(**spec.get("cluster", {}))
+        raise InvalidInput(f"{path}: a {kind} cluster needs dask-jobqueue: pip install "
+                           "'theory_kit[sweep]' or pip install dask-jobqueue (on the machine that "
+                           "submits the jobs)") from None
+    refused = None
+    with warnings.catch_warnings():
+        # a cluster whose __init__ raised warns "unclosed cluster" when collected: it never ran
+        warnings.simplefilter("ignore", ResourceWarning)
+        try:
+            cluster = getattr(dask_jobqueue, JOBQUEUE_CLASSES[kind])(**spec.get("cluster", {}))
+        except (TypeError, ValueError) as exc:  # an unknown keyword, a missing cores/memory
+            refused = f"{type(exc).__name__}: {exc}"
+        if refused is not None:
+            gc.collect()
+    if refused is not None:
+        raise InvalidInput(f"{path}: cluster: dask_jobqueue.{JOBQUEUE_CLASSES[kind]} refuses "
+                           f"{spec.get('cluster', {})!r}: {refused}")
+    if not scale:
+        return cluster
     if "adapt" in spec:
         cluster.adapt(**spec["adapt"])
     else:
         cluster.scale(**spec.get("scale", {"jobs": 1}))
     return cluster
+
+
+def job_script(config: Union[str, Path]) -> str:
+    """The batch script a dask-jobqueue config file submits for each job (nothing is
+    submitted): check partition, cores, memory, walltime and prologue before a sweep.
+
+    Raises:
+        InvalidInput: as `jobqueue_cluster`."""
+    cluster = _ignoring_sigint(lambda: jobqueue_cluster(config, scale=False))
+    try:
+        return cluster.job_script()
+    finally:
+        cluster.close()
 
 
 def _dask_client(workers: Optional[int], address: Optional[str], cluster: Optional[str]):

@@ -34,7 +34,7 @@ import os
 import sqlite3
 import time
 from pathlib import Path
-from typing import Any, Dict, Iterable, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 from theory_kit.errors import SweepStoreError
 from theory_kit.sweep.grid import RESERVED, Cell
