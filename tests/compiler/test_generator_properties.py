@@ -24,6 +24,8 @@ from theory_kit.testing import format_program
 from theory_kit.testing.assertions import all_inputs
 from theory_kit.testing.strategies import programs, vocabularies
 
+from tests.rasp.test_generate import both_decoders
+
 PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "ci")
 #: Generated generators per run: the default run, and the slow suite (`make test-slow`,
 #: thorough).
@@ -76,16 +78,12 @@ def test_slow_sweep_of_generated_generators(case, dtype):
 
 
 def _oracle(program, prompts, **kw):
-    """rasp.generate_batch's generations, or its error as (type, message), by the vectorised
-    decoder (the default) and by the interpreter: they must be the same."""
-    out = []
-    for vectorised in (True, False):
-        try:
-            out.append(rasp.generate_batch(program, prompts, vectorised=vectorised, **kw))
-        except EvaluationError as exc:
-            out.append((type(exc), str(exc)))
-    assert out[0] == out[1]
-    return out[0]
+    """rasp.generate_batch's generations, or its EvaluationError as (type, message), by the
+    vectorised decoder (the default) and by the interpreter: they must be the same."""
+    fast, slow = both_decoders(program, prompts, **kw)
+    assert fast == slow
+    assert not isinstance(fast, tuple) or fast[0] is EvaluationError, fast
+    return fast
 
 
 def _check(case, dtype):
