@@ -159,7 +159,7 @@ class _KeyCache:
     a position: E can be hundreds, a key has 1 or 2 nonzeros), else dense.
 
     Sparse: `idx`, `val` [B, H, C, S] hold each key's nonzero entries (their indices, in
-    increasing order, then zero entries as padding); a logit is the sum of val * q[idx],
+    increasing order, then padding: index 0, value 0); a logit is the sum of val * q[idx],
     the dense dot product without its zero terms (equal up to the order of the sum). A key
     with more than S nonzeros widens S; one with more than E / _SPARSE_FRACTION makes the
     layer dense for good (`dense` [B, H, C, E], the layout `attend` takes).
@@ -204,11 +204,18 @@ class _KeyCache:
             else:
                 if need > self.idx.shape[3]:
                     self._widen(max(need, 2 * self.idx.shape[3]))
-                width = self.idx.shape[3]
-                # the nonzero entries first, in index order (a stable sort of "is zero")
-                idx = np.argsort(~nonzero, axis=-1, kind="stable")[..., :width]
+                # the nonzero entries in index order, then padding (index 0, value 0): entry
+                # (i, h, e) is the rank-th nonzero of its key, rank = its index among them
+                n, h = nonzero.shape[:2]
+                ki, hi, ei = np.nonzero(nonzero)
+                counts = nonzero.sum(axis=-1).reshape(-1)
+                rank = np.arange(len(ei)) - np.repeat(np.cumsum(counts) - counts, counts)
+                idx = np.zeros((n, h, self.idx.shape[3]), dtype=np.intp)
+                val = np.zeros((n, h, self.idx.shape[3]), dtype=self.dtype)
+                idx[ki, hi, rank] = ei
+                val[ki, hi, rank] = keys[ki, hi, ei]
                 self.idx[slots, :, positions] = idx
-                self.val[slots, :, positions] = np.take_along_axis(keys, idx, axis=-1)
+                self.val[slots, :, positions] = val
                 return
         self.dense[slots, :, positions] = keys
 
