@@ -17,7 +17,9 @@ Shapes: B sequences (rows) of the state, H heads, E/F head widths, C the cache c
 positions (BOS at 0; it grows by doubling, at most max_seq_len + 1).
 
 Cache per attention layer: keys [B, H, C, E] (key-major, as `run_planned` multiplies them)
-and values [B, H, F, C]. Entries past a row's length are zero and masked out (0 / -inf
+and values [B, H, F, C]. The keys are stored sparse while they have few nonzero entries
+(`_KeyCache`: a compiled head's key is a one-hot code, E can be hundreds wide, and reading
+the dense cache at every step dominated the cost of a step). Entries past a row's length are zero and masked out (0 / -inf
 additive mask): a row attends nothing beyond its own length, whatever the other rows hold.
 The cache's first axis holds *slots*, not rows: a step reads the keys and values of the rows
 it extends as one basic slice (a view) of consecutive slots. When those rows' slots are not
@@ -150,7 +152,6 @@ def _check_tokens(model: "Model", current: Sequence[int], appended: Any, labels:
     tokens = [model._check(xs, f"{where}: {label}") for xs, label in zip(tokens, labels)]
     ids = [np.array([model._typed_id(x) for x in xs], dtype=np.int64) for xs in tokens]
     return tokens, ids
-
 
 
 class _KeyCache:

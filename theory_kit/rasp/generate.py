@@ -8,7 +8,8 @@ takes a list of prompts and returns a list (as `evaluate` / `evaluate_batch`).
 
 Two decoders compute that definition: `InterpreterDecoder` runs the scalar interpreter on each
 sequence, `VectorisedDecoder` (the default of `generate` / `generate_batch`) runs
-`rasp.evaluate_vectorised` once per step on all the sequences of equal length — the same
+`rasp.evaluate_vectorised` once per step on all the sequences (vectorised over those of equal
+length) — the same
 values (evaluate_vectorised equals evaluate_batch, falling back on the interpreter by itself),
 and wherever a step would raise or meet None, the interpreter's path reruns that step, so the
 errors are the interpreter's too.
@@ -87,26 +88,19 @@ class InterpreterDecoder:
 
 class VectorisedDecoder(InterpreterDecoder):
     """`InterpreterDecoder`'s tokens, computed by `rasp.evaluate_vectorised`: each step
-    evaluates the sequences of the rows asked, grouped by length, one vectorised call per
-    length (module docstring). Where a step raises or a next token is None, that step is
-    recomputed by the interpreter, row by row, so it raises what `InterpreterDecoder` raises.
+    evaluates the sequences of all the rows asked in one call (which evaluates those of each
+    length together). Where a step raises or a next token is None, that step is recomputed
+    by the interpreter, row by row, so it raises what `InterpreterDecoder` raises.
     """
 
     def _next_rows(self, rows: list[int]) -> list:
-        by_length: dict[int, list[int]] = {}
-        for row in rows:
-            by_length.setdefault(len(self._sequences[row]), []).append(row)
-        found: dict[int, Any] = {}
+        seqs = [self._sequences[r] for r in rows]
+        if not all(seqs):
+            return super()._next_rows(rows)   # the interpreter's error for an empty one
         try:
-            for length, group in by_length.items():
-                if length == 0:
-                    return super()._next_rows(rows)   # the interpreter's error
-                outs = evaluate_vectorised(self.program, [self._sequences[r] for r in group],
-                                           causal=True)
-                found.update((r, out[-1]) for r, out in zip(group, outs))
+            tokens = [out[-1] for out in evaluate_vectorised(self.program, seqs, causal=True)]
         except Exception:
             return super()._next_rows(rows)   # raises as the interpreter does
-        tokens = [found[r] for r in rows]
         if any(t is None for t in tokens):
             return super()._next_rows(rows)
         return tokens
