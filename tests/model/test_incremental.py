@@ -429,3 +429,22 @@ def test_tool_calling_model_incremental_equals_full_recomputation():
     assert [list(g.tokens) for g in inc] == [spec.reference(p) for p in prompts]
     # full recomputation is slow (every step re-runs the whole sequence): one call's prompt
     assert inc[:1] == generate_with(model.decoder(incremental=False), prompts[:1], **kw)
+
+
+def test_bos_runs_once_and_is_copied_to_every_row():
+    """A state's rows copy one BOS pass, and a decoder keeps it across starts: the states
+    equal ones whose BOS ran in each row, and full recomputation."""
+    model = compiled("copy_first")
+    dec = model.decoder()
+    for prompts in ([["a", "b"], ["c"], []], [["b"] * 7, ["c", "a"]]):
+        assert dec.start(prompts) == model.next_tokens_full(prompts)
+        per_row = [model.start_decoding([p])[0] for p in prompts]
+        for r, one in enumerate(per_row):
+            np.testing.assert_allclose(dec.state.last_residual[r], one.last_residual[0],
+                                       rtol=0, atol=1e-12)
+        assert dec.extend([1, 0], [["a"], ["c", "c"]]) == model.next_tokens_full(
+            [dec.sequences[1], dec.sequences[0]])
+    with pytest.raises(InvalidInput, match="one row holding only BOS"):
+        IncrementalState(model, 2, bos=model.start_decoding([["a"]])[0])
+    with pytest.raises(InvalidInput, match="one row holding only BOS"):
+        IncrementalState(model, 2, bos=IncrementalState(compiled("fib"), 1))

@@ -181,6 +181,16 @@ class _KeyCache:
         else:
             self.idx, self.val = arrays
 
+    def repeated(self, batch: int) -> "_KeyCache":
+        """A copy whose `batch` slots each hold this one-slot cache's keys."""
+        out = _KeyCache(0, 0, self.e, self.dtype)
+        out.idx, out.val = self.idx, self.val      # unused (never written) once dense
+        if self.dense is None:
+            out.idx, out.val = np.repeat(self.idx, batch, 0), np.repeat(self.val, batch, 0)
+        else:
+            out.dense = np.repeat(self.dense, batch, 0)
+        return out
+
     def resize(self, capacity: int, old: int) -> None:
         """Hold `capacity` positions per slot, keeping the first `old`."""
         grown = []
@@ -277,13 +287,18 @@ class IncrementalState:
             empty sequence), in the weights' dtype.
     """
 
-    def __init__(self, model: "Model", batch: int, *, readout: str = OUTPUT):
+    def __init__(self, model: "Model", batch: int, *, readout: str = OUTPUT,
+                 bos: Optional["IncrementalState"] = None):
         """A state of `batch` empty sequences (their BOS run and cached); `extend` appends
         their tokens. `start` (`Model.start_decoding`) makes one from prompts.
 
+        BOS is the same in every row: it runs once, in a state of one row (`bos`, if given:
+        a state of this model and readout holding only BOS, e.g. kept by a decoder that
+        starts many times), whose cache every row copies.
+
         Raises:
             InvalidInput: the model is not causal or is looped; batch is not an int >= 0; no
-                readout of that name.
+                readout of that name; `bos` is not a one-row BOS-only state of this model.
         """
         check_incremental(model, "IncrementalState")
         model._readout(readout, "IncrementalState")
@@ -308,15 +323,28 @@ class IncrementalState:
             self._values.append(None if att is None else np.zeros(
                 (self._batch, att.heads, att.f, 0), dtype=self._dtype))
         self.last_residual = np.zeros((self._batch, self._plan.width), dtype=self._dtype)
-        bos = np.zeros(1, dtype=np.int64)   # BOS is token id 0
-        self._step(list(range(self._batch)), [bos] * self._batch)
+        if self._batch == 1 and bos is None:
+            self._step([0], [np.zeros(1, dtype=np.int64)])   # BOS is token id 0
+            return
+        if bos is None:
+            bos = IncrementalState(model, 1, readout=readout)
+        elif not (isinstance(bos, IncrementalState) and bos.model is model
+                  and bos.readout == readout and bos._filled.tolist() == [1]):
+            raise InvalidInput(f"IncrementalState: bos must be a state of this model and "
+                               f"readout with one row holding only BOS, got {bos!r:.60}")
+        self._capacity = bos._capacity
+        self._keys = [None if k is None else k.repeated(self._batch) for k in bos._keys]
+        self._values = [None if v is None else np.repeat(v, self._batch, 0)
+                        for v in bos._values]
+        self.last_residual = np.repeat(bos.last_residual, self._batch, 0)
+        self._filled[:] = 1
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def start(cls, model: "Model", prompts: Any, *, readout: str = OUTPUT
-              ) -> tuple["IncrementalState", list]:
+    def start(cls, model: "Model", prompts: Any, *, readout: str = OUTPUT,
+              bos: Optional["IncrementalState"] = None) -> tuple["IncrementalState", list]:
         """(state, next token of each prompt): BOS, then every prompt, run through the model,
-        their keys and values cached (`Model.start_decoding`).
+        their keys and values cached (`Model.start_decoding`; `bos` as in the constructor).
 
         Raises:
             InvalidInput: as `Model.start_decoding`.
@@ -331,7 +359,7 @@ class IncrementalState:
         prompts = list(prompts)
         labels = [f"prompt {i}" for i in range(len(prompts))]
         tokens, ids = _check_tokens(model, [0] * len(prompts), prompts, labels, where)
-        state = cls(model, len(prompts), readout=readout)
+        state = cls(model, len(prompts), readout=readout, bos=bos)
         rows = list(range(len(prompts)))
         state._step(rows, ids)
         state._seqs = tokens
@@ -554,10 +582,15 @@ class IncrementalDecoder:
         model._readout(readout, "decoder")
         self.model, self.readout = model, readout
         self.state: Optional[IncrementalState] = None
+        self._bos: Optional[IncrementalState] = None   # BOS, run once (the run_machine loop
+        #                                                starts afresh at every step)
 
     def start(self, prompts: Sequence[Sequence]) -> list:
         """The next token of each prompt (row i is prompts[i] from now on)."""
-        self.state, tokens = IncrementalState.start(self.model, prompts, readout=self.readout)
+        if self._bos is None:
+            self._bos = IncrementalState(self.model, 1, readout=self.readout)
+        self.state, tokens = IncrementalState.start(self.model, prompts, readout=self.readout,
+                                                    bos=self._bos)
         return tokens
 
     def extend(self, rows: Sequence[int], appended: Sequence[Sequence]) -> list:
