@@ -10,8 +10,10 @@ import sys
 import zlib
 from pathlib import Path
 
+import pytest
 
 from theory_kit import paths
+from theory_kit.paper.loading import load_file
 
 BUILD = paths.FIGURES_DIR / "build.py"
 
@@ -73,3 +75,24 @@ def csv_rows(path: Path) -> list[dict]:
     """The rows of a figure's CSV, as dicts."""
     with path.open(encoding="utf-8", newline="") as fh:
         return list(csv.DictReader(fh))
+
+
+def build_twice(tmp: Path, name: str, **overrides) -> tuple[list[Path], list[Path]]:
+    """Run figures/<name>.py's main twice (seed 0) into tmp/a and tmp/b with module constants
+    overridden (a shrunken configuration); returns both lists of written files."""
+    fig = load_file(paths.FIGURES_DIR / f"{name}.py")
+    mp = pytest.MonkeyPatch()
+    for key, value in overrides.items():
+        mp.setattr(fig, key, value)
+    try:
+        return fig.main(out_dir=tmp / "a", seed=0), fig.main(out_dir=tmp / "b", seed=0)
+    finally:
+        mp.undo()
+
+
+def assert_same_data(a: list[Path], b: list[Path], names: set[str]) -> None:
+    """Both builds wrote exactly `names`, and byte-identical CSVs."""
+    assert {p.name for p in a} == names
+    for pa, pb in zip(a, b):
+        if pa.suffix == ".csv":
+            assert pa.read_bytes() == pb.read_bytes(), pa.name

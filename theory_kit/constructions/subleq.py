@@ -1,18 +1,34 @@
 """The looped SUBLEQ computer of Giannou et al. built from named craft blocks (issue 16).
 
 Source: A. Giannou, S. Rajput, J. Sohn, K. Lee, J. D. Lee, D. Papailiopoulos, "Looped
-Transformers as Programmable Computers", ICML 2023 (arXiv 2301.13196). Used: the input
-"punchcard" (commands, memory and scratchpad as columns, ±1 binary position codes with
-p_i·p_i = log n and p_i·p_j <= log n - 2 for i != j: two ±1 codes differing in a bit lose 2 in
-the product), and the building blocks of its SUBLEQ section, each of
-which the authors' code (github jysohn1108/Looped-Transformer, subleq.py) implements as one
-block: *read instruction* and *read memory* (the read lemma: softmax attention with temperature
-λ on position codes copies the addressed column), *subtract memory* (binary subtraction by a
-ReLU MLP), *write memory*, *conditional branching* (with the program-counter increment) and
-*error correction*; and the SUBLEQ theorem (one instruction per pass of a fixed looped
-transformer, width 8 log n + 3N + max(3 log n, 2N) + 1). Lemma and section numbers are not
-quoted: they were not checked against the paper's text when this module was written, so the
-blocks are named as the authors' code names them.
+Transformers as Programmable Computers", ICML 2023 (arXiv 2301.13196; its v1 abstract calls the
+computer "a looped, 13-layer transformer"). Section: the SUBLEQ construction is the arXiv
+paper's Section 5.1. That number comes from the authors' code (github
+jysohn1108/Looped-Transformer), not from the paper's text: its README points to "Section 5.1"
+for the SUBLEQ variant it implements and its utils.py cites "Step.7 of Sec.5.1" for the
+end-of-program command (so the numbered steps are that section's); its programs.py runs one
+instruction as Steps 1-6 (read instruction, read memory, subtract memory, write memory,
+conditional branching, error correction), and its subleq.py calls the transformer layer the
+paper's eq. (1b).
+
+What this module relies on, named by statement: the lemma numbers could not be checked (only
+the paper's abstract and the authors' code were readable when these citations were written), so
+none is quoted.
+
+- The input "punchcard": commands, memory and scratchpad as columns, with ±1 binary position
+  codes, p_i·p_i = log n and p_i·p_j <= log n - 2 for i != j (two ±1 codes differing in a bit
+  lose 2 in the product).
+- The read lemma (Steps 1 and 2: read instruction, read memory): softmax attention with
+  temperature λ on position codes copies the addressed column.
+- The subtraction lemma (Step 3): a ReLU MLP computes mem[b] - mem[a] in N-bit two's
+  complement.
+- The write lemma (Step 4): the result lands in the addressed column only.
+- The conditional branching lemma (Step 5), with the program-counter increment: pc <- c if the
+  result is <= 0, else pc + 1.
+- Error correction (Step 6): the state is rounded back to exact bits and codes after every
+  instruction, so errors do not accumulate over loops.
+- The SUBLEQ theorem: one instruction per pass of a fixed looped transformer of width
+  8 log n + 3N + max(3 log n, 2N) + 1 (`paper_width_formula`).
 
 Shape letters: B batch of programs, T = n columns (positions), D residual width, L = log n
 (bits of a column address), N bits of a memory value.
@@ -23,7 +39,7 @@ Columns 0..s-1 are the scratchpad columns, s..s+m-1 the memory cells 0..m-1, s+m
 instruction i; the column after the last instruction holds the *halt instruction*
 (Z, Z, itself) with Z = column 0, whose memory rows are always 0 (mem[Z] -= mem[Z] leaves 0,
 0 <= 0 jumps to itself: a fixed point), and so does every further column. Named directions
-(rows of the punchcard, the paper's Section 3 blocks):
+(rows of the punchcard, the paper's building blocks):
 
     positions      ("position", k)   ±1 code of the column index (never written)
     commands       ("command_a"/"command_b"/"command_c", k)   ±1 codes of the instruction's
@@ -148,15 +164,41 @@ class Result:
     pcs: Optional[tuple] = None
 
 
+def _tuples(instructions: Any, what: str, where: str) -> list:
+    """`instructions` as a list of tuples, or InvalidInput naming what they must be."""
+    try:
+        return [tuple(t) for t in instructions]
+    except TypeError:
+        raise InvalidInput(f"{where}: instructions must be a sequence of {what}, got "
+                           f"{instructions!r:.80}") from None
+
+
+def _check_fields(i: int, fields: Sequence, problems: list) -> None:
+    """Append a problem for every (name, value, top) of instruction i whose value is not an
+    int in 0..top-1."""
+    for name, v, top in fields:
+        if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
+            problems.append(f"instruction {i}: {name} = {v!r} is not an int")
+        elif not 0 <= v < top:
+            problems.append(f"instruction {i}: {name} = {v} out of range 0..{top - 1}")
+
+
+def _check_fit(cells: int, instructions: int, m: Optional[int], capacity: Optional[int],
+               noun: str, problems: list) -> None:
+    """Append a problem when a program has more memory `noun` than m or more instructions
+    than the capacity (None: not checked)."""
+    if m is not None and cells > m:
+        problems.append(f"memory has {cells} {noun}, the machine m={m}")
+    if capacity is not None and instructions > capacity:
+        problems.append(f"{instructions} instructions, the machine holds at most {capacity} "
+                        f"(n - s - m - 1)")
+
+
 def _check_program(instructions, memory, N, *, m: Optional[int] = None,
                    capacity: Optional[int] = None, where: str = "subleq") -> tuple:
     """Validate a program; every problem at once. Returns (instructions, memory) as tuples."""
     problems = []
-    try:
-        instrs = [tuple(t) for t in instructions]
-    except TypeError:
-        raise InvalidInput(f"{where}: instructions must be a sequence of (a, b, c) triples, "
-                           f"got {instructions!r:.80}") from None
+    instrs = _tuples(instructions, "(a, b, c) triples", where)
     try:
         mem = list(memory)
     except TypeError:
@@ -171,21 +213,13 @@ def _check_program(instructions, memory, N, *, m: Optional[int] = None,
         elif not lo <= v <= hi:
             problems.append(f"memory[{i}] = {v} is not representable in N={N} bits "
                             f"(range {lo}..{hi})")
-    if m is not None and len(mem) > m:
-        problems.append(f"memory has {len(mem)} cells, the machine m={m}")
-    if capacity is not None and len(instrs) > capacity:
-        problems.append(f"{len(instrs)} instructions, the machine holds at most {capacity} "
-                        f"(n - s - m - 1)")
+    _check_fit(len(mem), len(instrs), m, capacity, "cells", problems)
     for i, t in enumerate(instrs):
         if len(t) != 3:
             problems.append(f"instruction {i} = {t!r} is not a triple (a, b, c)")
             continue
-        for name, v, top in (("a", t[0], len(mem)), ("b", t[1], len(mem)),
-                             ("c", t[2], len(instrs) + 1)):
-            if not isinstance(v, (int, np.integer)) or isinstance(v, bool):
-                problems.append(f"instruction {i}: {name} = {v!r} is not an int")
-            elif not 0 <= v < top:
-                problems.append(f"instruction {i}: {name} = {v} out of range 0..{top - 1}")
+        _check_fields(i, (("a", t[0], len(mem)), ("b", t[1], len(mem)),
+                          ("c", t[2], len(instrs) + 1)), problems)
     if problems:
         raise InvalidInput(f"{where}: " + "; ".join(problems))
     return (tuple(tuple(int(v) for v in t) for t in instrs), tuple(int(v) for v in mem))
@@ -331,7 +365,8 @@ def width_formula() -> sp.Expr:
 
 
 def paper_width_formula() -> sp.Expr:
-    """The paper's width d = 8 log n + 3N + max(3 log n, 2N) + 1 (Theorem 1)."""
+    """The paper's width d = 8 log n + 3N + max(3 log n, 2N) + 1 (its SUBLEQ theorem; the
+    theorem's number is not quoted: see the module docstring)."""
     return 8 * _L + 3 * _N + sp.Max(3 * _L, 2 * _N) + 1
 
 
@@ -410,8 +445,93 @@ def _code_value(code: tuple) -> tuple[dict, float]:
             sum(2.0 ** (j - 1) for j in range(len(code))))
 
 
+class _PunchcardMachine:
+    """Sizes and the compact layers of a machine over punchcard columns (`SubleqMachine`,
+    fleq's `FleqMachine`): needs the fields n, s, m, dtype, space, weights and `_decode`."""
+
+    @property
+    def width(self) -> int:
+        return self.weights.residual_width
+
+    @property
+    def depth(self) -> int:
+        return len(self.weights.layers)
+
+    @property
+    def capacity(self) -> int:
+        """Most instructions a program may have (one column stays for the halt instruction)."""
+        return self.n - self.s - self.m - 1
+
+    @functools.cached_property
+    def _compact(self) -> tuple:
+        return tuple(_CompactLayer.of(lw) for lw in self.weights.layers)
+
+    # -- forward
+    def step(self, x: np.ndarray) -> np.ndarray:
+        """One pass of the looped block (one instruction) on punchcards x [B, n, D] or [n, D].
+
+        Raises:
+            InvalidInput: x is not a finite array of punchcards of this machine's shape.
+        """
+        x = self._punchcards(x, "step", batched=True)
+        squeeze = x.ndim == 2
+        x = np.array(x[None] if squeeze else x, dtype=self.dtype)
+        for c in self._compact:
+            x = _layer(c, x)
+        return x[0] if squeeze else x
+
+    def _punchcards(self, x: Any, where: str, *, batched: bool) -> np.ndarray:
+        """x as a float array of punchcards [n, D] (or [B, n, D] when `batched`)."""
+        x = np.asarray(x)
+        shapes = ((self.n, self.space.dim),) + (((None, self.n, self.space.dim),) if batched
+                                                else ())
+        ok = x.dtype.kind in "fiub" and any(
+            x.ndim == len(sh) and all(a is None or a == b for a, b in zip(sh, x.shape))
+            for sh in shapes)
+        if not ok or not np.all(np.isfinite(x)):
+            want = " or ".join(str(sh).replace("None", "B") for sh in shapes)
+            raise InvalidInput(f"{type(self).__name__}.{where}: expected finite punchcards of "
+                               f"shape {want}, got {x.dtype} array of shape {x.shape}")
+        return x
+
+    @staticmethod
+    def _pairs(programs: Sequence, loops: int, where: str) -> list:
+        """`programs` as a list of (instructions, memory) pairs, `loops` checked."""
+        _check_loops(loops, where)
+        programs = list(programs)
+        bad = [k for k, p in enumerate(programs)
+               if not (isinstance(p, (tuple, list)) and len(p) == 2)]
+        if bad:
+            raise InvalidInput(f"{where}: each program is a pair (instructions, memory); "
+                               f"program(s) {bad[:6]} are not, e.g. {programs[bad[0]]!r:.60}")
+        return programs
+
+    def _passes(self, x: np.ndarray, loops: int, trace: bool, cells: int) -> tuple:
+        """Run `loops` passes on punchcards x [B, n, D]: (memory, pc) decoded at the end, and
+        the lists of them after every loop (loop 0 first) when `trace` (else empty)."""
+        mems, pcs = [], []
+        if trace:
+            mem, pc = self._decode(x, cells)
+            mems.append(mem)
+            pcs.append(pc)
+        for _ in range(loops):
+            for c in self._compact:
+                x = _layer(c, x)
+            if trace:
+                mem, pc = self._decode(x, cells)
+                mems.append(mem)
+                pcs.append(pc)
+        mem, pc = self._decode(x, cells)
+        return mem, pc, mems, pcs
+
+    def run(self, instructions: Sequence, memory: Sequence, *, loops: int,
+            trace: bool = False) -> Any:
+        """Run one program for `loops` passes (see `run_batch`)."""
+        return self.run_batch([(instructions, memory)], loops=loops, trace=trace)[0]
+
+
 @dataclass(frozen=True, eq=False)
-class SubleqMachine:
+class SubleqMachine(_PunchcardMachine):
     """The built looped SUBLEQ transformer at (s, m, n, N, λ, dtype): its named blocks, layout
     and assembled `Weights` (the same for every program), with the punchcard codec.
 
@@ -435,25 +555,7 @@ class SubleqMachine:
     layers: tuple
     weights: Any
 
-    # -- sizes
-    @property
-    def width(self) -> int:
-        return self.weights.residual_width
-
-    @property
-    def depth(self) -> int:
-        return len(self.weights.layers)
-
-    @property
-    def capacity(self) -> int:
-        """Most instructions a program may have (one column stays for the halt instruction)."""
-        return self.n - self.s - self.m - 1
-
     # -- codec
-    @functools.cached_property
-    def _compact(self) -> tuple:
-        return tuple(_CompactLayer.of(lw) for lw in self.weights.layers)
-
     def encode(self, instructions: Sequence, memory: Sequence[int]) -> np.ndarray:
         """The punchcard [n, D] of a program (validated first, every problem at once).
 
@@ -505,60 +607,17 @@ class SubleqMachine:
         col = (pcbits.astype(np.int64) << np.arange(self.L)).sum(-1)
         return signed, col - s - self.m
 
-    # -- forward
-    def step(self, x: np.ndarray) -> np.ndarray:
-        """One pass of the looped block (one instruction) on punchcards x [B, n, D] or [n, D]."""
-        x = self._punchcards(x, "step", batched=True)
-        squeeze = x.ndim == 2
-        x = np.array(x[None] if squeeze else x, dtype=self.dtype)
-        for c in self._compact:
-            x = _layer(c, x)
-        return x[0] if squeeze else x
-
-    def _punchcards(self, x: Any, where: str, *, batched: bool) -> np.ndarray:
-        """x as a float array of punchcards [n, D] (or [B, n, D] when `batched`)."""
-        x = np.asarray(x)
-        shapes = ((self.n, self.space.dim),) + (((None, self.n, self.space.dim),) if batched
-                                                else ())
-        ok = x.dtype.kind in "fiub" and any(
-            x.ndim == len(sh) and all(a is None or a == b for a, b in zip(sh, x.shape))
-            for sh in shapes)
-        if not ok or not np.all(np.isfinite(x)):
-            want = " or ".join(str(sh).replace("None", "B") for sh in shapes)
-            raise InvalidInput(f"SubleqMachine.{where}: expected finite punchcards of shape "
-                               f"{want}, got {x.dtype} array of shape {x.shape}")
-        return x
-
     def run_batch(self, programs: Sequence[tuple], *, loops: int, trace: bool = False
                   ) -> list[Result]:
         """Run many (instructions, memory) programs at once, one shared set of weights."""
-        _check_loops(loops, "subleq.run")
-        programs = list(programs)
-        bad = [k for k, p in enumerate(programs)
-               if not (isinstance(p, (tuple, list)) and len(p) == 2)]
-        if bad:
-            raise InvalidInput(f"subleq.run: each program is a pair (instructions, memory); "
-                               f"program(s) {bad[:6]} are not, e.g. {programs[bad[0]]!r:.60}")
         checked = [_check_program(i, mem, self.N, m=self.m, capacity=self.capacity,
                                   where=f"subleq.run (program {k})")
-                   for k, (i, mem) in enumerate(programs)]
+                   for k, (i, mem) in enumerate(self._pairs(programs, loops, "subleq.run"))]
         if not checked:
             return []
-        x = np.stack([self._encode(i, mem) for i, mem in checked])
         cells = max(len(mem) for _, mem in checked)
-        mems, pcs = [], []
-        if trace:
-            mem, pc = self._decode(x, cells)
-            mems.append(mem)
-            pcs.append(pc)
-        for _ in range(loops):
-            for c in self._compact:
-                x = _layer(c, x)
-            if trace:
-                mem, pc = self._decode(x, cells)
-                mems.append(mem)
-                pcs.append(pc)
-        mem, pc = self._decode(x, cells)
+        mem, pc, mems, pcs = self._passes(
+            np.stack([self._encode(i, mem) for i, mem in checked]), loops, trace, cells)
         out = []
         for k, (_, m_k) in enumerate(checked):
             c = len(m_k)
@@ -568,10 +627,6 @@ class SubleqMachine:
                 tuple(int(p[k]) for p in pcs) if trace else None))
         return out
 
-    def run(self, instructions: Sequence, memory: Sequence[int], *, loops: int,
-            trace: bool = False) -> Result:
-        """Run one program for `loops` passes (see `run_batch`)."""
-        return self.run_batch([(instructions, memory)], loops=loops, trace=trace)[0]
 
 
 @dataclass(frozen=True, eq=False)
