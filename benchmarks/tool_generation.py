@@ -101,7 +101,7 @@ def main(argv=None) -> int:
     parser.add_argument("--digits", type=int, default=2, help="n, digits per operand")
     parser.add_argument("--batch", type=int, default=50, help="prompts of the compiled run")
     parser.add_argument("--oracle-batch", type=int, default=None,
-                        help="prompts of the oracle run (default 8; --quick 2)")
+                        help="prompts of the oracle run (default 4; --quick 2)")
     parser.add_argument("--no-oracle", action="store_true",
                         help="compiled run only (public calls of any theory_kit version)")
     parser.add_argument("--min-time", type=float, default=None,
@@ -109,7 +109,7 @@ def main(argv=None) -> int:
     C.output_arguments(parser, OUT)
     args = parser.parse_args(argv)
     min_time = args.min_time if args.min_time is not None else (0.0 if args.quick else 1.0)
-    oracle_batch = args.oracle_batch or (2 if args.quick else 8)
+    oracle_batch = args.oracle_batch or (2 if args.quick else 4)
     if args.digits < 1 or args.batch < 1 or oracle_batch < 1:
         parser.error("--digits, --batch and --oracle-batch must be at least 1")
 
