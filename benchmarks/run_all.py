@@ -3,7 +3,7 @@
     .venv/bin/python benchmarks/run_all.py            # compiler_throughput, looped_throughput,
                                                       # landscape_solvers, incremental_decoding,
                                                       # subleq_automatic_vs_hand,
-                                                      # sweep_scaling
+                                                      # sweep_scaling, tool_generation
     .venv/bin/python benchmarks/run_all.py --quick    # each script's --quick mode
     .venv/bin/python benchmarks/run_all.py --with-tracr   # also compare_tracr.py (needs
                                                           # .venv-tracr: `make bench-peers`)
@@ -24,7 +24,8 @@ from pathlib import Path
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent
 SCRIPTS = ("compiler_throughput.py", "looped_throughput.py", "landscape_solvers.py",
-           "incremental_decoding.py", "subleq_automatic_vs_hand.py", "sweep_scaling.py")
+           "incremental_decoding.py", "subleq_automatic_vs_hand.py", "sweep_scaling.py",
+           "tool_generation.py")
 
 
 def main(argv=None) -> int:

@@ -4,12 +4,15 @@ there), the compiled transformer mapping [(state, symbol)] -> (write, move, next
 runtime keeping the tape, equal to the direct simulator at every step.
 
 What is checked: step-by-step equality (full traces) with `simulate_machine`, on Minsky's
-worked example (which halts after 1,870 steps) and on random tapes; the example's encoding was
-not decoded independently, so its output is checked only against the simulator.
+worked example (which halts after 1,870 steps) and on random tapes; and the OUTPUT: the
+compiled run's tape decodes (`minsky_tag_words` at every cycle, `minsky_result` at the halt)
+to the words of `run_tag_system`, an independent tag-system simulator, on the example and on
+random tag systems encoded by `encode_tag_system`.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import random
 
 import numpy as np
@@ -18,9 +21,12 @@ import pytest
 import theory_kit as tk
 from theory_kit.generation import run_machine, run_machines, simulate_machine
 from theory_kit.library.machines import (BB4, COUNTER, HALT, MINSKY_EXAMPLE_STEPS,
-                                         MINSKY_EXAMPLE_TAPE, MINSKY_UTM, table_alphabet,
-                                         transition_program)
+                                         MINSKY_EXAMPLE_SYSTEM, MINSKY_EXAMPLE_TAPE,
+                                         MINSKY_EXAMPLE_WORD, MINSKY_UTM, encode_tag_system,
+                                         minsky_result, minsky_tag_words, run_tag_system,
+                                         table_alphabet, transition_program)
 
+from tests.library.test_machines import random_tag_systems
 from tests.test_generation_protocol import counter_steps, counter_value
 
 
@@ -49,6 +55,36 @@ def test_minsky_utm_example_through_the_compiled_transition(dtype):
     run = run_machine(_decoder(MINSKY_UTM, dtype), list(MINSKY_EXAMPLE_TAPE),
                       alphabet=set("01yA"), trace=True, **_example())
     assert run == ref  # every step: state, head, read, write, move, next state; final tape
+    encoded = encode_tag_system(MINSKY_EXAMPLE_SYSTEM, MINSKY_EXAMPLE_WORD)
+    tag = run_tag_system(MINSKY_EXAMPLE_SYSTEM, MINSKY_EXAMPLE_WORD, max_steps=100)
+    assert minsky_tag_words(encoded, run) == tag.words
+    assert minsky_result(encoded, run) == tag.words[-1] == (0, 0, 0, 0, 0)
+
+
+def test_random_tag_systems_through_the_compiled_utm():
+    """Encoded random tag systems run in one batch through the compiled transition: each run
+    equal to the simulator step by step, its tape decoding to the tag system's words."""
+    cases, encoded = [], []
+    for system, word, tag in random_tag_systems(20, seed=5, max_letters=3, max_tag_steps=6):
+        e = encode_tag_system(system, word)
+        if len(cases) < 6 and simulate_machine(MINSKY_UTM, list(e.tape), state="q2",
+                                               steps=2_500, blank="0", halt=HALT,
+                                               head=e.head).halted:
+            cases.append((system, word, tag))
+            encoded.append(e)
+    assert len(cases) == 6
+    # blanks on the left put every head on the same cell (one batch starts on one cell)
+    head = max(e.head for e in encoded)
+    encoded = [dataclasses.replace(e, tape=("0",) * (head - e.head) + e.tape, head=head,
+                                   rules=("0",) * (head - e.head) + e.rules) for e in encoded]
+    kw = dict(state="q2", steps=2_500, blank="0", halt=HALT, head=head, trace=True)
+    runs = run_machines(_decoder(MINSKY_UTM), [list(e.tape) for e in encoded],
+                        alphabet=set("01yA"), **kw)
+    for e, run, (_, _, tag) in zip(encoded, runs, cases):
+        assert run == simulate_machine(MINSKY_UTM, list(e.tape), **kw)
+        assert run.halted and minsky_tag_words(e, run) == tag.words
+        assert minsky_result(e, run) == tag.words[-1]
+    assert sum(r.steps for r in runs) > 2_500
 
 
 def _random_tapes(count, length, seed):

@@ -69,3 +69,28 @@ def test_circuit_depth_does_not_grow_with_the_circuit():
     assert len(shapes) == 1, shapes
     (layers, heads), = shapes
     assert layers <= 4 and sum(heads) == 4  # gate, "=", and the two input values
+
+
+#: The issue's acceptance sizes: every prompt of a size with at most this many, else a sample.
+ACCEPT_EXHAUSTIVE, ACCEPT_SAMPLE = 100_000, 2_000
+
+
+def acceptance_prompts(spec) -> list:
+    """Every size the spec checks by default: all its prompts where at most 100,000, else
+    2,000 seeded random ones."""
+    return [p for n in spec.sizes
+            for p in (spec.prompts(n) if spec.count(n) <= ACCEPT_EXHAUSTIVE
+                      else spec.sample(n, ACCEPT_SAMPLE, seed=n))]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("dtype", [np.float64, np.float32], ids=["float64", "float32"])
+@pytest.mark.parametrize("name", list(COT_PROGRAMS))
+def test_slow_every_prompt_of_every_size(name, dtype):
+    """The issue's acceptance: compiled at its largest default size, each CoT program's whole
+    generations equal the oracle's (compile_generator's fail-closed verification) on every
+    prompt of each size (exhaustive up to 100,000, else 2,000 random), float64 and float32."""
+    spec = COT_PROGRAMS[name]
+    prompts = acceptance_prompts(spec)
+    model = _compile(spec, max(spec.sizes), prompts, dtype)
+    assert model.verified_inputs == len(prompts)

@@ -350,3 +350,101 @@ def test_decoders_drive_generation():
     assert got == generation.generate_with(full, prompts, max_new_tokens=30,
                                            max_len=model.max_seq_len)
     assert [len(g.prompt) + len(g.tokens) for g in got] == [model.max_seq_len] * 3
+
+
+# -- the key cache: sparse keys, widened, made dense ---------------------------------------------
+def test_key_cache_sparse_widened_and_dense_equal_dense_attention():
+    """_KeyCache against a dense mirror of the same keys: logits and attention equal after
+    sparse writes (1 nonzero per key), writes that widen it (3 nonzeros), a swap of slots, a
+    resize, and writes that make it dense (E / 2 nonzeros)."""
+    from theory_kit.model.forward import attend
+    from theory_kit.model.incremental import _KeyCache
+    rng = np.random.default_rng(0)
+    b, h, e, f, cap = 4, 2, 40, 3, 12
+    cache = _KeyCache(b, h, e, np.dtype(np.float64))
+    cache.resize(cap, 0)
+    mirror = np.zeros((b, h, cap, e))
+    values = rng.standard_normal((b, h, f, cap))
+    filled = 0
+
+    def write(nonzeros):
+        nonlocal filled
+        keys = np.zeros((b, h, e))
+        for i in range(b):
+            for j in range(h):
+                keys[i, j, rng.choice(e, nonzeros, replace=False)] = rng.standard_normal(nonzeros)
+        slots, positions = np.arange(b), np.full(b, filled)
+        cache.write(slots, positions, keys)
+        mirror[slots, :, positions] = keys
+        filled += 1
+
+    def check():
+        q = rng.standard_normal((b, h, e, 2))
+        mask = np.where(rng.random((b, 1, filled, 2)) < 0.8, 0.0, -np.inf)
+        mask[:, :, 0] = 0.0
+        np.testing.assert_allclose(cache.logits(slice(0, b), filled, q),
+                                   np.matmul(mirror[:, :, :filled], q), rtol=0, atol=1e-12)
+        np.testing.assert_allclose(
+            cache.attend(slice(1, 3), filled, q[1:3], values[1:3, :, :, :filled], mask[1:3]),
+            attend(mirror[1:3, :, :filled], q[1:3], values[1:3, :, :, :filled], mask[1:3]),
+            rtol=0, atol=1e-12)
+
+    for _ in range(3):
+        write(1)
+    assert cache.dense is None and cache.idx.shape[3] == 1
+    check()
+    write(3)
+    assert cache.dense is None and cache.idx.shape[3] == 3
+    check()
+    a, z = np.array([0, 3]), np.array([2, 1])
+    cache.swap(a, z, filled)
+    mirror[a, :, :filled], mirror[z, :, :filled] = mirror[z, :, :filled], mirror[a, :, :filled]
+    values[a], values[z] = values[z], values[a].copy()
+    check()
+    cache.resize(2 * cap, cap)
+    mirror = np.concatenate([mirror, np.zeros_like(mirror)], axis=2)
+    write(1)
+    check()
+    write(e // 2)
+    assert cache.dense is not None
+    np.testing.assert_array_equal(cache.dense, mirror)
+    check()
+
+
+def test_tool_calling_model_incremental_equals_full_recomputation():
+    """A model with wide one-hot keys (cached sparse): random extensions compared with full
+    recomputation, and whole tool-calling generations of both decoders equal."""
+    from theory_kit.generation import generate_with
+    from theory_kit.library.tools import STOP, mul_with_add_spec
+    spec = mul_with_add_spec(1, 10)
+    model = tk.compile_generator(spec.build(), vocab=set(spec.vocab()),
+                                 max_seq_len=spec.max_seq_len, stop=STOP, tools=spec.tools(),
+                                 verify=None).model
+    state, _ = model.start_decoding([[1]])
+    assert any(k is not None and k.dense is None for k in state._keys)   # a sparse layer
+    assert check_random_extensions(model, seed=6, rows=4, steps=4, max_chunk=12) > 0
+    prompts = [[3, "*", 0, "="], [7, "*", 9, "="], [5, "*", 4, "="]]
+    kw = dict(max_new_tokens=spec.max_new_tokens, stop=STOP, tools=spec.tools())
+    inc = generate_with(model.decoder(), prompts, **kw)
+    assert [list(g.tokens) for g in inc] == [spec.reference(p) for p in prompts]
+    # full recomputation is slow (every step re-runs the whole sequence): one call's prompt
+    assert inc[:1] == generate_with(model.decoder(incremental=False), prompts[:1], **kw)
+
+
+def test_bos_runs_once_and_is_copied_to_every_row():
+    """A state's rows copy one BOS pass, and a decoder keeps it across starts: the states
+    equal ones whose BOS ran in each row, and full recomputation."""
+    model = compiled("copy_first")
+    dec = model.decoder()
+    for prompts in ([["a", "b"], ["c"], []], [["b"] * 7, ["c", "a"]]):
+        assert dec.start(prompts) == model.next_tokens_full(prompts)
+        per_row = [model.start_decoding([p])[0] for p in prompts]
+        for r, one in enumerate(per_row):
+            np.testing.assert_allclose(dec.state.last_residual[r], one.last_residual[0],
+                                       rtol=0, atol=1e-12)
+        assert dec.extend([1, 0], [["a"], ["c", "c"]]) == model.next_tokens_full(
+            [dec.sequences[1], dec.sequences[0]])
+    with pytest.raises(InvalidInput, match="one row holding only BOS"):
+        IncrementalState(model, 2, bos=model.start_decoding([["a"]])[0])
+    with pytest.raises(InvalidInput, match="one row holding only BOS"):
+        IncrementalState(model, 2, bos=IncrementalState(compiled("fib"), 1))

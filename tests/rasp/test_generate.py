@@ -275,3 +275,53 @@ def test_a_hundred_thousand_steps_through_the_rasp_oracle():
     assert total >= 100_000
     print(f"\n{total} machine steps through the RASP oracle in "
           f"{time.perf_counter() - t0:.2f} s")
+
+
+# -- VectorisedDecoder: the interpreter's tokens and errors, batched by length -----------------
+def both_decoders(program, prompts, **kw):
+    """(vectorised, interpreter) results of generate_batch: Generations or (type, message)."""
+    out = []
+    for vectorised in (True, False):
+        try:
+            out.append(rasp.generate_batch(program, prompts, vectorised=vectorised, **kw))
+        except Exception as exc:
+            out.append((type(exc), str(exc)))
+    return out
+
+
+@pytest.mark.parametrize("name", sorted(__import__("theory_kit.library.cot",
+                                                   fromlist=["COT_PROGRAMS"]).COT_PROGRAMS))
+def test_vectorised_decoder_equals_the_interpreter_on_the_cot_library(name):
+    from theory_kit.library.cot import COT_PROGRAMS, STOP
+    spec = COT_PROGRAMS[name]
+    n = spec.sizes[0]
+    prompts = spec.sample(n, 12, seed=7) if spec.count(n) > 12 else list(spec.prompts(n))
+    fast, slow = both_decoders(spec(), prompts, max_new_tokens=spec.cot_length_at(n) + 3, stop=STOP,
+                       vocab=spec.vocab(n))
+    assert fast == slow and all(g.stopped for g in fast)
+
+
+def test_vectorised_decoder_on_tool_calls_and_mixed_lengths():
+    from theory_kit.library.tools import STOP, mul_with_add_spec
+    spec = mul_with_add_spec(1, 3)
+    prompts = list(spec.prompts())
+    fast, slow = both_decoders(spec.build(), prompts, max_new_tokens=spec.max_new_tokens, stop=STOP,
+                       tools=spec.tools(), vocab=spec.vocab(), max_len=spec.max_seq_len)
+    assert fast == slow and [list(g.tokens) for g in fast] == [spec.reference(p) for p in
+                                                               prompts]
+    # prompts of different lengths, rows ending at different steps
+    fast, slow = both_decoders(SUCC, [[3], [1, 2, 0], [4, 4, 4, 4]], max_new_tokens=5, stop=2)
+    assert fast == slow
+
+
+def test_vectorised_decoder_raises_the_interpreters_errors():
+    none_late = token_at(2)                                  # None on a sequence of 2 tokens
+    fast, slow = both_decoders(none_late, [[1, 2, 3], [1]], max_new_tokens=3)
+    assert fast == slow and fast[0] is EvaluationError and "no value (None)" in fast[1]
+    boom = rasp.categorical(rasp.Map(lambda x: 1 // (x - 2), rasp.tokens))
+    fast, slow = both_decoders(boom, [[1], [2]], max_new_tokens=4)
+    assert fast == slow and fast[0] is EvaluationError and "ZeroDivisionError" in fast[1]
+    fast, slow = both_decoders(token_at(0), [[1], []], max_new_tokens=2)
+    assert fast == slow and fast[0] is InvalidInput
+    with pytest.raises(InvalidInput, match="vectorised must be True or False"):
+        rasp.generate(SUCC, [1], max_new_tokens=1, vectorised="yes")

@@ -17,8 +17,15 @@ Shapes: B sequences (rows) of the state, H heads, E/F head widths, C the cache c
 positions (BOS at 0; it grows by doubling, at most max_seq_len + 1).
 
 Cache per attention layer: keys [B, H, C, E] (key-major, as `run_planned` multiplies them)
-and values [B, H, F, C]. Entries past a row's length are zero and masked out (0 / -inf
+and values [B, H, F, C]. The keys are stored sparse while they have few nonzero entries
+(`_KeyCache`: a compiled head's key is a one-hot code, E can be hundreds wide, and reading
+the dense cache at every step dominated the cost of a step). Entries past a row's length are zero and masked out (0 / -inf
 additive mask): a row attends nothing beyond its own length, whatever the other rows hold.
+The cache's first axis holds *slots*, not rows: a step reads the keys and values of the rows
+it extends as one basic slice (a view) of consecutive slots. When those rows' slots are not
+consecutive (some sequences of a batch finished), each active slot outside the target run
+swaps its filled part with an inactive one inside it (`_gather_slots`) — two rows' copies per
+hole, once — instead of copying every selected row's cache by fancy indexing at every step.
 
 The next token of a sequence is the "output" readout (or another named readout) decoded at
 its last position by `Readout.decode` — argmax with the 1/2 threshold, numerical snapping
@@ -38,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from theory_kit.errors import InvalidInput
-from theory_kit.model.forward import apply_mlp, attend, execution_plan
+from theory_kit.model.forward import _reduce_keys, apply_mlp, attend, execution_plan
 from theory_kit.model.weights import OUTPUT, _is_int
 from theory_kit.values import check_input
 
@@ -50,6 +57,8 @@ __all__ = ["IncrementalState", "IncrementalDecoder", "FullDecoder", "check_incre
 _PLAIN = frozenset({list, tuple, str})
 #: Smallest cache capacity allocated (positions, BOS included) when the cache grows.
 _MIN_CAPACITY = 8
+#: A layer's keys stay sparse while every key has at most E / _SPARSE_FRACTION nonzeros.
+_SPARSE_FRACTION = 8
 
 
 def check_incremental(model: "Model", where: str) -> None:
@@ -145,6 +154,125 @@ def _check_tokens(model: "Model", current: Sequence[int], appended: Any, labels:
     return tokens, ids
 
 
+class _KeyCache:
+    """The cached keys of one attention layer: [B, H, C, E] in effect, stored sparse while
+    every key has few nonzero entries (compiled heads' keys are one-hot codes of a value or
+    a position: E can be hundreds, a key has 1 or 2 nonzeros), else dense.
+
+    Sparse: `idx`, `val` [B, H, C, S] hold each key's nonzero entries (their indices, in
+    increasing order, then padding: index 0, value 0); a logit is the sum of val * q[idx],
+    the dense dot product without its zero terms (equal up to the order of the sum). A key
+    with more than S nonzeros widens S; one with more than E / _SPARSE_FRACTION makes the
+    layer dense for good (`dense` [B, H, C, E], the layout `attend` takes).
+    """
+
+    def __init__(self, batch: int, heads: int, e: int, dtype: np.dtype):
+        self.e, self.dtype = e, dtype
+        self.idx = np.zeros((batch, heads, 0, 1), dtype=np.intp)
+        self.val = np.zeros((batch, heads, 0, 1), dtype=dtype)
+        self.dense: Optional[np.ndarray] = None
+
+    def arrays(self) -> list:
+        return [self.dense] if self.dense is not None else [self.idx, self.val]
+
+    def _set_arrays(self, arrays: list) -> None:
+        if self.dense is not None:
+            (self.dense,) = arrays
+        else:
+            self.idx, self.val = arrays
+
+    def repeated(self, batch: int) -> "_KeyCache":
+        """A copy whose `batch` slots each hold this one-slot cache's keys."""
+        out = _KeyCache(0, 0, self.e, self.dtype)
+        out.idx, out.val = self.idx, self.val      # unused (never written) once dense
+        if self.dense is None:
+            out.idx, out.val = np.repeat(self.idx, batch, 0), np.repeat(self.val, batch, 0)
+        else:
+            out.dense = np.repeat(self.dense, batch, 0)
+        return out
+
+    def resize(self, capacity: int, old: int) -> None:
+        """Hold `capacity` positions per slot, keeping the first `old`."""
+        grown = []
+        for a in self.arrays():
+            new = np.zeros(a.shape[:2] + (capacity,) + a.shape[3:], dtype=a.dtype)
+            new[:, :, :old] = a[:, :, :old]
+            grown.append(new)
+        self._set_arrays(grown)
+
+    def swap(self, a: np.ndarray, b: np.ndarray, filled: int) -> None:
+        """Exchange the first `filled` positions of slots a[i] and b[i]."""
+        for arr in self.arrays():
+            arr[a, :, :filled], arr[b, :, :filled] = arr[b, :, :filled], arr[a, :, :filled]
+
+    def write(self, slots: np.ndarray, positions: np.ndarray, keys: np.ndarray) -> None:
+        """Cache keys[i] [H, E] at (slots[i], positions[i])."""
+        if self.dense is None:
+            nonzero = keys != 0
+            need = int(nonzero.sum(axis=-1).max()) if len(keys) else 0
+            if need * _SPARSE_FRACTION > self.e:
+                self._densify()
+            else:
+                if need > self.idx.shape[3]:
+                    self._widen(max(need, 2 * self.idx.shape[3]))
+                # the nonzero entries in index order, then padding (index 0, value 0): entry
+                # (i, h, e) is the rank-th nonzero of its key, rank = its index among them
+                n, h = nonzero.shape[:2]
+                ki, hi, ei = np.nonzero(nonzero)
+                counts = nonzero.sum(axis=-1).reshape(-1)
+                rank = np.arange(len(ei)) - np.repeat(np.cumsum(counts) - counts, counts)
+                idx = np.zeros((n, h, self.idx.shape[3]), dtype=np.intp)
+                val = np.zeros((n, h, self.idx.shape[3]), dtype=self.dtype)
+                idx[ki, hi, rank] = ei
+                val[ki, hi, rank] = keys[ki, hi, ei]
+                self.idx[slots, :, positions] = idx
+                self.val[slots, :, positions] = val
+                return
+        self.dense[slots, :, positions] = keys
+
+    def _widen(self, width: int) -> None:
+        b, h, c, w = self.idx.shape
+        idx = np.zeros((b, h, c, width), dtype=np.intp)
+        val = np.zeros((b, h, c, width), dtype=self.dtype)
+        idx[..., :w], val[..., :w] = self.idx, self.val   # the padding: index 0, value 0
+        self.idx, self.val = idx, val
+
+    def _densify(self) -> None:
+        b, h, c, w = self.idx.shape
+        dense = np.zeros((b, h, c, self.e), dtype=self.dtype)
+        # padding entries add 0 (at possibly repeated indices), so accumulate, not assign
+        flat = np.arange(b * h * c).reshape(b, h, c, 1) * self.e + self.idx
+        np.add.at(dense.reshape(-1), flat.reshape(-1), self.val.reshape(-1))
+        self.dense = dense
+
+    def attend(self, key: slice, t: int, q: np.ndarray, values: np.ndarray,
+               mask: Optional[np.ndarray]) -> np.ndarray:
+        """`forward.attend` over these keys (slots `key`, positions 0..t-1): the mixed
+        values [b, H, F, m]."""
+        if self.dense is not None:
+            return attend(self.dense[key, :, :t], q, values, mask)
+        # attend's softmax on the sparse logits (the same steps)
+        logits = self.logits(key, t, q)
+        if mask is not None:
+            logits += mask
+        logits -= _reduce_keys(np.maximum, logits)
+        np.exp(logits, out=logits)
+        mixed = np.matmul(values, logits)
+        mixed /= _reduce_keys(np.add, logits)
+        return mixed
+
+    def logits(self, key: slice, t: int, q: np.ndarray) -> np.ndarray:
+        """Key-major logits [b, H, t, m] of the keys of slots `key`, positions 0..t-1,
+        against queries q [b, H, E, m]."""
+        if self.dense is not None:
+            return np.matmul(self.dense[key, :, :t], q)
+        idx, val = self.idx[key, :, :t], self.val[key, :, :t]             # [b, H, t, S]
+        b, h, e, m = q.shape
+        rows = (np.arange(b * h) * e).reshape(b, h, 1, 1)
+        gathered = q.reshape(b * h * e, m)[rows + idx]                       # [b, H, t, S, m]
+        return np.einsum("bhts,bhtsm->bhtm", val, gathered)
+
+
 class IncrementalState:
     """Cached keys and values of a batch of sequences of a causal model, and each
     sequence's final residual at its last position (module docstring).
@@ -159,13 +287,18 @@ class IncrementalState:
             empty sequence), in the weights' dtype.
     """
 
-    def __init__(self, model: "Model", batch: int, *, readout: str = OUTPUT):
+    def __init__(self, model: "Model", batch: int, *, readout: str = OUTPUT,
+                 bos: Optional["IncrementalState"] = None):
         """A state of `batch` empty sequences (their BOS run and cached); `extend` appends
         their tokens. `start` (`Model.start_decoding`) makes one from prompts.
 
+        BOS is the same in every row: it runs once, in a state of one row (`bos`, if given:
+        a state of this model and readout holding only BOS, e.g. kept by a decoder that
+        starts many times), whose cache every row copies.
+
         Raises:
             InvalidInput: the model is not causal or is looped; batch is not an int >= 0; no
-                readout of that name.
+                readout of that name; `bos` is not a one-row BOS-only state of this model.
         """
         check_incremental(model, "IncrementalState")
         model._readout(readout, "IncrementalState")
@@ -179,25 +312,39 @@ class IncrementalState:
         self._dtype = w.dtype
         self._batch = int(batch)
         self._filled = np.zeros(self._batch, dtype=np.int64)   # cached positions, BOS included
+        self._slot = np.arange(self._batch)     # row -> its slot in the cache's first axis
         self._seqs: list[list] = [[] for _ in range(self._batch)]
         self._capacity = 0
-        self._keys: list[Optional[np.ndarray]] = []
+        self._keys: list[Optional[_KeyCache]] = []
         self._values: list[Optional[np.ndarray]] = []
         for att, _ in self._plan.layers:
-            self._keys.append(None if att is None else np.zeros(
-                (self._batch, att.heads, 0, att.e), dtype=self._dtype))
+            self._keys.append(None if att is None else _KeyCache(
+                self._batch, att.heads, att.e, self._dtype))
             self._values.append(None if att is None else np.zeros(
                 (self._batch, att.heads, att.f, 0), dtype=self._dtype))
         self.last_residual = np.zeros((self._batch, self._plan.width), dtype=self._dtype)
-        bos = np.zeros(1, dtype=np.int64)   # BOS is token id 0
-        self._step(list(range(self._batch)), [bos] * self._batch)
+        if self._batch == 1 and bos is None:
+            self._step([0], [np.zeros(1, dtype=np.int64)])   # BOS is token id 0
+            return
+        if bos is None:
+            bos = IncrementalState(model, 1, readout=readout)
+        elif not (isinstance(bos, IncrementalState) and bos.model is model
+                  and bos.readout == readout and bos._filled.tolist() == [1]):
+            raise InvalidInput(f"IncrementalState: bos must be a state of this model and "
+                               f"readout with one row holding only BOS, got {bos!r:.60}")
+        self._capacity = bos._capacity
+        self._keys = [None if k is None else k.repeated(self._batch) for k in bos._keys]
+        self._values = [None if v is None else np.repeat(v, self._batch, 0)
+                        for v in bos._values]
+        self.last_residual = np.repeat(bos.last_residual, self._batch, 0)
+        self._filled[:] = 1
 
     # -- construction -----------------------------------------------------------------------
     @classmethod
-    def start(cls, model: "Model", prompts: Any, *, readout: str = OUTPUT
-              ) -> tuple["IncrementalState", list]:
+    def start(cls, model: "Model", prompts: Any, *, readout: str = OUTPUT,
+              bos: Optional["IncrementalState"] = None) -> tuple["IncrementalState", list]:
         """(state, next token of each prompt): BOS, then every prompt, run through the model,
-        their keys and values cached (`Model.start_decoding`).
+        their keys and values cached (`Model.start_decoding`; `bos` as in the constructor).
 
         Raises:
             InvalidInput: as `Model.start_decoding`.
@@ -212,7 +359,7 @@ class IncrementalState:
         prompts = list(prompts)
         labels = [f"prompt {i}" for i in range(len(prompts))]
         tokens, ids = _check_tokens(model, [0] * len(prompts), prompts, labels, where)
-        state = cls(model, len(prompts), readout=readout)
+        state = cls(model, len(prompts), readout=readout, bos=bos)
         rows = list(range(len(prompts)))
         state._step(rows, ids)
         state._seqs = tokens
@@ -291,13 +438,10 @@ class IncrementalState:
         for i, (k, v) in enumerate(zip(self._keys, self._values)):
             if k is None:
                 continue
-            b, h, _, e = k.shape
-            f = v.shape[2]
-            nk = np.zeros((b, h, cap, e), dtype=self._dtype)
-            nv = np.zeros((b, h, f, cap), dtype=self._dtype)
-            nk[:, :, :old] = k
+            k.resize(cap, old)
+            nv = np.zeros(v.shape[:3] + (cap,), dtype=self._dtype)
             nv[:, :, :, :old] = v
-            self._keys[i], self._values[i] = nk, nv
+            self._values[i] = nv
         self._capacity = cap
 
     def _step(self, rows: list[int], ids: list[np.ndarray], out: Optional[list] = None
@@ -322,6 +466,12 @@ class IncrementalState:
         the final residual of the new positions, [D, b, m] (m = the most new positions; a
         row's slots past its count are padding)."""
         b, m = len(sel), int(counts.max())
+        first = self._gather_slots(sel)
+        # the rows in the order of their slots (the cache's run first .. first + b - 1)
+        order = np.argsort(self._slot[sel], kind="stable")
+        reordered = not (order == np.arange(b)).all()
+        if reordered:
+            sel, counts, ids = sel[order], counts[order], [ids[i] for i in order]
         start = self._filled[sel]                          # first new position of each row
         new_filled = start + counts
         t = int(new_filled.max())
@@ -343,11 +493,37 @@ class IncrementalState:
             mask = np.where(np.arange(t)[None, :, None] <= pos[:, None, :], 0.0,
                             -np.inf).astype(self._dtype)[:, None]   # [b, 1, T, m]
         vb, vs = np.nonzero(valid)
-        self._layers(x, b, m, t, mask, _row_key(sel), sel[vb], pos[vb, vs], vb, vs)
+        self._layers(x, b, m, t, mask, slice(first, first + b), first + vb, pos[vb, vs], vb,
+                     vs)
         x3 = x.reshape(-1, b, m)
         self.last_residual[sel] = x3[:, np.arange(b), counts - 1].T
         self._filled[sel] = new_filled
-        return x3
+        return x3[:, np.argsort(order)] if reordered else x3
+
+    def _gather_slots(self, sel: np.ndarray) -> int:
+        """Make the cache slots of rows `sel` a consecutive run and return its first slot:
+        when they are not, swap the filled part of each active slot outside the target run
+        with an inactive one inside it (module docstring)."""
+        slots = self._slot[sel]
+        lo, b = int(slots.min()), len(sel)
+        if int(slots.max()) - lo == b - 1:
+            return lo
+        lo = min(lo, self._batch - b)
+        used = np.zeros(self._batch, dtype=bool)
+        used[slots] = True
+        incoming = slots[(slots < lo) | (slots >= lo + b)]   # active, outside the run
+        holes = lo + np.flatnonzero(~used[lo:lo + b])         # inactive, inside the run
+        filled = int(self._filled.max())
+        for kc, vc in zip(self._keys, self._values):
+            if kc is not None:
+                kc.swap(incoming, holes, filled)
+                vc[incoming, :, :, :filled], vc[holes, :, :, :filled] = \
+                    vc[holes, :, :, :filled], vc[incoming, :, :, :filled]
+        row_of = np.empty(self._batch, dtype=np.intp)
+        row_of[self._slot] = np.arange(self._batch)
+        moving_in, moving_out = row_of[incoming], row_of[holes]
+        self._slot[moving_in], self._slot[moving_out] = holes, incoming
+        return lo
 
     def _embed(self, ids: np.ndarray, positions: np.ndarray) -> np.ndarray:
         """The embedded residual [D, n] of tokens `ids` at `positions` (as `_embed`)."""
@@ -358,7 +534,7 @@ class IncrementalState:
         return x
 
     def _layers(self, x: np.ndarray, b: int, m: int, t: int, mask: Optional[np.ndarray],
-                key: Any, cache_rows: np.ndarray, cache_pos: np.ndarray, vb: np.ndarray,
+                key: slice, cache_rows: np.ndarray, cache_pos: np.ndarray, vb: np.ndarray,
                 vs: np.ndarray) -> None:
         """Every planned layer on the new positions x [D, b*m], in place (`_apply`, with the
         keys and values of earlier positions read from the cache)."""
@@ -371,11 +547,10 @@ class IncrementalState:
                 q = y[:he].reshape(h, e, b, m).transpose(2, 0, 1, 3)         # [b, H, E, m]
                 k = y[he:2 * he].reshape(h, e, b, m).transpose(2, 0, 3, 1)   # [b, H, m, E]
                 v = y[2 * he:].reshape(h, f, b, m).transpose(2, 0, 1, 3)     # [b, H, F, m]
-                kc[cache_rows, :, cache_pos, :] = k[vb, :, vs, :]
+                kc.write(cache_rows, cache_pos, k[vb, :, vs, :])
                 vc[cache_rows, :, :, cache_pos] = v[vb, :, :, vs]
-                keys = kc[key, :, :t]                                       # [b, H, T, E]
                 values = vc[key, :, :, :t]                                  # [b, H, F, T]
-                mixed = attend(keys, q, values, mask)                       # [b, H, F, m]
+                mixed = kc.attend(key, t, q, values, mask)                  # [b, H, F, m]
                 att.writes.add(x, att.out(mixed.transpose(1, 2, 0, 3).reshape(h * f, n)))
             if mlp is not None:
                 apply_mlp(mlp, x)
@@ -389,15 +564,6 @@ class IncrementalState:
         decoded = self.model.weights.readouts[self.readout].decode(
             unembed_t @ reads.take(last), axis=0).tolist()
         return [None if self._filled[r] <= 1 else tok for r, tok in zip(rows, decoded)]
-
-
-def _row_key(sel: np.ndarray) -> Any:
-    """An index of the cache's row axis: a slice (a view) when `sel` is a run of consecutive
-    rows, else the indices (a copy)."""
-    first = int(sel[0])
-    if sel.tolist() == list(range(first, first + len(sel))):
-        return slice(first, first + len(sel))
-    return sel
 
 
 class IncrementalDecoder:
@@ -416,10 +582,15 @@ class IncrementalDecoder:
         model._readout(readout, "decoder")
         self.model, self.readout = model, readout
         self.state: Optional[IncrementalState] = None
+        self._bos: Optional[IncrementalState] = None   # BOS, run once (the run_machine loop
+        #                                                starts afresh at every step)
 
     def start(self, prompts: Sequence[Sequence]) -> list:
         """The next token of each prompt (row i is prompts[i] from now on)."""
-        self.state, tokens = IncrementalState.start(self.model, prompts, readout=self.readout)
+        if self._bos is None:
+            self._bos = IncrementalState(self.model, 1, readout=self.readout)
+        self.state, tokens = IncrementalState.start(self.model, prompts, readout=self.readout,
+                                                    bos=self._bos)
         return tokens
 
     def extend(self, rows: Sequence[int], appended: Sequence[Sequence]) -> list:

@@ -5,6 +5,14 @@ The next token of a sequence is the CAUSAL program's output at its last position
 `evaluate(program, seq, causal=True)[-1]`: what a decoder-only transformer compiled from the
 program writes next. `generate` takes one prompt and returns one Generation; `generate_batch`
 takes a list of prompts and returns a list (as `evaluate` / `evaluate_batch`).
+
+Two decoders compute that definition: `InterpreterDecoder` runs the scalar interpreter on each
+sequence, `VectorisedDecoder` (the default of `generate` / `generate_batch`) runs
+`rasp.evaluate_vectorised` once per step on all the sequences (vectorised over those of equal
+length) — the same
+values (evaluate_vectorised equals evaluate_batch, falling back on the interpreter by itself),
+and wherever a step would raise or meet None, the interpreter's path reruns that step, so the
+errors are the interpreter's too.
 """
 
 from __future__ import annotations
@@ -15,9 +23,11 @@ from theory_kit.errors import EvaluationError, InvalidInput, InvalidProgram
 from theory_kit.generation import Generation, MachineRun, generate_with, run_machines
 from theory_kit.rasp import nodes as n
 from theory_kit.rasp.interpreter import _Evaluator
+from theory_kit.rasp.vectorised import evaluate_vectorised
 from theory_kit.values import check_input
 
-__all__ = ["InterpreterDecoder", "generate", "generate_batch", "run_machine"]
+__all__ = ["InterpreterDecoder", "VectorisedDecoder", "generate", "generate_batch",
+           "run_machine"]
 
 
 class InterpreterDecoder:
@@ -41,7 +51,7 @@ class InterpreterDecoder:
         """Forget earlier sequences; the next token of each prompt."""
         self._sequences = [check_input(p, where=f"InterpreterDecoder.start (prompt {i})")
                            for i, p in enumerate(prompts)]
-        return [self._next(row) for row in range(len(self._sequences))]
+        return self._next_rows(list(range(len(self._sequences))))
 
     def extend(self, rows: Sequence[int], appended: Sequence[Sequence]) -> list:
         """Append `appended[j]` to sequence `rows[j]`; each extended sequence's next token."""
@@ -56,6 +66,10 @@ class InterpreterDecoder:
             checked.append(check_input(tokens, where=f"InterpreterDecoder.extend (row {row})"))
         for row, tokens in zip(rows, checked):
             self._sequences[row].extend(tokens)
+        return self._next_rows(list(rows))
+
+    def _next_rows(self, rows: list[int]) -> list:
+        """The next token of each of `rows`, in order."""
         return [self._next(row) for row in rows]
 
     def _next(self, row: int) -> Any:
@@ -72,15 +86,37 @@ class InterpreterDecoder:
         return value
 
 
+class VectorisedDecoder(InterpreterDecoder):
+    """`InterpreterDecoder`'s tokens, computed by `rasp.evaluate_vectorised`: each step
+    evaluates the sequences of all the rows asked in one call (which evaluates those of each
+    length together). Where a step raises or a next token is None, that step is recomputed
+    by the interpreter, row by row, so it raises what `InterpreterDecoder` raises.
+    """
+
+    def _next_rows(self, rows: list[int]) -> list:
+        seqs = [self._sequences[r] for r in rows]
+        if not all(seqs):
+            return super()._next_rows(rows)   # the interpreter's error for an empty one
+        try:
+            tokens = [out[-1] for out in evaluate_vectorised(self.program, seqs, causal=True)]
+        except Exception:
+            return super()._next_rows(rows)   # raises as the interpreter does
+        if any(t is None for t in tokens):
+            return super()._next_rows(rows)
+        return tokens
+
+
 def generate_batch(program: n.SOp, prompts: Iterable[Sequence], *, max_new_tokens: int,
                    stop: Any = None, tools: Optional[Mapping[Any, Callable]] = None,
-                   vocab: Optional[Iterable] = None, max_len: Optional[int] = None
-                   ) -> list[Generation]:
+                   vocab: Optional[Iterable] = None, max_len: Optional[int] = None,
+                   vectorised: bool = True) -> list[Generation]:
     """Generate from each prompt with `program` as the model (causal, last position).
 
     Args:
         program: an SOp; its causal value at the last position is the next token.
         prompts: a list of non-empty token sequences.
+        vectorised: compute the next tokens with `VectorisedDecoder` (default) or, if False,
+            `InterpreterDecoder` (the same tokens and errors; slower on many or long prompts).
         The other arguments are `theory_kit.generation.generate_with`'s (stop tokens, tools,
         vocabulary, max_len; see its module docstring for the tool-call protocol).
 
@@ -92,16 +128,19 @@ def generate_batch(program: n.SOp, prompts: Iterable[Sequence], *, max_new_token
         EvaluationError: the program has no value (None) at the last position, or a node's
             function raised. GenerationError / ToolCallError: the protocol was broken.
     """
-    return generate_with(InterpreterDecoder(program), prompts, max_new_tokens=max_new_tokens,
-                         stop=stop, tools=tools, vocab=vocab, max_len=max_len)
+    if not isinstance(vectorised, bool):
+        raise InvalidInput(f"generate: vectorised must be True or False, got {vectorised!r:.40}")
+    decoder = (VectorisedDecoder if vectorised else InterpreterDecoder)(program)
+    return generate_with(decoder, prompts, max_new_tokens=max_new_tokens, stop=stop,
+                         tools=tools, vocab=vocab, max_len=max_len)
 
 
 def generate(program: n.SOp, prompt: Sequence, *, max_new_tokens: int, stop: Any = None,
              tools: Optional[Mapping[Any, Callable]] = None, vocab: Optional[Iterable] = None,
-             max_len: Optional[int] = None) -> Generation:
+             max_len: Optional[int] = None, vectorised: bool = True) -> Generation:
     """`generate_batch` on one prompt: returns one Generation."""
     return generate_batch(program, [prompt], max_new_tokens=max_new_tokens, stop=stop,
-                          tools=tools, vocab=vocab, max_len=max_len)[0]
+                          tools=tools, vocab=vocab, max_len=max_len, vectorised=vectorised)[0]
 
 
 def run_machine(program: n.SOp, tape: Sequence, *, state: Any, steps: int, alphabet: Iterable,
