@@ -166,6 +166,14 @@ def test_a_killed_client_resumes_without_recomputing_finished_cells(tmp_path, mo
                                                  monkeypatch))
 
 
+def _stored_ok(store):
+    """Finished cells in a store another process is writing (0 before it exists)."""
+    try:
+        return sweep.status(store)["ok"]
+    except Exception:  # not created yet, or its first transaction still open
+        return 0
+
+
 @pytest.mark.parametrize("engine", ["local", "dask"])
 def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(tmp_path, engine):
     spec, log = _spec(tmp_path, 40, engine), tmp_path / "calls.log"
@@ -173,6 +181,9 @@ def test_ctrl_c_stops_the_sweep_and_keeps_finished_cells(tmp_path, engine):
     try:
         wait_for(lambda: sum(w[0] == "end" for w in sweep_tasks.log_lines(log)) >= 4,
                  timeout=90, what="four finished cells")
+        # on a loaded machine the client can lag the workers: wait until it has stored one
+        wait_for(lambda: _stored_ok(tmp_path / "store") >= 1, timeout=90,
+                 what="a stored cell")
         os.killpg(proc.pid, signal.SIGINT)  # what a terminal sends the foreground group
         _, err = proc.communicate(timeout=30)
     finally:

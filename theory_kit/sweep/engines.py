@@ -20,6 +20,7 @@ running are abandoned and rerun by the next sweep.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import json
 import os
@@ -324,13 +325,31 @@ def dask(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
             future.release()
             yield cell, outcome
     finally:
-        try:
-            client.cancel(futures, force=True)
-        except Exception:  # the client may already be gone; nothing left to cancel then
-            pass
-        client.close()
-        if made is not None:
-            made.close()
+        with _quiet_distributed():
+            try:
+                client.cancel(futures, force=True)
+            except Exception:  # the client may already be gone; nothing left to cancel then
+                pass
+            client.close()
+            if made is not None:
+                made.close()
+
+
+@contextlib.contextmanager
+def _quiet_distributed():
+    """Silence the `distributed` loggers while a sweep's client and cluster shut down: after
+    Ctrl-C (or a finished sweep) the in-process scheduler logs closed-comm tracebacks at
+    CRITICAL for messages to workers that are already stopping; every result the sweep keeps
+    is in the store by then, so the noise only hides the "sweep interrupted" message."""
+    import logging
+
+    logger = logging.getLogger("distributed")
+    previous = logger.level
+    logger.setLevel(logging.CRITICAL + 1)
+    try:
+        yield
+    finally:
+        logger.setLevel(previous)
 
 
 #: engine name -> generator function.
