@@ -5,6 +5,8 @@ component changes an output, ablating all padding changes none)."""
 
 from __future__ import annotations
 
+import dataclasses
+import re
 import sys
 from collections import defaultdict
 
@@ -143,14 +145,17 @@ def test_library_round_trip(name, causal, dtype):
     check_round_trip(model, list(verification_inputs(model.config)))
 
 
+def _looped(name, dtype, n=4):
+    spec = LOOPED_PROGRAMS[name]
+    vocab = set(range(n)) if name == "hops_loop" else set(spec.vocab)
+    return tk.compile(spec.at(max_seq_len=n), vocab=vocab, max_seq_len=n, dtype=dtype,
+                      verify=None)
+
+
 @pytest.mark.parametrize("name", sorted(LOOPED_PROGRAMS))
 @pytest.mark.parametrize("dtype", [np.float64, np.float32])
 def test_looped_round_trip(name, dtype):
-    spec = LOOPED_PROGRAMS[name]
-    n = 4
-    vocab = set(range(n)) if name == "hops_loop" else set(spec.vocab)
-    model = tk.compile(spec.at(max_seq_len=n), vocab=vocab, max_seq_len=n, dtype=dtype,
-                       verify=None)
+    model = _looped(name, dtype)
     check_round_trip(model, list(verification_inputs(model.config)), cache_inputs=16)
 
 
@@ -158,6 +163,14 @@ def test_looped_round_trip(name, dtype):
 def test_chain_of_thought_generators_round_trip(name):
     """A compiled CoT generator (causal): every prefix of its generations on every prompt of
     size 1 (a seeded sample of 30 for larger prompt sets)."""
+    model, inputs = _cot(name)
+    check_round_trip(model, inputs, cache_inputs=16)
+
+
+def _cot(name):
+    """The compiled generator of size 1 and every prefix of its generations on every prompt
+    (a seeded sample of 30 for larger prompt sets), the whole generation included (a cleaner
+    of the last position's index acts only there)."""
     spec = COT_PROGRAMS[name]
     prompts = [list(p) for p in spec.prompts(1)]
     prompts = prompts if len(prompts) <= 30 else spec.sample(1, 30, seed=0)
@@ -167,8 +180,8 @@ def test_chain_of_thought_generators_round_trip(name):
     for p, g in zip(prompts, model.generate(prompts, max_new_tokens=spec.max_seq_len(1),
                                             stop=STOP)):
         full = list(p) + list(g.tokens)
-        inputs.update({tuple(full[:k]): None for k in range(len(p), len(full))})
-    check_round_trip(model, [list(x) for x in inputs], cache_inputs=16)
+        inputs.update({tuple(full[:k]): None for k in range(len(p), len(full) + 1)})
+    return model, [list(x) for x in inputs]
 
 
 @settings(max_examples=100, deadline=None)
@@ -182,9 +195,10 @@ def test_generated_programs_round_trip(case):
 
 # -- ground-truth circuits -----------------------------------------------------------------------
 def _shape(circ):
-    return [(c.name, c.kind, c.node, c.deps) for c in circ.components]
+    return [(c.name, c.kind, c.role, c.node, c.deps) for c in circ.components]
 
 
+@pytest.mark.no_extra
 def test_circuit_of_sort_unique():
     keys = rasp.tokens
     model = tk.compile(lib.make_sort_unique(rasp.tokens, keys), vocab={1, 2, 3, 4},
@@ -194,10 +208,10 @@ def test_circuit_of_sort_unique():
     # attends to BOS and an MLP that turns 1/(w+1) into w); sort = Aggregate(Select(
     # target_pos, indices, EQ), vals): one head reading target_pos (query) and indices (key).
     assert _shape(circ) == [
-        ("embed", "embed", "tokens", ()),
-        ("L0.H0", "head", "target_pos", ("embed",)),
-        ("L0.mlp[0:8]", "mlp", "target_pos", ("L0.H0", "embed")),
-        ("L1.H0", "head", "sort", ("embed", "L0.mlp[0:8]")),
+        ("embed", "embed", "node", "tokens", ()),
+        ("L0.H0", "head", "node", "target_pos", ("embed",)),
+        ("L0.mlp[0:8]", "mlp", "node", "target_pos", ("L0.H0", "embed")),
+        ("L1.H0", "head", "node", "sort", ("embed", "L0.mlp[0:8]")),
     ]
     head = circ["L1.H0"]
     assert {d.label for d in head.reads if not d.internal} == {"target_pos", "indices", "tokens"}
@@ -209,85 +223,19 @@ def test_circuit_of_sort_unique():
     assert {d.label for d in circ.output} == {"sort"}
 
 
+@pytest.mark.no_extra
 def test_circuit_of_hist():
     model = tk.compile(lib.make_hist(), vocab={"a", "b", "c"}, max_seq_len=4)
     circ = export.circuit(model)
     # hist = SelectorWidth(Select(tokens, tokens, EQ)): one head and its MLP.
     assert _shape(circ) == [
-        ("embed", "embed", "tokens", ()),
-        ("L0.H0", "head", "hist", ("embed",)),
-        (circ.components[2].name, "mlp", "hist", ("L0.H0", "embed")),
+        ("embed", "embed", "node", "tokens", ()),
+        ("L0.H0", "head", "node", "hist", ("embed",)),
+        (circ.components[2].name, "mlp", "node", "hist", ("L0.H0", "embed")),
     ]
     assert {d.label for d in circ["L0.H0"].reads if not d.internal} == {"tokens"}
     assert circ.edges() == (("embed", "L0.H0"), ("L0.H0", circ.components[2].name),
                             ("embed", circ.components[2].name))
-
-
-def _ablated_outputs(model, hooked, inputs, heads=(), neurons=()):
-    """Decoded outputs with the given heads [(layer, head)] and neuron spans [(layer, a, b)]
-    zero-ablated (TransformerLens hooks on hook_result / hook_post)."""
-    torch = _torch()
-    out = model.weights.readouts["output"]
-    per_layer_heads, per_layer_neurons = defaultdict(list), defaultdict(list)
-    for l, h in heads:
-        per_layer_heads[l].append(h)
-    for l, a, b in neurons:
-        per_layer_neurons[l].append((a, b))
-
-    def zero_heads(hs):
-        def hook(value, hook):
-            value[:, :, hs, :] = 0
-            return value
-        return hook
-
-    def zero_neurons(spans):
-        def hook(value, hook):
-            for a, b in spans:
-                value[..., a:b] = 0
-            return value
-        return hook
-
-    hooks = [(f"blocks.{l}.attn.hook_result", zero_heads(hs)) for l, hs in per_layer_heads.items()]
-    hooks += [(f"blocks.{l}.mlp.hook_post", zero_neurons(s)) for l, s in per_layer_neurons.items()]
-    got = []
-    for group in _by_length(inputs):
-        ids, _ = model.encode(group)
-        with torch.no_grad():
-            logits = hooked.run_with_hooks(torch.from_numpy(ids), fwd_hooks=hooks).numpy()
-        n = len(group[0])
-        got += [row[1:n + 1].tolist() for row in out.decode(logits, axis=-1)]
-    return got
-
-
-LOOP_FREE = sorted(PROGRAMS)
-
-
-@pytest.mark.parametrize("name", LOOP_FREE)
-def test_ablation_matches_the_circuit(name):
-    """Ablating every padding head and neuron at once changes no output; ablating any one
-    component that implements a RASP node (a head or an MLP block; not a cleaner) changes
-    some output on the verification inputs."""
-    model = _compiled(name, False, np.float64)
-    circ = export.circuit(model)
-    hooked = export.to_transformer_lens(model)
-    inputs = sorted(verification_inputs(model.config), key=len)
-    baseline = _ablated_outputs(model, hooked, inputs)
-    assert baseline == model.run_batch(inputs)
-    # every padding component at once: nothing changes
-    assert _ablated_outputs(model, hooked, inputs, heads=circ.unused_heads,
-                            neurons=circ.unused_neurons) == baseline
-    silent = []
-    for c in circ.components:
-        # A cleaner implements no RASP node: it erases a dead SOp's dimension before a later
-        # SOp reuses it, which matters only where the later SOp's decoding is sensitive to
-        # the stale value (after snapping lookups, often not: shuffle_dyck's clean@2).
-        if c.kind in ("embed", "cleaner"):
-            continue
-        kw = ({"heads": [(c.layer, c.head)]} if c.kind == "head"
-              else {"neurons": [(c.layer, *c.neurons)]})
-        if _ablated_outputs(model, hooked, inputs, **kw) == baseline:
-            silent.append(c.name)
-    assert not silent, f"{name}: ablating {silent} changes no output"
 
 
 # -- safetensors ---------------------------------------------------------------------------------
@@ -381,6 +329,60 @@ def test_circuit_needs_a_compilation(tmp_path):
     with pytest.raises(tk.errors.InvalidInput, match="theory_kit.compile"):
         export.circuit(tk.load(tmp_path / "m.npz"))
     assert export.circuit(model).nodes == ("tokens", "length")
+
+
+@pytest.mark.no_extra
+def test_roles_of_a_looped_circuit():
+    """hops_loop: the pointer chase is the output's; the counter and the test `count >= k`
+    (a SelectorWidth over "not done", then `hops.halts`) only decide when the loop halts."""
+    model = _looped("hops_loop", np.float64)
+    circ = export.circuit(model)
+    by_role = defaultdict(set)
+    for c in circ.components:
+        if c.role != "cleaner":
+            by_role[c.role].add(_unnumbered(c.node))
+    assert dict(by_role) == {
+        "node": {"tokens", "hops_init", "hops_next"},
+        "loop": {"hops.entry", "hops.update"},
+        "halting": {"hops_count_next", "selector_width", "hops.halts"}}
+    assert all(c.kind == "cleaner" for c in circ.of_role("cleaner")) and circ.of_role("cleaner")
+    assert tuple(map(_unnumbered, circ.nodes)) == (
+        "tokens", "hops_init", "hops_next", "selector_width", "hops_count_next", "hops.halts")
+    # unrolled to one more pass (the runtime's probe pass): one more copy of the block
+    longer = export.circuit(model, iterations=3)
+    block = [c for c in circ.components if c.pass_ == 0]
+    assert len(longer.components) == len(circ.components) + len(block)
+    assert [c.pass_ for c in longer.components if c.key == block[0].key] == [0, 1, 2]
+    assert {c.role for c in longer.components} == {c.role for c in circ.components}
+    loop = model.weights.loop
+    assert export.layer_schedule(model.weights, 3) == (
+        tuple(range(loop.start)) + tuple(loop.block) * 3
+        + tuple(range(loop.stop, len(model.weights.layers))))
+
+
+def _unnumbered(label):
+    """A generated label without its unique number ("selector_width_451" -> the base)."""
+    return re.sub(r"^(selector_width)_\d+$", r"\1", label)
+
+
+@pytest.mark.no_extra
+def test_role_and_iterations_are_checked():
+    model = tk.compile(lib.make_length(), vocab={1, 2}, max_seq_len=3)
+    circ = export.circuit(model)
+    assert {c.role for c in circ.components} == {"node"}
+    with pytest.raises(tk.errors.InvalidInput, match="'halted'"):
+        circ.of_role("halted")
+    with pytest.raises(tk.errors.InvalidInput, match="no loop"):
+        export.circuit(model, iterations=2)
+    with pytest.raises(tk.errors.InvalidInput, match="int >= 0"):
+        export.circuit(_looped("hops_loop", np.float64), iterations=-1)
+    head = circ.components[1]
+    with pytest.raises(ValueError, match="role 'halted'"):
+        dataclasses.replace(head, role="halted")
+    with pytest.raises(ValueError, match="only a cleaner"):
+        dataclasses.replace(head, role="cleaner")
+    with pytest.raises(ValueError, match="kind 'attn'"):
+        dataclasses.replace(head, kind="attn")
 
 
 # -- command line --------------------------------------------------------------------------------

@@ -19,8 +19,11 @@ BOS first (id 0). TransformerLens needs one head count, one head width and one M
 all layers: missing heads are zero heads (uniform attention, zero output), head widths and
 MLP widths are padded with zero columns; `circuit(...).unused_heads` / `unused_neurons` list
 the padding. A looped model is unrolled for TransformerLens: its block is repeated
-`max_iterations` times (a halted sequence is a fixed point of the block, so extra passes
-change nothing); `to_torch` keeps the loop with per-sequence halting.
+`max_iterations` times, or `iterations=` times (a halted sequence's state is frozen by the
+loop's update MLP, so extra passes change nothing; `iterations=max_iterations + 1` adds the
+runtime's probe pass, whose `halt` readout is the flag of the final state); `to_torch` keeps
+the loop with per-sequence halting. `circuit(..., iterations=)` lays out the same unrolling,
+and gives every component a role (node, loop, halting, cleaner; `theory_kit.export.circuit`).
 """
 
 from __future__ import annotations
@@ -173,22 +176,23 @@ def _torch_module(torch):
 
 
 # -- TransformerLens ----------------------------------------------------------------------------
-def _padded_layers(weights) -> tuple[list, int, int, int]:
-    """Per exported layer (looped: unrolled) the LayerWeights, and the common head count, head
-    width and MLP width."""
-    layers = [weights.layers[i] for i in layer_schedule(weights)]
+def _padded_layers(weights, iterations: Optional[int] = None) -> tuple[list, int, int, int]:
+    """Per exported layer (looped: unrolled to `iterations` passes) the LayerWeights, and the
+    common head count, head width and MLP width."""
+    layers = [weights.layers[i] for i in layer_schedule(weights, iterations)]
     n_heads = max([lw.n_heads for lw in layers] + [1])
     d_head = max([max(lw.W_Q.shape[2], lw.W_V.shape[2]) for lw in layers] + [1])
     d_mlp = max([lw.mlp_hidden for lw in layers] + [1])
     return layers, n_heads, d_head, d_mlp
 
 
-def transformer_lens_config(model: Any, *, dtype: Any = None) -> dict:
+def transformer_lens_config(model: Any, *, dtype: Any = None,
+                            iterations: Optional[int] = None) -> dict:
     """The keyword arguments of the `HookedTransformerConfig` that `to_transformer_lens`
     builds (plain JSON-ready values; "dtype" as a string)."""
     inner = _model_of(model, "transformer_lens_config")
     w = inner.weights
-    layers, n_heads, d_head, d_mlp = _padded_layers(w)
+    layers, n_heads, d_head, d_mlp = _padded_layers(w, iterations)
     name = np.dtype(w.dtype if dtype is None else dtype).name
     if name not in ("float32", "float64"):
         raise InvalidInput(f"export: dtype must be float32 or float64, got {name!r}")
@@ -203,8 +207,9 @@ def transformer_lens_config(model: Any, *, dtype: Any = None) -> dict:
             "dtype": name}
 
 
-def _tl_state_dict(weights, config: dict) -> dict[str, np.ndarray]:
-    layers, n_heads, d_head, d_mlp = _padded_layers(weights)
+def _tl_state_dict(weights, config: dict, iterations: Optional[int] = None
+                   ) -> dict[str, np.ndarray]:
+    layers, n_heads, d_head, d_mlp = _padded_layers(weights, iterations)
     dtype = np.dtype(config["dtype"])
     d = weights.residual_width
     sd = {"embed.W_E": weights.token_embed, "pos_embed.W_pos": weights.pos_embed,
@@ -231,19 +236,26 @@ def _tl_state_dict(weights, config: dict) -> dict[str, np.ndarray]:
     return {k: np.ascontiguousarray(v, dtype=dtype) for k, v in sd.items()}
 
 
-def to_transformer_lens(model: Any, *, dtype: Any = None):
+def to_transformer_lens(model: Any, *, dtype: Any = None, iterations: Optional[int] = None):
     """A TransformerLens `HookedTransformer` with the model's weights (see the module
     docstring for padding, the attention scale, BOS and loops).
 
+    Args:
+        model: a `Model` or a Compilation.
+        dtype: float32 or float64 (default: the model's).
+        iterations: a looped model's block is unrolled this many times (default
+            `max_iterations`; `circuit(..., iterations=)` names the same layers).
+
     Raises:
         MissingExtra: torch or transformer-lens is not installed.
-        InvalidInput: not a model; a dtype other than float32/float64.
+        InvalidInput: not a model; a dtype other than float32/float64; `iterations` for a
+            model without a loop, or not an int >= 0.
     """
     torch = _require("torch", "to_transformer_lens")
     tl = _require("transformer_lens", "to_transformer_lens")
     inner = _model_of(model, "to_transformer_lens")
-    config = transformer_lens_config(inner, dtype=dtype)
-    return _hooked(torch, tl, config, _tl_state_dict(inner.weights, config))
+    config = transformer_lens_config(inner, dtype=dtype, iterations=iterations)
+    return _hooked(torch, tl, config, _tl_state_dict(inner.weights, config, iterations))
 
 
 def _hooked(torch, tl, config: dict, state: dict):
