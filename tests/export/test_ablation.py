@@ -4,15 +4,18 @@ chain-of-thought generator:
 
 * padding (every unused head and neuron at once): no output changes;
 * role "node" or "loop" (the embedding included): some decoded output changes;
-* role "halting": *when the loop halts* changes on some input (the halt readout after each
-  pass of the model unrolled to max_iterations + 1 passes, the last being the runtime's probe
-  pass: the first pass whose flag holds at every position is the iteration count, as
-  `Model.loop_traces` reports it). Its output effect is nil in every library loop
-  (`test_halting_units_change_no_output_of_the_default_export` shows it, and why);
+* role "halting": *when the loop halts* changes on some input: the halt readout after each
+  pass of the model unrolled to max_iterations + 1 passes (the last is the runtime's probe
+  pass, which reads the flag of the final state; hops_loop sets its flag only there); the
+  first pass whose flag holds at every position is the iteration count, as
+  `Model.loop_traces` reports it. No output change is asked: a halting unit reaches the
+  output only by halting a sequence too early (add_loop's `length` MLP does, its `length`
+  head does not);
 * role "cleaner": the directions it erases keep their stale values after its layer (the
-  residual stream at `hook_resid_post` changes there); no output change is asked, since a
-  cleaner implements no RASP node (shuffle_dyck's clean@2: no later decoding is sensitive to
-  the stale value);
+  residual stream at `hook_resid_post` changes there; in a looped model, unrolled to
+  max_iterations + 1 passes: parity_loop's clean@3 erases values only the probe pass
+  writes); no output change is asked, since a cleaner implements no RASP node
+  (shuffle_dyck's clean@2: no later decoding is sensitive to the stale value);
 * role "dead": none exists in the library.
 
 A component of a loop block is ablated in every pass at once (its copies share weights: they
@@ -127,7 +130,7 @@ def _stale(circ, cleaner_group, base, ablated):
 
 
 def check_ablation(model, inputs, name):
-    """The module docstring's checks on `inputs`; returns the number of ablations run."""
+    """The module docstring's checks on `inputs`."""
     circ = export.circuit(model)
     hooked = export.to_transformer_lens(model)
     inputs = sorted(inputs, key=len)
