@@ -205,7 +205,17 @@ def test_ablation_matches_the_circuit_of_looped_programs(name):
     check_ablation(model, list(verification_inputs(model.config)), name)
 
 
-@pytest.mark.parametrize("name", sorted(COT_PROGRAMS))
+#: Open finding (issue 17): at size 1, on the prompts `_cot` checks, zero-ablating these node
+#: MLPs changes no output (add_reversed: L1.mlp[0:58], L1.mlp[58:112]; add_reversed_carries
+#: and mul_reversed_carries: L1.mlp[0:40], L2.mlp[0:32]). Not yet explained: inputs that do
+#: not exercise them, or units the compiler emits for nothing. Strict: fixed means failing.
+UNEXPLAINED = {"add_reversed", "add_reversed_carries", "mul_reversed_carries"}
+
+
+@pytest.mark.parametrize("name", [
+    pytest.param(n, marks=pytest.mark.xfail(strict=True, reason="issue 17 open finding: "
+                                            "node MLPs whose ablation changes no output"))
+    if n in UNEXPLAINED else n for n in sorted(COT_PROGRAMS)])
 def test_ablation_matches_the_circuit_of_cot_generators(name):
     model, inputs = _cot(name)
     check_ablation(model, inputs, name)
