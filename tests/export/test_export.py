@@ -167,17 +167,17 @@ def test_chain_of_thought_generators_round_trip(name):
     check_round_trip(model, inputs, cache_inputs=16)
 
 
-def _cot(name):
-    """The compiled generator of size 1 and every prefix of its generations on every prompt
+def _cot(name, size=1):
+    """The compiled generator of size `size` and every prefix of its generations on every prompt
     (a seeded sample of 30 for larger prompt sets), the whole generation included (a cleaner
     of the last position's index acts only there)."""
     spec = COT_PROGRAMS[name]
-    prompts = [list(p) for p in spec.prompts(1)]
-    prompts = prompts if len(prompts) <= 30 else spec.sample(1, 30, seed=0)
-    model = tk.compile_generator(spec(), vocab=set(spec.vocab(1)),
-                                 max_seq_len=spec.max_seq_len(1), stop=STOP, verify=None)
+    prompts = [list(p) for p in spec.prompts(size)]
+    prompts = prompts if len(prompts) <= 30 else spec.sample(size, 30, seed=0)
+    model = tk.compile_generator(spec(), vocab=set(spec.vocab(size)),
+                                 max_seq_len=spec.max_seq_len(size), stop=STOP, verify=None)
     inputs = {tuple(p): None for p in prompts}
-    for p, g in zip(prompts, model.generate(prompts, max_new_tokens=spec.max_seq_len(1),
+    for p, g in zip(prompts, model.generate(prompts, max_new_tokens=spec.max_seq_len(size),
                                             stop=STOP)):
         full = list(p) + list(g.tokens)
         inputs.update({tuple(full[:k]): None for k in range(len(p), len(full) + 1)})

@@ -16,23 +16,28 @@ Every component has a **role**, read off the compiler's own data (the program gr
 looped compile the `LoopBlocks` that name the loop's entry and update blocks):
 
 * ``"node"``: it implements a RASP node the program's output depends on (the embedding too).
-  Zero-ablating it changes the decoded output on some input.
+  Zero-ablating it changes the decoded output on some input (for every library program on
+  its verification inputs: tests/export/test_ablation.py).
 * ``"loop"``: a looped model's entry MLP (writes the initial state and the flag "not halted")
   or update MLP (ends every pass: the next state, gated by the halting flag, and the flag).
-  They carry the state between passes, so zero-ablating one changes the output.
+  They carry the state between passes: zero-ablating one changes the output (tested alike).
 * ``"halting"``: it implements a node that only the loop's halting condition depends on (the
   `<loop>.halts` node, the `until` SOps, and state kept only for them, e.g. hops_loop's
   counter), not the output. Its effect is *when the loop halts*: the `halt` readout, which
-  the runtime reads after every pass (`Model.loop_traces`). Unrolled to `max_iterations`
-  passes, a halted sequence goes on through the remaining passes with its state frozen by the
-  update MLP; every library loop's body leaves a halted state unchanged anyway, so the
-  freezing, and with it the halting units, changes no output there. What they change is the
-  halt readout after some pass; in particular at ``iterations=max_iterations + 1``, where the
-  last pass is the runtime's probe pass (it reads the flag of the final state).
+  the runtime reads after every pass (`Model.loop_traces`). Unrolled, a halted sequence goes
+  on through the remaining passes with its state frozen by the update MLP, so the output
+  sees a halting unit only through the freezing: zeroing one may halt a sequence before its
+  state is final (an output changes) or move or remove a halt that freezing did not need
+  (none does). The halt flag after pass k is the condition on the state at the start of pass
+  k; the flag of the final state is read by one more pass (the runtime's probe pass), so
+  unroll with ``iterations=max_iterations + 1`` to see it (hops_loop always runs
+  max_iterations passes: only the probe pass sets its flag).
 * ``"cleaner"``: units that erase the directions of a dead SOp so a later SOp can reuse the
   dimension. A cleaner implements no RASP node; zero-ablating it leaves the stale value in the
   residual stream after its layer, which changes an output only where the later SOp's
-  decoding is sensitive to it (after snapping lookups, often not).
+  decoding is sensitive to it (after snapping lookups, often not). In a loop block, the value
+  it erases may exist only in the probe pass (parity_loop's clean@3: i - w for the final
+  width w = n).
 * ``"dead"``: it implements a node that neither the output nor a halting flag depends on
   (the compiler lowered code nothing reads; no library program has such a component).
 * padding (no component): `Circuit.unused_heads` / `unused_neurons`, zero heads and neurons
