@@ -423,7 +423,12 @@ def attend(k: np.ndarray, q: np.ndarray, v: np.ndarray, mask: Optional[np.ndarra
     """Softmax attention with key-major logits: keys k [B, H, key, E], queries q [B, H, E,
     query], values v [B, H, F, key], an additive mask broadcastable to [B, H, key, query] (or
     None) -> the mixed values [B, H, F, query]."""
-    logits = np.matmul(k, q)
+    return softmax_mix(np.matmul(k, q), v, mask)
+
+
+def softmax_mix(logits: np.ndarray, v: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
+    """`attend` from its key-major logits [B, H, key, query] (overwritten): the masked softmax
+    over keys, mixing the values v [B, H, F, key] -> [B, H, F, query]."""
     if mask is not None:
         logits += mask
     logits -= _reduce_keys(np.maximum, logits)

@@ -45,7 +45,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from theory_kit.errors import InvalidInput
-from theory_kit.model.forward import _reduce_keys, apply_mlp, attend, execution_plan
+from theory_kit.model.forward import apply_mlp, attend, execution_plan, softmax_mix
 from theory_kit.model.weights import OUTPUT, _is_int
 from theory_kit.values import check_input
 
@@ -251,15 +251,7 @@ class _KeyCache:
         values [b, H, F, m]."""
         if self.dense is not None:
             return attend(self.dense[key, :, :t], q, values, mask)
-        # attend's softmax on the sparse logits (the same steps)
-        logits = self.logits(key, t, q)
-        if mask is not None:
-            logits += mask
-        logits -= _reduce_keys(np.maximum, logits)
-        np.exp(logits, out=logits)
-        mixed = np.matmul(values, logits)
-        mixed /= _reduce_keys(np.add, logits)
-        return mixed
+        return softmax_mix(self.logits(key, t, q), values, mask)
 
     def logits(self, key: slice, t: int, q: np.ndarray) -> np.ndarray:
         """Key-major logits [b, H, t, m] of the keys of slots `key`, positions 0..t-1,
