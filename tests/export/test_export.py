@@ -374,6 +374,10 @@ def test_role_and_iterations_are_checked():
         circ.of_role("halted")
     with pytest.raises(tk.errors.InvalidInput, match="no loop"):
         export.circuit(model, iterations=2)
+    with pytest.raises(KeyError, match="no component named 'L9.H9'"):
+        circ["L9.H9"]
+    with pytest.raises(tk.errors.InvalidInput, match=r"the components are \['embed'"):
+        circ["L9.H9"]
     with pytest.raises(tk.errors.InvalidInput, match="int >= 0"):
         export.circuit(_looped("hops_loop", np.float64), iterations=-1)
     head = circ.components[1]

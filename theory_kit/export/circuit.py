@@ -53,9 +53,17 @@ from theory_kit.errors import InvalidInput
 from theory_kit.model.forward import _check_iterations
 from theory_kit.values import BasisDirection
 
-__all__ = ["Component", "Circuit", "circuit", "layer_schedule", "KINDS", "ROLES"]
+__all__ = ["Component", "Circuit", "circuit", "layer_schedule", "KINDS", "ROLES",
+           "UnknownComponent"]
 
 KINDS = ("embed", "head", "mlp", "cleaner")
+
+
+class UnknownComponent(InvalidInput, KeyError):
+    """`Circuit[name]` for a name no component has (a KeyError too, as a mapping's lookup)."""
+
+    def __str__(self) -> str:  # KeyError would print the message with quotes
+        return str(self.args[0])
 #: The roles of a component (module docstring); padding is listed apart, in `Circuit`.
 ROLES = ("node", "loop", "halting", "cleaner", "dead")
 
@@ -106,11 +114,11 @@ class Component:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise ValueError(f"Component {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
+            raise InvalidInput(f"Component {self.name!r}: kind {self.kind!r} is not one of {KINDS}")
         if self.role not in ROLES:
-            raise ValueError(f"Component {self.name!r}: role {self.role!r} is not one of {ROLES}")
+            raise InvalidInput(f"Component {self.name!r}: role {self.role!r} is not one of {ROLES}")
         if (self.kind == "cleaner") != (self.role == "cleaner"):
-            raise ValueError(f"Component {self.name!r}: kind {self.kind!r} with role "
+            raise InvalidInput(f"Component {self.name!r}: kind {self.kind!r} with role "
                              f"{self.role!r} (a cleaner, and only a cleaner, has role cleaner)")
 
     @property
@@ -156,7 +164,8 @@ class Circuit:
         for c in self.components:
             if c.name == name:
                 return c
-        raise KeyError(name)
+        raise UnknownComponent(f"Circuit: no component named {name!r}; the components are "
+                               f"{[c.name for c in self.components]}")
 
     def of_node(self, node: str) -> tuple[Component, ...]:
         """The components implementing RASP node `node` (by label)."""
