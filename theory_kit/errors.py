@@ -15,6 +15,7 @@ __all__ = [
     "CompilationMismatch",
     "InvalidModelFile",
     "InvalidClaim",
+    "InvalidMeasurement",
     "BoundViolated",
     "SolverFailed",
     "GenerationError",
@@ -83,6 +84,11 @@ class InvalidModelFile(TheoryKitError):
 
 class InvalidClaim(TheoryKitError, ValueError):
     """A Claim specification is malformed (unknown symbol, empty domain, bad bound...)."""
+
+
+class InvalidMeasurement(TheoryKitError, ValueError):
+    """A measured random quantity cannot be used: NaN, not a number, too few samples, or +inf
+    where the confidence interval cannot take it (`theory_kit.claims.statistical`)."""
 
 
 class BoundViolated(TheoryKitError):

@@ -15,7 +15,8 @@ from theory_kit.errors import InvalidInput
 
 MINE = sorted(["softmax_pmax", "softmax_pmax_linear", "softmax_beta_for_eps", "attention_output_error",
                "softmax_tied_mass", "softmax_tied_each", "relu_discretiser_error", "position_encoding_gap",
-               "layer_norm_hash_gap", "layer_norm_hash_tiebreak", "bipolar_address_codes"])
+               "layer_norm_hash_gap", "layer_norm_hash_tiebreak", "bipolar_address_codes",
+               "parity_gradient_variance"])
 
 
 def test_the_builtin_module_registers_all_of_them():
@@ -39,6 +40,7 @@ SHARPNESS = {
     "relu_discretiser_error": 1 - 1e-3,
     "layer_norm_hash_gap": 1 + 1e-4,
     "layer_norm_hash_tiebreak": sp.Rational(1, 2),
+    "parity_gradient_variance": 1 - 1e-3,  # n = 12: Var / G^2 = 2^-n (1 - ||g(1)||^2 / (2^n G^2))
 }
 
 
@@ -151,3 +153,41 @@ def test_breakpoint_arguments_are_validated():
         layer_norm_hash_breakpoints("float32", 1)
     with pytest.raises(InvalidInput, match="form must be 'direct' or 'scaled', got 'x'"):
         layer_norm_hash_breakpoints("float32", 10, "x")
+
+
+def test_parity_gradient_variance_equals_a_brute_force_over_targets():
+    from theory_kit.claims.quantities import parity_gradient_variance, parity_gradients
+
+    n, width, seed = 4, 3, 1
+    grads, p = parity_gradients(n, width, seed)
+    X = 1 - 2 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+    targets = [np.prod(X[:, [i for i in range(n) if S >> i & 1]], axis=1) for S in range(2**n)]
+    per_target = np.array([((p - h)[:, None] * grads).mean(axis=0) for h in targets])
+    variance = np.mean(np.sum((per_target - per_target.mean(axis=0)) ** 2, axis=1))
+    got_variance, g2 = parity_gradient_variance(n, width, seed)
+    assert got_variance == pytest.approx(variance, rel=1e-12)
+    assert g2 == pytest.approx(np.mean(np.sum(grads**2, axis=1)), rel=1e-12)
+    # Parseval: the bound is attained up to the mean gradient's share, ||g(all ones)||^2 / 4^n
+    assert variance == pytest.approx(g2 / 2**n - np.sum(grads[0] ** 2) / 4**n, rel=1e-12)
+
+
+def test_parity_gradients_match_finite_differences():
+    from theory_kit.claims.quantities import parity_gradients
+
+    n, width, seed = 3, 2, 5
+    grads, p = parity_gradients(n, width, seed)
+    rng = np.random.default_rng(seed)
+    W = rng.normal(0.0, 1.0 / math.sqrt(n), (width, n)); b = rng.normal(0.0, 1.0, width)
+    a = rng.normal(0.0, 1.0 / math.sqrt(width), width); c = float(rng.normal())
+    theta = np.concatenate([W.ravel(), b, a, [c]])
+    X = 1.0 - 2.0 * ((np.arange(2**n)[:, None] >> np.arange(n)) & 1)
+
+    def out(t):
+        Wt = t[:width * n].reshape(width, n); bt = t[width * n:width * n + width]
+        at = t[width * n + width:width * n + 2 * width]
+        return np.tanh(X @ Wt.T + bt) @ at + t[-1]
+
+    assert np.allclose(out(theta), p)
+    eps = 1e-6
+    fd = np.array([(out(theta + eps * e) - out(theta - eps * e)) / (2 * eps) for e in np.eye(theta.size)]).T
+    assert np.allclose(fd, grads, atol=1e-8)

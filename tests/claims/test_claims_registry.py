@@ -12,7 +12,7 @@ from theory_kit.errors import InvalidClaim
 BUILTINS = {
     "softmax_pmax", "softmax_pmax_linear", "softmax_beta_for_eps", "attention_output_error", "softmax_tied_mass",
     "softmax_tied_each", "relu_discretiser_error", "position_encoding_gap", "layer_norm_hash_gap",
-    "layer_norm_hash_tiebreak", "bipolar_address_codes",
+    "layer_norm_hash_tiebreak", "bipolar_address_codes", "parity_gradient_variance",
 }
 
 

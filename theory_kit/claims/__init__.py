@@ -11,6 +11,11 @@ Verdicts are rounding-aware by default (float noise is a near miss, not a counte
 strict=True compares floats exactly). A claim whose quantity is also a formula
 (Claim(quantity=<sympy expression or text>, ...)) can be proved: verify(claim, method="prove")
 tries sympy, then interval branch and bound, and returns a Proof that `check_proof` re-validates.
+
+Claims about random quantities (a trained model's sample complexity) are StatisticalClaims:
+`verify_statistical` tests them at a level alpha against confidence intervals over seeds and
+says "consistent" or "refuted", never "proved"; `fit_growth` / `verify_growth` fit and test
+growth rates in a task size.
 """
 
 from __future__ import annotations
@@ -20,6 +25,15 @@ from theory_kit.claims.parsing import parse_expression
 from theory_kit.claims.quantities import HashBreakpoints, layer_norm_hash_breakpoints
 from theory_kit.claims.registry import get, names, register, register_factory, register_module, registry, unregister
 from theory_kit.claims.prove import InvalidProof, Proof, check_proof
+from theory_kit.claims.statistical import (
+    GrowthFit,
+    GrowthVerdict,
+    StatisticalClaim,
+    StatisticalVerdict,
+    fit_growth,
+    verify_growth,
+    verify_statistical,
+)
 from theory_kit.claims.verify import (
     DEFAULT_BUDGET,
     NEAR_MISS_ULPS,
@@ -58,4 +72,11 @@ __all__ = [
     "names",
     "layer_norm_hash_breakpoints",
     "HashBreakpoints",
+    "StatisticalClaim",
+    "StatisticalVerdict",
+    "verify_statistical",
+    "GrowthFit",
+    "GrowthVerdict",
+    "fit_growth",
+    "verify_growth",
 ]

@@ -19,6 +19,7 @@ from theory_kit.claims.quantities import (
     bipolar_code,
     gap_logits,
     layer_norm_hash_gap_exact,
+    parity_gradient_variance,
     position_encoding_min_gap,
     relu_staircase,
     softmax,
@@ -39,6 +40,7 @@ __all__ = [
     "layer_norm_hash_gap",
     "tie_breaker_value",
     "position_gap",
+    "parity_gradient_variance_ratio",
     "SOFTMAX_DOMAIN",
 ]
 
@@ -236,6 +238,25 @@ register(Claim(
     description="p_a . p_b <= log2(n) - 2 for different d-bit addresses a != b",
 ))
 
+
+
+def parity_gradient_variance_ratio(n: int, width: int, seed: int) -> float:
+    """Var_S grad F_S(w) / E_x ||dp_w(x)/dw||^2 over all 2^n parities, computed exactly over
+    all inputs (quantities.parity_gradient_variance) for a seeded tanh network."""
+    variance, g2 = parity_gradient_variance(n, width, seed)
+    return variance / g2
+
+
+register(Claim(
+    "parity_gradient_variance", parity_gradient_variance_ratio, 2 ** (-sym.n),
+    {"n": (1, 12, "int"), "width": (1, 16, "int"), "seed": (0, 10**6, "int")},
+    relation="<=",
+    source="Shalev-Shwartz, Shamir & Shammah 2017 (ICML), 'Failures of gradient-based deep learning', Theorem 1 "
+           "(square loss, the 2^n parities of n bits; exact by Parseval over the Walsh basis)",
+    description="Var over parity targets of the square-loss gradient <= G^2 / 2^n, G^2 = E||dp/dw||^2; one-hidden-layer "
+                "tanh network, exact over all 2^n inputs and all 2^n targets",
+    rtol=1e-9, atol=1e-15,
+))
 
 # ---------------------------------------------------------------------------------------------
 # Formula claims: both sides are sympy expressions, so `verify(..., method="prove")` proves them

@@ -29,6 +29,9 @@ __all__ = [
     "layer_norm_hash_breakpoints",
     "tie_breaker",
     "bipolar_code",
+    "walsh_hadamard",
+    "parity_gradients",
+    "parity_gradient_variance",
     "HASH_DTYPES",
 ]
 
@@ -394,3 +397,58 @@ def bipolar_code(i: int, d: int) -> np.ndarray:
     """
     bits = (int(i) >> np.arange(d, dtype=np.int64)) & 1
     return 2 * bits - 1
+
+
+def walsh_hadamard(a: np.ndarray) -> np.ndarray:
+    """Unnormalised Walsh-Hadamard transform along axis 0 (length 2^n): out[S] = sum_x
+    (-1)^popcount(S & x) a[x], in n vectorised butterfly passes (exact for integer input)."""
+    a = np.array(a, dtype=float, copy=True)
+    m = a.shape[0]
+    if m & (m - 1):
+        raise InvalidInput(f"walsh_hadamard needs a length that is a power of two, got {m}")
+    h = 1
+    while h < m:
+        b = a.reshape(m // (2 * h), 2, h, *a.shape[1:])
+        lo, hi = b[:, 0].copy(), b[:, 1]
+        b[:, 0] += hi
+        b[:, 1] = lo - hi
+        h *= 2
+    return a
+
+
+def parity_gradients(n: int, width: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(grads, outputs) of p(x) = a . tanh(W x + b) + c at every x in {-1, 1}^n.
+
+    Row x of `grads` is d p(x) / d(W, b, a, c), flattened (width n + 2 width + 1 numbers); x is
+    indexed by its bits, x_i = 1 - 2 bit_i. Weights are N(0, 1/fan_in) from `seed`."""
+    if n < 1 or n > 20 or width < 1:
+        raise InvalidInput(f"parity_gradients needs 1 <= n <= 20 and width >= 1, got n={n}, width={width}")
+    rng = np.random.default_rng(seed)
+    W = rng.normal(0.0, 1.0 / math.sqrt(n), (width, n))
+    b = rng.normal(0.0, 1.0, width)
+    a = rng.normal(0.0, 1.0 / math.sqrt(width), width)
+    c = float(rng.normal())
+    bits = (np.arange(2**n)[:, None] >> np.arange(n)[None, :]) & 1
+    X = 1.0 - 2.0 * bits
+    H = np.tanh(X @ W.T + b)
+    back = a * (1.0 - H**2)                                   # d p / d(pre-activation)
+    grads = np.concatenate([(back[:, :, None] * X[:, None, :]).reshape(2**n, -1), back, H,
+                            np.ones((2**n, 1))], axis=1)
+    return grads, H @ a + c
+
+
+def parity_gradient_variance(n: int, width: int, seed: int) -> tuple[float, float]:
+    """(Var, G^2): the exact variance over all 2^n parity targets h_S(x) = prod_{i in S} x_i of
+    the square-loss gradient of a tanh network, and G^2 = E_x ||d p(x) / dw||^2.
+
+    Square loss F_S(w) = E_x (p_w(x) - h_S(x))^2 / 2 over the uniform cube, so grad F_S =
+    E_x[p dp] - E_x[h_S dp]; the parities' correlations E_x[h_S dp] are one Walsh-Hadamard
+    transform of the per-input gradients. Var = E_S ||grad F_S - E_S' grad F_S'||^2 over all
+    2^n subsets S (Shalev-Shwartz, Shamir & Shammah 2017, Theorem 1, bound G^2 / 2^n)."""
+    grads, p = parity_gradients(n, width, seed)
+    m = 2**n
+    common = (p[:, None] * grads).mean(axis=0)
+    per_target = common[None, :] - walsh_hadamard(grads) / m      # row S: grad F_S
+    variance = float(np.mean(np.sum((per_target - per_target.mean(axis=0)) ** 2, axis=1)))
+    g2 = float(np.mean(np.sum(grads**2, axis=1)))
+    return variance, g2
