@@ -96,3 +96,28 @@ def test_pair_balance_values_are_per_position_fractions():
     values = np.array(values)  # (sums of values rounded to 12 digits: a few 1e-12 twins)
     assert np.array_equal(np.unique(np.round(values, 9)), np.unique(np.round(want, 9)))
     assert len(values) < 2 * len(want)  # independent pairs: ~5,000^2 differences
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_per_position_values_cover_every_evaluation(causal):
+    """Soundness: at every position, every value the interpreter gives (all inputs up to
+    length 5) is in that position's value set, for prefix fractions and their difference."""
+    from theory_kit.compiler.bases import _Inference
+    from theory_kit.compiler.verify import enumerate_inputs
+
+    n = 5
+    program = make_pair_balance(rasp.tokens, "(", ")")
+    config = CompileConfig(vocab={"(", ")", "a"}, max_seq_len=n, causal=causal)
+    graph = program_to_graph(program, config)
+    inference = _Inference(graph, config)
+    inference.run()
+    nodes = [i for i in graph.order if isinstance(graph.node(i).expr,
+                                                    (rasp.Aggregate, rasp.LinearSequenceMap))]
+    per_position = {i: inference.positional(i) for i in nodes}
+    assert all(p is not None for p in per_position.values()) and len(nodes) == 3
+    exprs = {i: graph.node(i).expr for i in nodes}
+    for xs in enumerate_inputs(config.vocab, n):
+        for i, expr in exprs.items():
+            for pos, v in enumerate(rasp.evaluate(expr, xs, causal=causal)):
+                assert np.isclose(per_position[i][pos], v, rtol=0, atol=1e-11).any(), \
+                    (expr.label, xs, pos, v)
