@@ -274,8 +274,11 @@ class _Inference:
         """The per-position value sets (sorted float arrays, positions 0..max_seq_len-1) of a
         numerical SOp whose values depend on its position in a known way: a numerical
         Aggregate whose selector selects a position-determined number of keys (a Select of
-        indices against indices), a LinearSequenceMap of such, or a Map of one. None
-        otherwise (then its global value set stands at every position)."""
+        indices against indices), or a LinearSequenceMap with such an operand (the other
+        operand's global value set at every position). None otherwise (then the SOp's global
+        value set stands at every position). Used only where combining independent value
+        sets is too large (`_sequence_map_values`), so every program that compiled before
+        gets the same value sets."""
         if node_id not in self._positional:
             self._positional[node_id] = None  # (no recursion through a cycle)
             self._positional[node_id] = self._compute_positional(node_id)
