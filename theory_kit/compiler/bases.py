@@ -28,8 +28,13 @@ __all__ = ["infer_bases", "MAX_NUMERICAL_VALUES", "VALUE_RULES"]
 
 #: Above this many possible values a numerical SOp's value set is treated as unknown.
 MAX_NUMERICAL_VALUES = 20_000
-#: A numerical LinearSequenceMap enumerates at most this many (x, y) pairs (numpy, ~0.1 s).
+#: A numerical LinearSequenceMap enumerates at most this many (x, y) pairs (numpy, ~0.1 s),
+#: over independent value sets or, summed over positions, over per-position ones.
 MAX_LINEAR_PAIRS = 4_000_000
+#: Per-position value sets (`_Inference.positional`) hold at most this many entries in all.
+MAX_POSITIONAL_ENTRIES = 2_000_000
+#: ... and a LinearSequenceMap combines at most this many per-position pairs (numpy, ~0.5 s).
+MAX_POSITIONAL_PAIRS = 16_000_000
 
 
 def _sorted(values) -> tuple:
@@ -71,6 +76,25 @@ def _means(values: tuple, max_len: int) -> Optional[tuple]:
     return _sorted(out)
 
 
+def _means_by_count(values: tuple, counts) -> Optional[dict]:
+    """count m -> the sorted float array of averages of m values drawn from `values`, for every
+    m in `counts` (the numbers `_means` gives for that m: the same rounding), or None when the
+    sums outgrow MAX_NUMERICAL_VALUES."""
+    nums = sorted({float(v) for v in values})
+    wanted = set(counts)
+    out: dict = {}
+    if not nums:
+        return {m: np.zeros(0) for m in wanted}
+    sums = {0.0}
+    for m in range(1, max(wanted, default=0) + 1):
+        sums = {round(s + v, 12) for s in sums for v in nums}
+        if len(sums) > MAX_NUMERICAL_VALUES:
+            return None
+        if m in wanted:
+            out[m] = np.unique([round(s / m, 12) for s in sums])
+    return out
+
+
 class _Inference:
     def __init__(self, graph: ProgramGraph, config: CompileConfig,
                  loop_state: Optional[Mapping[int, tuple[tuple, bool]]] = None):
@@ -79,6 +103,9 @@ class _Inference:
         self.loop_state = dict(loop_state or {})
         self.problems: list[Problem] = []
         self.bases: dict[int, NodeBasis] = {}
+        #: node id -> per-position value sets (a sorted float array per position 0..n-1) of a
+        #: numerical SOp, or None when it has none; computed on demand (`positional`)
+        self._positional: dict[int, Optional[list]] = {}
 
     def fail(self, label: str, reason: str, fix: Optional[str] = None) -> None:
         self.problems.append(Problem(label, reason, fix))
@@ -236,6 +263,98 @@ class _Inference:
         if b.typed:
             return tuple(v for vs in b.typed.values() for v in vs)
         return b.values
+
+    # -- relational value sets: per position ---------------------------------------------------
+    # The value of a prefix mean at position i is k/(i+1): two such SOps share the denominator
+    # at every position. Their global value sets (all fractions with denominators <= n) are
+    # independent; combining them pair by pair gives ~n^4 pairs and far more values than they
+    # can take together. Per-position value sets keep that relation: a LinearSequenceMap
+    # combines only the values the two SOps can hold at the same position.
+    def positional(self, node_id: int) -> Optional[list]:
+        """The per-position value sets (sorted float arrays, positions 0..max_seq_len-1) of a
+        numerical SOp whose values depend on its position in a known way: a numerical
+        Aggregate whose selector selects a position-determined number of keys (a Select of
+        indices against indices), or a LinearSequenceMap with such an operand (the other
+        operand's global value set at every position). None otherwise (then the SOp's global
+        value set stands at every position). Used only where combining independent value
+        sets is too large (`_sequence_map_values`), so every program that compiled before
+        gets the same value sets."""
+        if node_id not in self._positional:
+            self._positional[node_id] = None  # (no recursion through a cycle)
+            self._positional[node_id] = self._compute_positional(node_id)
+        return self._positional[node_id]
+
+    def _compute_positional(self, node_id: int) -> Optional[list]:
+        expr = self.graph.node(node_id).expr
+        if not rn.is_numerical(expr):
+            return None
+        if isinstance(expr, rn.Aggregate):
+            return self._positional_aggregate(expr)
+        if isinstance(expr, rn.LinearSequenceMap):
+            return self._positional_linear(expr)
+        return None
+
+    def _widths_by_position(self, sel) -> Optional[list]:
+        """For a Select of `indices` against `indices` (so the selection depends only on the
+        positions and the length): per query position q, the set of numbers of keys it selects
+        over every length up to max_seq_len (causal: keys k <= q only). None for any other
+        selector, or a predicate that raises."""
+        if (getattr(sel, "fused_from", None) is not None or not isinstance(sel, rn.Select)
+                or not isinstance(sel.keys, rn.IndicesType)
+                or not isinstance(sel.queries, rn.IndicesType)):
+            return None
+        n = self.config.max_seq_len
+        out = []
+        try:
+            for q in range(n):
+                hits = [bool(sel.predicate(k, q)) for k in range(n)]
+                if self.config.causal:
+                    out.append({sum(hits[:q + 1])})
+                else:
+                    counts = np.cumsum(hits)  # counts[L-1]: keys selected at length L
+                    out.append(set(counts[q:].tolist()))
+        except Exception:  # noqa: BLE001 — a user predicate; reported where it is lowered
+            return None
+        return out
+
+    def _positional_aggregate(self, expr) -> Optional[list]:
+        widths = self._widths_by_position(expr.selector)
+        inner = self.values_of(expr.sop.unique_id)
+        if widths is None or inner is None or not all(_is_number(v) for v in inner):
+            return None
+        if sum(len(w) for w in widths) * max(len(inner), 1) > MAX_POSITIONAL_ENTRIES:
+            return None
+        means = _means_by_count(inner, {c for w in widths for c in w if c > 0})
+        if means is None:
+            return None
+        out = []
+        for w in widths:
+            parts = [means[c] for c in w if c > 0]
+            if 0 in w and expr.default is not None:
+                parts.append(np.array([float(expr.default)]))
+            out.append(np.unique(np.concatenate(parts)) if parts else np.zeros(0))
+        if sum(len(p) for p in out) > MAX_POSITIONAL_ENTRIES:
+            return None
+        return out
+
+    def _positional_linear(self, expr) -> Optional[list]:
+        """a·x + b·y combined per position, when one side (at least) has per-position sets."""
+        if expr.fst is expr.snd:
+            return None
+        known = [self.positional(c.unique_id) for c in (expr.fst, expr.snd)]
+        if known == [None, None]:
+            return None
+        sides = []
+        for child, per_position in zip((expr.fst, expr.snd), known):
+            values = self.values_of(child.unique_id)
+            if values is None:
+                return None
+            sides.append(per_position or
+                         [np.array([float(v) for v in values])] * self.config.max_seq_len)
+        if sum(len(x) * len(y) for x, y in zip(*sides)) > MAX_POSITIONAL_PAIRS:
+            return None
+        return [np.unique(np.round(np.add.outer(expr.fst_fac * x, expr.snd_fac * y), 12))
+                for x, y in zip(*sides)]
 
     # -- None (no value) ------------------------------------------------------------------------
     def none_from_children(self, expr) -> bool:
@@ -483,8 +602,14 @@ def _sequence_map_values(inf: _Inference, gnode) -> Optional[tuple]:
     xs = inf.values_of(expr.fst.unique_id)
     ys = inf.values_of(expr.snd.unique_id)
     if isinstance(expr, rn.LinearSequenceMap) and rn.is_numerical(expr):
-        if xs is None or ys is None or len(xs) * len(ys) > MAX_LINEAR_PAIRS:
+        if xs is None or ys is None:
             return None
+        if len(xs) * len(ys) > MAX_LINEAR_PAIRS and expr.fst is not expr.snd:
+            # too many independent pairs: combine only values that can meet at one position
+            per_position = inf.positional(gnode.id)
+            if per_position is None:
+                return None
+            return tuple(np.unique(np.concatenate(per_position)).tolist())
         # Vectorised: a·x + b·y over all pairs (fractions from frac_prevs give ~10^6).
         x = np.array([float(v) for v in xs])
         y = np.array([float(v) for v in ys]) if expr.fst is not expr.snd else None

@@ -68,6 +68,8 @@ def check_compile_size(assignment: BasisAssignment, config: CompileConfig) -> No
             width += len(b.values)
         elif b.encoding == "numerical":
             width += 1
+        if isinstance(expr, rn.LinearSequenceMap) and b.encoding == "numerical":
+            continue  # one linear MLP, no pair table (its value set is bounded in bases.py)
         if isinstance(expr, (rn.SequenceMap, rn.Select)):
             a, c = ((expr.fst, expr.snd) if isinstance(expr, rn.SequenceMap)
                     else (expr.keys, expr.queries))
@@ -114,8 +116,9 @@ def check_input_space(config: CompileConfig, n_inputs: int, exhaustive: bool) ->
     n, v = config.max_seq_len, len(config.vocab)
     seconds = estimated_seconds(n_inputs)
     if exhaustive:
-        fits = max((m for m in range(1, n + 1)
-                    if sum(v ** k for k in range(1, m + 1)) <= MAX_EXHAUSTIVE_INPUTS), default=0)
+        fits, total = 0, v  # the longest max_seq_len within the budget (lengths 1..fits)
+        while fits < n and total <= MAX_EXHAUSTIVE_INPUTS:
+            fits, total = fits + 1, total + v ** (fits + 2)
         shorter = (f", or lower max_seq_len to {fits} "
                    f"({sum(v ** k for k in range(1, fits + 1)):,} inputs)" if fits else "")
         raise InvalidInput(

@@ -44,8 +44,13 @@ CHUNK = 4096
 
 
 def input_space_size(vocab_size: int, max_seq_len: int, min_len: int = 1) -> int:
-    """sum_{L=min_len..max_seq_len} vocab_size^L: the inputs `enumerate_inputs` yields."""
-    return sum(vocab_size ** n for n in range(min_len, max_seq_len + 1))
+    """sum_{L=min_len..max_seq_len} vocab_size^L: the inputs `enumerate_inputs` yields (in
+    closed form: one power, fast at any max_seq_len)."""
+    if max_seq_len < min_len:
+        return 0
+    if vocab_size == 1:
+        return max_seq_len - min_len + 1
+    return (vocab_size ** (max_seq_len + 1) - vocab_size ** min_len) // (vocab_size - 1)
 
 
 def enumerate_inputs(vocab, max_seq_len: int, min_len: int = 1) -> Iterator[list]:
@@ -98,9 +103,11 @@ def sample_plan(vocab_size: int, max_seq_len: int, count: int) -> list[int]:
     length when they fit in its share of what is left (the short lengths are checked
     exhaustively), else its share; min(count, input_space_size) in total."""
     budget, out = count, []
+    size = 1  # vocab_size ** length, capped above count (no huge powers at long lengths)
     for length in range(1, max_seq_len + 1):
+        size = min(size * vocab_size, count + 1)
         share = -(-budget // (max_seq_len - length + 1))  # ceil: the remainder goes early
-        take = min(vocab_size ** length, share)
+        take = min(size, share)
         out.append(take)
         budget -= take
     return out
