@@ -64,6 +64,8 @@ DEFAULT_N_STARTS = 200
 # Branch-and-bound budget (boxes examined per sign) and largest cut-row count solved by enumeration.
 DEFAULT_MAX_NODES = 2_000_000
 DEFAULT_MAX_ENUM = 4
+# At most this many violating region maximisers are kept per sign (column generation adds them).
+_MAX_COLLECTED = 200
 
 
 @dataclass(frozen=True)
@@ -154,10 +156,10 @@ def _region_rows(k: int, s: float, lo: np.ndarray, hi: np.ndarray, r: int) -> np
     return np.array(rows)
 
 
-def _exact_region(Xr, v, k, s, lo, hi, cut, base_mask) -> tuple[float, np.ndarray | None]:
-    """max f over (region cone ∩ ball), exactly: every sign pattern of the cut rows, each by NNLS."""
+def _exact_region(Xr, v, k, s, lo, hi, cut, base_mask) -> list[tuple[float, np.ndarray]]:
+    """max f over (region cone ∩ ball) per sign pattern of the cut rows, each by NNLS: [(value, w)]."""
     A = _region_rows(k, s, lo, hi, Xr.shape[1])
-    best, best_dir = 0.0, None
+    out = []
     for bits in range(2 ** cut.size):
         sigma = ((bits >> np.arange(cut.size)) & 1).astype(float)
         mask = base_mask.copy()
@@ -167,16 +169,17 @@ def _exact_region(Xr, v, k, s, lo, hi, cut, base_mask) -> tuple[float, np.ndarra
         mu, _ = nnls(B.T, -a)
         g = a + B.T @ mu  # any μ ≥ 0 gives max ≤ ‖g‖ (weak duality); NNLS makes it tight
         value = float(np.linalg.norm(g))
-        if value > best:
-            best, best_dir = value, g / value
-    return best, best_dir
+        if value > 0:
+            out.append((value, g / value))
+    return out
 
 
 def _branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes: int, max_enum: int,
                       stop_on_violation: bool):
     """Spatial branch and bound for max_{‖u‖≤1} vᵀ relu(X u) (one sign); see the module docstring.
 
-    Returns (upper bound, best exact value, its unit direction or None, nodes, complete).
+    Returns (upper bound, best exact value, its unit direction or None, directions with f > target,
+    nodes, complete).
     """
     n, r = Xr.shape
     K = np.repeat(np.arange(r), 2)
@@ -185,6 +188,7 @@ def _branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes
     HI = np.ones((2 * r, r - 1))
     others = np.array([[j for j in range(r) if j != k] for k in range(r)], dtype=int).reshape(r, r - 1)
     upper, best, best_dir, nodes = 0.0, 0.0, None, 0
+    above: list[np.ndarray] = []  # exact region maximisers with f > target (violators)
     while K.size:
         m = K.size
         nodes += m
@@ -213,18 +217,19 @@ def _branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes
         n_cut = cut.sum(axis=1)
         enum = ~prune & (n_cut <= max_enum)
         for idx in np.flatnonzero(enum):
-            value, w = _exact_region(Xr, v, K[idx], S[idx], LO[idx], HI[idx], np.flatnonzero(cut[idx]),
-                                     pos[idx].astype(float))
-            upper = max(upper, value)
-            if w is not None:
+            for value, w in _exact_region(Xr, v, K[idx], S[idx], LO[idx], HI[idx], np.flatnonzero(cut[idx]),
+                                          pos[idx].astype(float)):
+                upper = max(upper, value)
                 fw = float(v @ np.maximum(Xr @ w, 0.0))
+                if fw > target and len(above) < _MAX_COLLECTED:
+                    above.append(w)
                 if fw > best:
                     best, best_dir = fw, w
         split = ~prune & ~enum
         K, S, LO, HI = K[split], S[split], LO[split], HI[split]
         open_bound = float(np.max(bound[split])) if split.any() else 0.0
         if (stop_on_violation and best > target) or (K.size and nodes + 2 * K.size > max_nodes):
-            return max(upper, open_bound), best, best_dir, nodes, False
+            return max(upper, open_bound), best, best_dir, above, nodes, False
         if K.size:  # halve every open box along its widest side
             rows = np.arange(K.size)
             j = np.argmax(HI - LO, axis=1)
@@ -234,13 +239,13 @@ def _branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes
             LO2[rows, j] = cutpoint
             K, S = np.concatenate([K, K]), np.concatenate([S, S])
             LO, HI = np.vstack([LO, LO2]), np.vstack([HI1, HI])
-    return upper, best, best_dir, nodes, True
+    return upper, best, best_dir, above, nodes, True
 
 
 def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed: int = 0,
                     n_starts: int = DEFAULT_N_STARTS, rtol: float = PRICING_RTOL,
                     stop_on_violation: bool = False, heuristic_only: bool = False,
-                    max_violators: int = 20, max_nodes: int = DEFAULT_MAX_NODES,
+                    max_violators: int = 40, max_nodes: int = DEFAULT_MAX_NODES,
                     max_enum: int = DEFAULT_MAX_ENUM) -> PricingResult:
     """Upper-bound c(λ) = max_{‖u‖≤1} |λᵀ relu(X u)| exactly, and return violating directions.
 
@@ -328,12 +333,12 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
                 vals_v = relu_objective_direction(Xr, v, pool_dirs)
                 best_v = float(np.max(vals_v))
                 target = max(0.0 if threshold is None else thr, (1.0 + rtol) * best_v)
-                sign_upper, value, w, nodes, complete = _branch_and_bound(
+                sign_upper, value, w, above, nodes, complete = _branch_and_bound(
                     Xr, v, target, max_nodes=max_nodes, max_enum=max_enum, stop_on_violation=stop_on_violation)
                 node_count += nodes
                 time_limited |= not complete
                 if w is not None:
-                    collected.append(w[:, None])
+                    collected.append(np.array([w] + above).T)
                     best_v = max(best_v, value)
                 upper = max(upper, sign_upper)
                 if stop_on_violation and best_v > thr:

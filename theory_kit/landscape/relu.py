@@ -618,7 +618,7 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
 
     Rounds: solve the convex program on the current patterns (Clarabel) → residual λ; price λ, first
     by the cheap ascent heuristic, and when it finds nothing by the exact branch and bound (stopping
-    at its first violator); add up to 20 violating patterns; repeat. When the branch and bound proves
+    at its first violator); add up to 40 violating patterns; repeat. When the branch and bound proves
     c(λ) ≤ β̃(1 + CG_VIOLATION_RTOL) no pattern can improve the program: the convex value is the global
     optimum for every width (up to that tolerance, which the dual bound then accounts for). At any
     stop the bound LB(sλ) with s = min(λᵀy/‖λ‖², β/c_UB) is valid (weak duality, module docstring).
