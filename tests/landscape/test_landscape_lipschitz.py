@@ -116,3 +116,23 @@ def test_eigen_method_at_200_hidden_units():
     assert result.solver == "eigen-lbfgs"
     assert result.sampled_lower_bound <= result.upper_bound <= result.naive_bound
     assert result.upper_bound < 0.9 * result.naive_bound
+
+
+def test_compiled_mlp_blocks_get_enclosing_bounds():
+    import theory_kit as tk
+    from theory_kit import rasp
+    from theory_kit.landscape import compiled_mlp_lipschitz
+
+    model = tk.compile(rasp.Map(lambda x: x + 1, rasp.tokens), vocab={1, 2, 3}, max_seq_len=3)
+    blocks = compiled_mlp_lipschitz(model.weights, n_samples=500)
+    assert blocks, "the compiled Map has an MLP block"
+    for block in blocks:
+        lower, upper = block.exact_interval
+        assert lower <= upper * (1 + 1e-9)
+        assert block.bounds.upper_bound <= block.bounds.naive_bound * (1 + 1e-6)
+        layer = model.weights.layers[block.layer]
+        if layer.W_in.shape[1] <= 12:
+            # the subset bound is attained by some subset: a genuine spectral norm of a sub-block
+            assert block.subset_bound <= block.bounds.naive_bound * (1 + 1e-9)
+    with pytest.raises(InvalidInput, match="layers"):
+        compiled_mlp_lipschitz(object())

@@ -49,6 +49,7 @@ from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 from typing import Mapping, Sequence
 
 import cvxpy as cp
@@ -65,6 +66,8 @@ __all__ = [
     "lipsdp_matrix",
     "lipschitz_bounds",
     "mlp_lipschitz",
+    "MlpBlockLipschitz",
+    "compiled_mlp_lipschitz",
     "naive_lipschitz_bound",
     "sampled_lipschitz_lower_bound",
 ]
@@ -403,3 +406,72 @@ def mlp_lipschitz(W_in, b_in, W_out, b_out, **kwargs) -> LipschitzResult:
     if b_in is None or b_out is None:
         raise InvalidInput("mlp_lipschitz: pass both b_in and b_out, or neither")
     return lipschitz_bounds([W_in, W_out], [b_in, b_out], **kwargs)
+
+
+# Hidden widths up to this get the all-subsets pattern bound (2^M spectral norms).
+SUBSET_BOUND_MAX_HIDDEN = 12
+
+
+@dataclass(frozen=True)
+class MlpBlockLipschitz:
+    """Lipschitz bounds of one compiled MLP block relu(x W_in + b_in) W_out + b_out.
+
+    Attributes:
+        layer: index of the layer in `weights.layers`.
+        bounds: LipschitzResult (sampled lower bound ≤ LipSDP ≤ product of norms).
+        subset_bound: max over every subset D of hidden units of ‖W_in[:, D] W_out[D, :]‖₂ — an
+            upper bound on the exact constant (every activation pattern is a subset), nan when
+            the block is wider than SUBSET_BOUND_MAX_HIDDEN. The exact constant lies in
+            [bounds.sampled_lower_bound, min(bounds.upper_bound, subset_bound)].
+    """
+
+    layer: int
+    bounds: LipschitzResult
+    subset_bound: float
+
+    @property
+    def exact_interval(self) -> tuple[float, float]:
+        """(lower, upper) enclosing the exact Lipschitz constant."""
+        upper = self.bounds.upper_bound
+        if math.isfinite(self.subset_bound):
+            upper = min(upper, self.subset_bound)
+        return self.bounds.sampled_lower_bound, upper
+
+
+def _subset_bound(W_in: np.ndarray, W_out: np.ndarray) -> float:
+    m = W_in.shape[1]
+    if m > SUBSET_BOUND_MAX_HIDDEN:
+        return math.nan
+    best = 0.0
+    for bits in range(1, 2 ** m):
+        keep = ((bits >> np.arange(m)) & 1).astype(bool)
+        best = max(best, float(np.linalg.norm(W_in[:, keep] @ W_out[keep], 2)))
+    return best
+
+
+def compiled_mlp_lipschitz(weights, **kwargs) -> tuple[MlpBlockLipschitz, ...]:
+    """`mlp_lipschitz` for every non-empty MLP block of a compiled model's weights.
+
+    Args:
+        weights: a `theory_kit.model.Weights` (or anything with `.layers`, each with W_in, b_in,
+            W_out, b_out arrays); a compiled model's `.weights`.
+        kwargs: passed to `lipschitz_bounds` (e.g. n_samples, seed, method).
+
+    Returns:
+        One MlpBlockLipschitz per layer whose MLP has hidden units and non-zero weights.
+
+    Raises:
+        InvalidInput: `weights` has no `.layers`. InvalidInput / SolverFailed: as `lipschitz_bounds`.
+    """
+    layers = getattr(weights, "layers", None)
+    if layers is None:
+        raise InvalidInput(f"compiled_mlp_lipschitz: expected model weights with .layers, got {type(weights).__name__}")
+    out = []
+    for index, layer in enumerate(layers):
+        W_in, W_out = np.asarray(layer.W_in, dtype=float), np.asarray(layer.W_out, dtype=float)
+        if W_in.shape[1] == 0 or not np.any(W_in) or not np.any(W_out):
+            continue
+        bounds = mlp_lipschitz(W_in, np.asarray(layer.b_in, dtype=float), W_out,
+                               np.asarray(layer.b_out, dtype=float), **kwargs)
+        out.append(MlpBlockLipschitz(layer=index, bounds=bounds, subset_bound=_subset_bound(W_in, W_out)))
+    return tuple(out)
