@@ -89,3 +89,19 @@ def test_pricing_rejects_bad_input():
         price_relu_dual(X, lam[:3])
     with pytest.raises(InvalidInput, match="result"):
         verify_two_layer_relu(X, lam, "not a result")
+
+
+@pytest.mark.slow
+def test_column_generation_certifies_d5_n30_against_trained_networks():
+    # measured: ~60 s (3 rounds, 142 patterns, relative gap 1e-8); d = 5, N = 100 and d = 10,
+    # N = 50 do not finish in reasonable time yet (issue 20, benchmarks/README.md)
+    from theory_kit.landscape import train_two_layer_relu
+
+    X, y = toy_relu_dataset(30, seed=0, d=5)
+    result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
+    assert result.certificate == "exact-pricing" and result.relative_gap <= 1e-6
+    assert verify_two_layer_relu(X, y, result).agrees
+    for width in (4, 16, 64):
+        for seed in range(3):
+            objective = train_two_layer_relu(X, y, beta=TOY_BETA, width=width, seed=seed)[2]
+            assert objective >= result.lower_bound * (1 - 1e-9)

@@ -421,6 +421,20 @@ class _Normalised:
         return 0.5 * float(self.y @ self.y)
 
 
+def _prune_blocks(U: np.ndarray, V: np.ndarray, beta: float, value: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drop solver-noise blocks (`_kept`) from the (normalised) u and v blocks."""
+    norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
+    largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
+    return U[:, _kept(norms_u, largest, beta, value)], V[:, _kept(norms_v, largest, beta, value)]
+
+
+def _network(data: "_Normalised", U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(W, alpha) in the caller's units from normalised blocks: u = (s_y/s_x) ũ (module docstring)."""
+    W_u, a_u = _blocks_to_network(data.block_scale * U, 1.0)
+    W_v, a_v = _blocks_to_network(data.block_scale * V, -1.0)
+    return np.hstack([W_u, W_v]), np.concatenate([a_u, a_v])
+
+
 def _normalise(context: str, X: np.ndarray, y: np.ndarray, beta: float) -> _Normalised:
     s_x, s_y = power_of_two_scale(X), power_of_two_scale(y)
     data = _Normalised(X=X / s_x, y=y / s_y, beta=beta / s_x / s_y, s_x=s_x, s_y=s_y)
@@ -512,15 +526,9 @@ def two_layer_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_S
                                             pattern_set=pattern_set if pattern_set.exact else None)
         value, status, solver, seconds = solution.value, solution.status, solution.solver, solution.solve_seconds
         check_certificate_consistent(value, certificate.lower_bound, solver=solver, context="two_layer_relu")
-        norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
-        largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
-        U = U[:, _kept(norms_u, largest, data.beta, value)]
-        V = V[:, _kept(norms_v, largest, data.beta, value)]
+        U, V = _prune_blocks(U, V, data.beta, value)
     # back to the caller's units: u = (s_y/s_x) ũ, p* = s_y² p̃*, λ = s_y λ̃ (module docstring)
-    W_u, a_u = _blocks_to_network(data.block_scale * U, 1.0)
-    W_v, a_v = _blocks_to_network(data.block_scale * V, -1.0)
-    W = np.hstack([W_u, W_v])
-    alpha = np.concatenate([a_u, a_v])
+    W, alpha = _network(data, U, V)
     value, lower = data.value_scale * value, data.value_scale * certificate.lower_bound
     return TwoLayerReluResult(
         value=value, lower_bound=lower, gap=value - lower, status=status,
@@ -664,13 +672,7 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
     bound, s = _scaled_bound(lam, data.y, data.beta, c)
     value = solution.value
     check_certificate_consistent(value, bound, solver=solution.solver, context="two_layer_relu")
-    norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
-    largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
-    U = U[:, _kept(norms_u, largest, data.beta, value)]
-    V = V[:, _kept(norms_v, largest, data.beta, value)]
-    W_u, a_u = _blocks_to_network(data.block_scale * U, 1.0)
-    W_v, a_v = _blocks_to_network(data.block_scale * V, -1.0)
-    W, alpha = np.hstack([W_u, W_v]), np.concatenate([a_u, a_v])
+    W, alpha = _network(data, *_prune_blocks(U, V, data.beta, value))
     value, lower = data.value_scale * value, data.value_scale * bound
     return TwoLayerReluResult(
         value=value, lower_bound=lower, gap=value - lower, status=solution.status, solver=solution.solver,
