@@ -105,3 +105,14 @@ def test_column_generation_certifies_d5_n30_against_trained_networks():
         for seed in range(3):
             objective = train_two_layer_relu(X, y, beta=TOY_BETA, width=width, seed=seed)[2]
             assert objective >= result.lower_bound * (1 - 1e-9)
+
+
+def test_pricing_edge_cases_rank_one_and_zero_data():
+    X = np.outer(np.array([1.0, -2.0, 0.5, 3.0]), np.array([1.0, 1.0, 0.0]))  # rank 1
+    lam = np.array([1.0, 0.3, -2.0, 0.7])
+    exact, _ = relu_dual_constraint(X, lam)
+    assert price_relu_dual(X, lam, n_starts=3).upper_bound == pytest.approx(exact, rel=1e-9)
+    zero = price_relu_dual(np.zeros((3, 2)), np.ones(3))
+    assert zero.upper_bound == 0.0 and zero.best_value == 0.0
+    with pytest.raises(InvalidInput, match="n_starts"):
+        price_relu_dual(X, lam, n_starts=0)

@@ -52,6 +52,7 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import nnls
 
+from theory_kit.errors import InvalidInput
 from theory_kit.landscape._validate import Problems, check_int, check_matrix, check_positive, check_seed, check_vector
 from theory_kit.landscape.patterns import _row_space
 
@@ -104,7 +105,7 @@ class PricingResult:
             a.setflags(write=False)
             object.__setattr__(self, name, a)
         if not (math.isfinite(self.upper_bound) and math.isfinite(self.best_value)):
-            raise ValueError(f"PricingResult: non-finite bounds {self.upper_bound!r}, {self.best_value!r}")
+            raise InvalidInput(f"PricingResult: non-finite bounds {self.upper_bound!r}, {self.best_value!r}")
 
     @property
     def certified_feasible(self) -> bool:
@@ -269,7 +270,8 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
         PricingResult (directions in the caller's coordinates, unit norm).
 
     Raises:
-        InvalidInput: bad X, lam, threshold or seed.
+        InvalidInput: bad X, lam, threshold, seed, rtol, starts or counts (n_starts, max_nodes,
+            max_enum, max_violators must be ≥ 1).
     """
     problems = Problems("price_relu_dual")
     X = check_matrix(problems, "X", X)
@@ -280,6 +282,8 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
     rtol = check_positive(problems, "rtol", rtol)
     max_nodes = check_int(problems, "max_nodes", max_nodes)
     max_enum = check_int(problems, "max_enum", max_enum)
+    n_starts = check_int(problems, "n_starts", n_starts)
+    max_violators = check_int(problems, "max_violators", max_violators)
     if starts is not None:
         starts = check_matrix(problems, "starts", starts, allow_empty=True)
         if starts is not None and X is not None and starts.shape[0] != X.shape[1]:
@@ -290,6 +294,12 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
     basis = _row_space(X)  # (D, R): patterns and norms are unchanged by projecting u on the row space
     Xr = X @ basis
     r = Xr.shape[1]
+    if r == 0:  # X = 0: relu(X u) = 0 for every u, c(λ) = 0 exactly
+        return PricingResult(upper_bound=0.0, best_value=0.0, best_gate=np.zeros(X.shape[1]),
+                             violating_gates=np.zeros((X.shape[1], 0)),
+                             threshold=math.nan if threshold is None else thr, gap=0.0, nodes=0,
+                             time_limited=False, method="heuristic" if heuristic_only else "branch-and-bound",
+                             seconds=time.perf_counter() - start_time)
     rng = np.random.default_rng(seed)
     S = rng.standard_normal((r, n_starts))
     if starts is not None and starts.shape[1]:
@@ -316,11 +326,6 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
     pool_dirs = np.hstack(pool)
     time_limited, node_count = False, 0
     upper = float(np.abs(lam) @ np.linalg.norm(Xr, axis=1))  # trivial valid bound (triangle)
-    gap = math.nan
-
-    def violators_of(dirs):
-        vals = np.abs(relu_objective_direction(Xr, lam, dirs))
-        return vals, dirs
 
     if not heuristic_only:
         found = np.max(np.abs(relu_objective_direction(Xr, lam, pool_dirs))) > thr
