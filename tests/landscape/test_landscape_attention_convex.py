@@ -78,3 +78,33 @@ def test_builder_returns_an_unsolved_sdp():
     problem = build_linear_attention_problem(X, Y, beta=0.1)
     assert isinstance(problem, cp.Problem) and problem.status is None and problem.is_dcp()
     assert [v.name() for v in problem.variables()] == ["Z"]
+
+
+# --- Sahiner et al. 2022 ("Unraveling attention via convex duality"), formula by formula ---------
+
+def test_adjoint_of_the_lifted_operator_is_the_dual_constraint_map():
+    # the dual constraint ‖F*λ‖₂ ≤ β uses F*; ⟨F(Z), R⟩ = ⟨Z, F*(R)⟩ for every Z, R
+    X, _ = toy_attention_dataset(5, seed=3, c=2)
+    F = lifted_attention_operator(X)
+    rng = np.random.default_rng(1)
+    Z, R = rng.standard_normal((9, 6)), rng.standard_normal((F.shape[0], 2))
+    assert np.sum(ac._predict(F, Z, 3, 2) * R) == pytest.approx(np.sum(Z * ac._adjoint(F, R, 3, 2)), rel=1e-12)
+
+
+def test_recovered_heads_pay_exactly_the_nuclear_norm(problem):
+    # min over factorisations Z = Σ_j vec(W1_j) vec(W2_j)ᵀ of ½ Σ_j (‖W1_j‖² + ‖W2_j‖²) is ‖Z‖_*,
+    # attained by the SVD heads; the heads reproduce Z
+    _, _, result = problem
+    lifted = sum(np.outer(result.W1[j].ravel(), result.W2[j].ravel()) for j in range(result.n_heads))
+    assert np.allclose(lifted, result.Z, atol=1e-6 * np.abs(result.Z).max())
+    paid = 0.5 * (np.sum(result.W1 ** 2) + np.sum(result.W2 ** 2))
+    assert paid == pytest.approx(np.linalg.norm(result.Z, "nuc"), rel=1e-6)
+
+
+def test_dual_constraint_is_tight_at_the_optimum(problem):
+    # strong duality: the optimal dual point λ = y − ŷ has ‖F*λ‖₂ = β when Z* ≠ 0
+    X, Y, result = problem
+    d, c = X.shape[2], Y.shape[2]
+    F = lifted_attention_operator(X)
+    residual = Y.reshape(-1, c) - ac._predict(F, result.Z, d, c)
+    assert np.linalg.norm(ac._adjoint(F, residual, d, c), 2) == pytest.approx(BETA, rel=1e-4)

@@ -110,3 +110,32 @@ def test_invalid_arguments():
         looped_lsa(2, 10, loops=(1, 0))
     with pytest.raises(InvalidInput, match="square"):
         lsa_population_loss(np.ones((2, 3)), n=4)
+
+
+# --- Gatmiry et al. 2024: looped LSA = multi-step preconditioned gradient descent ----------------
+
+def test_looped_optimum_is_multi_step_preconditioned_gd():
+    # w_{t+1} = w_t + A (h − S w_t) from w_0 = 0 gives w − w_L = (I − A S)^L w; the query error
+    # E (x_qᵀ(w_L − w))² over fresh prompts matches the optimised loss tr(Σ (I−AS)^L (I−AS)^{Lᵀ})
+    from theory_kit.landscape import looped_lsa
+
+    d, n = 3, 10
+    result = looped_lsa(d, n, loops=(1, 3), n_prompts=3000, seed=0)
+    rng = np.random.default_rng(5)
+    k = 20000
+    X = rng.standard_normal((k, n, d))
+    w = rng.standard_normal((k, d))
+    y = np.einsum("knd,kd->kn", X, w)
+    S = np.swapaxes(X, 1, 2) @ X / n
+    h = np.einsum("knd,kn->kd", X, y) / n
+    xq = rng.standard_normal((k, d))
+    for index, loops in enumerate(result.loops):
+        A = result.A[index]
+        w_t = np.zeros((k, d))
+        for _ in range(loops):
+            w_t = w_t + (h - np.einsum("kij,kj->ki", S, w_t)) @ A.T
+        P = np.linalg.matrix_power(np.eye(d)[None] - A[None] @ S, int(loops))
+        assert np.allclose(w - w_t, np.einsum("kij,kj->ki", P, w), atol=1e-10)
+        error = np.mean(np.sum(xq * (w_t - w), axis=1) ** 2)
+        assert error == pytest.approx(result.loss[index], rel=0.05)
+    assert result.loss[1] < result.loss[0]

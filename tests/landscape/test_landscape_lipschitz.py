@@ -86,3 +86,53 @@ def test_naive_and_sampled_helpers_and_layout_errors():
         lipschitz_bounds(weights, [np.zeros(4), np.zeros(2)])
     with pytest.raises(InvalidInput, match="both"):
         mlp_lipschitz(weights[0], None, weights[1], np.zeros(2))
+
+
+def test_eigen_method_matches_the_sdp_and_orders_the_bounds():
+    weights, biases = _random_mlp((6, 40, 3), 7)
+    eigen = lipschitz_bounds(weights, biases, method="eigen", n_samples=2000)
+    sdp = lipschitz_bounds(weights, biases, method="sdp", n_samples=2000)
+    assert eigen.solver == "eigen-lbfgs"
+    # both are certified LipSDP bounds; the SDP minimises over the same multipliers
+    assert eigen.upper_bound >= sdp.sdp_value * (1 - 1e-6)
+    assert eigen.upper_bound <= sdp.upper_bound * (1 + 1e-2)
+    assert eigen.sampled_lower_bound <= eigen.upper_bound <= eigen.naive_bound * (1 + 1e-9)
+
+
+def test_auto_uses_the_eigen_method_for_a_wide_hidden_layer_and_validates_method():
+    weights, biases = _random_mlp((4, 48, 2), 8)
+    assert mlp_lipschitz(weights[0], biases[0], weights[1], biases[1], n_samples=500).solver == "eigen-lbfgs"
+    with pytest.raises(InvalidInput, match="method"):
+        lipschitz_bounds(weights, method="newton")
+    deep, _ = _random_mlp((3, 5, 5, 1), 0)
+    with pytest.raises(InvalidInput, match="one hidden layer"):
+        lipschitz_bounds(deep, method="eigen")
+
+
+@pytest.mark.slow
+def test_eigen_method_at_200_hidden_units():
+    weights, biases = _random_mlp((20, 200, 5), 9)
+    result = lipschitz_bounds(weights, biases, n_samples=2000)
+    assert result.solver == "eigen-lbfgs"
+    assert result.sampled_lower_bound <= result.upper_bound <= result.naive_bound
+    assert result.upper_bound < 0.9 * result.naive_bound
+
+
+def test_compiled_mlp_blocks_get_enclosing_bounds():
+    import theory_kit as tk
+    from theory_kit import rasp
+    from theory_kit.landscape import compiled_mlp_lipschitz
+
+    model = tk.compile(rasp.Map(lambda x: x + 1, rasp.tokens), vocab={1, 2, 3}, max_seq_len=3)
+    blocks = compiled_mlp_lipschitz(model.weights, n_samples=500)
+    assert blocks, "the compiled Map has an MLP block"
+    for block in blocks:
+        lower, upper = block.exact_interval
+        assert lower <= upper * (1 + 1e-9)
+        assert block.bounds.upper_bound <= block.bounds.naive_bound * (1 + 1e-6)
+        layer = model.weights.layers[block.layer]
+        if layer.W_in.shape[1] <= 12:
+            # the subset bound is attained by some subset: a genuine spectral norm of a sub-block
+            assert block.subset_bound <= block.bounds.naive_bound * (1 + 1e-9)
+    with pytest.raises(InvalidInput, match="layers"):
+        compiled_mlp_lipschitz(object())

@@ -156,9 +156,10 @@ def check_solver(problems: Problems, value) -> str | None:
 
 def check_patterns(problems: Problems, value) -> str | int | None:
     """`patterns` is "all" (exact enumeration) or a positive int (number of sampled gate vectors)."""
-    if isinstance(value, str) and value == "all":
-        return "all"
+    if isinstance(value, str) and value in ("all", "pricing"):
+        return value
     if isinstance(value, numbers.Integral) and not isinstance(value, bool) and value >= 1:
         return int(value)
-    problems.add(f'patterns must be "all" or a positive integer (number of sampled gates), got {_describe(value)}')
+    problems.add(f'patterns must be "all", "pricing" or a positive integer (number of sampled gates), '
+                 f'got {_describe(value)}')
     return None

@@ -63,7 +63,8 @@ class PatternSet:
             x_i ≠ 0 inactive) and no two columns are equal.
         gates: (D, P) witness gates, masks[:, p] == (X @ gates[:, p] >= 0) on rows with x_i ≠ 0.
         exact: True when the masks are all activation patterns of X.
-        method: "rank-one", "angular-sweep", "vertex-enumeration", "incremental-lp" or "sampled".
+        method: "rank-one", "angular-sweep", "vertex-enumeration", "incremental-lp", "sampled" or
+            "column-generation" (sampled and priced patterns, `relu.two_layer_relu(patterns="pricing")`).
     """
 
     masks: np.ndarray
@@ -82,7 +83,8 @@ class PatternSet:
             raise InvalidInput("PatternSet: masks contain duplicate patterns")
         if not np.all(np.isfinite(gates)):
             raise InvalidInput("PatternSet: gates must be finite")
-        if self.method not in ("rank-one", "angular-sweep", "vertex-enumeration", "incremental-lp", "sampled"):
+        if self.method not in ("rank-one", "angular-sweep", "vertex-enumeration", "incremental-lp", "sampled",
+                               "column-generation"):
             raise InvalidInput(f"PatternSet: unknown method {self.method!r}")
         masks.setflags(write=False)
         gates.setflags(write=False)

@@ -80,10 +80,12 @@ from theory_kit.errors import InvalidInput
 from theory_kit.landscape._scaling import power_of_two_scale
 from theory_kit.landscape._validate import (Problems, check_int, check_matrix, check_patterns, check_positive,
                                             check_seed, check_solver, check_vector)
-from theory_kit.landscape.patterns import (DEFAULT_MAX_PATTERNS, PatternSet, _row_space, activation_patterns,
-                                           enumerate_patterns)
+from theory_kit.landscape.patterns import (DEFAULT_MAX_PATTERNS, PatternSet, _finalise, _row_space,
+                                           activation_patterns, enumerate_patterns)
+from theory_kit.landscape.pricing import PricingResult, price_relu_dual
 from theory_kit.landscape.results import DualCertificate, GatedReluResult, TwoLayerReluResult
 from theory_kit.landscape.solving import DEFAULT_SOLVER, check_certificate_consistent, solve
+from theory_kit.progress import progress
 
 __all__ = [
     "build_two_layer_relu_problem",
@@ -94,6 +96,8 @@ __all__ = [
     "gated_objective",
     "relu_dual_certificate",
     "relu_dual_constraint",
+    "ReluVerification",
+    "verify_two_layer_relu",
 ]
 
 # Blocks with norm below this fraction of the largest block are solver noise, not neurons...
@@ -417,6 +421,20 @@ class _Normalised:
         return 0.5 * float(self.y @ self.y)
 
 
+def _prune_blocks(U: np.ndarray, V: np.ndarray, beta: float, value: float) -> tuple[np.ndarray, np.ndarray]:
+    """Drop solver-noise blocks (`_kept`) from the (normalised) u and v blocks."""
+    norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
+    largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
+    return U[:, _kept(norms_u, largest, beta, value)], V[:, _kept(norms_v, largest, beta, value)]
+
+
+def _network(data: "_Normalised", U: np.ndarray, V: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(W, alpha) in the caller's units from normalised blocks: u = (s_y/s_x) ũ (module docstring)."""
+    W_u, a_u = _blocks_to_network(data.block_scale * U, 1.0)
+    W_v, a_v = _blocks_to_network(data.block_scale * V, -1.0)
+    return np.hstack([W_u, W_v]), np.concatenate([a_u, a_v])
+
+
 def _normalise(context: str, X: np.ndarray, y: np.ndarray, beta: float) -> _Normalised:
     s_x, s_y = power_of_two_scale(X), power_of_two_scale(y)
     data = _Normalised(X=X / s_x, y=y / s_y, beta=beta / s_x / s_y, s_x=s_x, s_y=s_y)
@@ -462,7 +480,9 @@ def two_layer_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_S
     Args:
         X: (N, D) finite data; y: (N,) finite targets; beta: weight decay > 0.
         patterns: "all" (exact enumeration: angular sweep in rank 2, hyperplane-arrangement
-            enumeration otherwise) or an int: number of seeded random gate vectors to sample.
+            enumeration otherwise), an int: number of seeded random gate vectors to sample, or
+            "pricing": column generation with exact branch-and-bound pricing (`landscape.pricing`), which
+            certifies the optimum in any dimension (see `_two_layer_relu_priced`).
         solver: installed cvxpy solver name (default Clarabel).
         seed: seed for sampled gates.
         max_patterns: enumeration budget for patterns="all".
@@ -487,6 +507,8 @@ def two_layer_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_S
     """
     X, y, beta, patterns, solver, seed, max_patterns = _validate_call(
         "two_layer_relu", X, y, beta, patterns, solver, seed, max_patterns, solver_options)
+    if patterns == "pricing":
+        return _two_layer_relu_priced(X, y, beta, solver, seed, solver_options)
     pattern_set = activation_patterns(X, patterns, seed=seed, max_patterns=max_patterns)
     data = _normalise("two_layer_relu", X, y, beta)  # solve the equivalent O(1) problem
     start = time.perf_counter()
@@ -504,15 +526,9 @@ def two_layer_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_S
                                             pattern_set=pattern_set if pattern_set.exact else None)
         value, status, solver, seconds = solution.value, solution.status, solution.solver, solution.solve_seconds
         check_certificate_consistent(value, certificate.lower_bound, solver=solver, context="two_layer_relu")
-        norms_u, norms_v = np.linalg.norm(U, axis=0), np.linalg.norm(V, axis=0)
-        largest = max(float(np.max(norms_u)), float(np.max(norms_v)))
-        U = U[:, _kept(norms_u, largest, data.beta, value)]
-        V = V[:, _kept(norms_v, largest, data.beta, value)]
+        U, V = _prune_blocks(U, V, data.beta, value)
     # back to the caller's units: u = (s_y/s_x) ũ, p* = s_y² p̃*, λ = s_y λ̃ (module docstring)
-    W_u, a_u = _blocks_to_network(data.block_scale * U, 1.0)
-    W_v, a_v = _blocks_to_network(data.block_scale * V, -1.0)
-    W = np.hstack([W_u, W_v])
-    alpha = np.concatenate([a_u, a_v])
+    W, alpha = _network(data, U, V)
     value, lower = data.value_scale * value, data.value_scale * certificate.lower_bound
     return TwoLayerReluResult(
         value=value, lower_bound=lower, gap=value - lower, status=status,
@@ -569,3 +585,161 @@ def gated_relu(X, y, *, beta: float, patterns="all", solver: str = DEFAULT_SOLVE
         solve_seconds=seconds, n_patterns=pattern_set.n_patterns,
         patterns_exact=pattern_set.exact, W=W, alpha=alpha, gates=gates,
         network_objective=gated_objective(X, y, W, alpha, gates, beta=beta), beta=beta)
+
+
+# ---------------------------------------------------------------------------------------------
+# Column generation with exact pricing (patterns="pricing")
+# ---------------------------------------------------------------------------------------------
+
+# Random gates in the first pattern set, per input dimension.
+CG_RANDOM_GATES_PER_DIM = 20
+# Trained networks (width, inits) whose first-layer weights seed the pattern set.
+CG_WARM_WIDTH = 32
+CG_WARM_INITS = 2
+# A pattern is added when it violates the dual constraint by more than this relative amount.
+CG_VIOLATION_RTOL = 1e-7
+# Column-generation rounds (convex solves) before stopping with the (valid, open) bound.
+CG_MAX_ITERATIONS = 60
+
+
+def _warm_gates(data: _Normalised, seed: int) -> np.ndarray:
+    """First-layer weights of CG_WARM_INITS L-BFGS-trained networks (their patterns are good columns)."""
+    from theory_kit.landscape.nonconvex import _train  # nonconvex imports this module
+
+    gates = []
+    for k in range(CG_WARM_INITS):
+        W, _, _, _ = _train(data.X, data.y, data.beta, CG_WARM_WIDTH, np.random.default_rng((seed, 7, k)), 2000, 1.0)
+        gates.append(W)
+    return np.hstack(gates)
+
+
+def _solve_on(data: _Normalised, pattern_set: PatternSet, solver, solver_options):
+    problem = build_two_layer_relu_problem(data.X, data.y, beta=data.beta, pattern_set=pattern_set)
+    solution = solve(problem, solver=solver, solver_options=solver_options)
+    U, V = solution.variables["U"], solution.variables["V"]
+    prediction = np.sum(pattern_set.masks * (data.X @ (U - V)), axis=1)
+    return solution, U, V, data.y - prediction
+
+
+def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayerReluResult:
+    """Column generation over activation patterns with exact pricing (`landscape.pricing`).
+
+    Rounds: solve the convex program on the current patterns (Clarabel) → residual λ; price λ, first
+    by the cheap ascent heuristic, and when it finds nothing by the exact branch and bound (stopping
+    at its first violator); add up to 40 violating patterns; repeat. When the branch and bound proves
+    c(λ) ≤ β̃(1 + CG_VIOLATION_RTOL) no pattern can improve the program: the convex value is the global
+    optimum for every width (up to that tolerance, which the dual bound then accounts for). At any
+    stop the bound LB(sλ) with s = min(λᵀy/‖λ‖², β/c_UB) is valid (weak duality, module docstring).
+    The zero network is recognised first by pricing λ = ỹ (module docstring, "Zero network").
+    """
+    data = _normalise("two_layer_relu", X, y, beta)
+    start = time.perf_counter()
+    rng = np.random.default_rng(seed)
+    threshold = data.beta * (1.0 + CG_VIOLATION_RTOL)
+    zero_check = price_relu_dual(data.X, data.y, threshold=threshold, seed=seed, stop_on_violation=True)
+    if zero_check.certified_feasible:
+        bound, s = _scaled_bound(data.y, data.y, data.beta, zero_check.upper_bound)
+        W, alpha = np.zeros((X.shape[1], 0)), np.zeros(0)
+        return TwoLayerReluResult(
+            value=data.value_scale * data.zero_value, lower_bound=data.value_scale * bound,
+            gap=data.value_scale * (data.zero_value - bound), status="optimal", solver=solver,
+            solve_seconds=time.perf_counter() - start, n_patterns=1, patterns_exact=False,
+            certificate="exact-pricing", W=W, alpha=alpha,
+            network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=data.s_y * data.y,
+            dual_scale=s, beta=beta, constraint_value=data.s_x * data.s_y * zero_check.upper_bound,
+            pricing_gap=zero_check.gap, iterations=0)
+    gates = np.hstack([rng.standard_normal((X.shape[1], CG_RANDOM_GATES_PER_DIM * X.shape[1])),
+                       _warm_gates(data, seed), zero_check.violating_gates])
+    pattern_set = _finalise(data.X, gates, False, "column-generation")
+    pricing: PricingResult | None = None
+    for iteration in progress(range(1, CG_MAX_ITERATIONS + 1), desc="two_layer_relu column generation"):
+        solution, U, V, lam = _solve_on(data, pattern_set, solver, solver_options)
+        active = (np.linalg.norm(U, axis=0) + np.linalg.norm(V, axis=0)) > 0
+        starts = pattern_set.gates[:, active]
+        pricing = price_relu_dual(data.X, lam, threshold=threshold, starts=starts, seed=seed + iteration,
+                                  heuristic_only=True)
+        if pricing.violating_gates.shape[1] == 0:
+            pricing = price_relu_dual(data.X, lam, threshold=threshold, starts=starts, seed=seed + iteration,
+                                      stop_on_violation=True)
+        if pricing.violating_gates.shape[1] == 0:
+            break
+        pattern_set = _finalise(data.X, np.hstack([pattern_set.gates, pricing.violating_gates]), False,
+                                "column-generation")
+    if pricing.violating_gates.shape[1] or not pricing.certified_feasible:
+        # stopped by the iteration cap: bound c(λ) properly (no early stop) for a valid bound
+        pricing = price_relu_dual(data.X, lam, threshold=threshold, seed=seed)
+    c = pricing.upper_bound
+    bound, s = _scaled_bound(lam, data.y, data.beta, c)
+    value = solution.value
+    check_certificate_consistent(value, bound, solver=solution.solver, context="two_layer_relu")
+    W, alpha = _network(data, *_prune_blocks(U, V, data.beta, value))
+    value, lower = data.value_scale * value, data.value_scale * bound
+    return TwoLayerReluResult(
+        value=value, lower_bound=lower, gap=value - lower, status=solution.status, solver=solution.solver,
+        solve_seconds=time.perf_counter() - start, n_patterns=pattern_set.n_patterns, patterns_exact=False,
+        certificate="exact-pricing", W=W, alpha=alpha,
+        network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=data.s_y * lam, dual_scale=s,
+        beta=beta, constraint_value=data.s_x * data.s_y * c, pricing_gap=pricing.gap, iterations=iteration)
+
+
+@dataclass(frozen=True)
+class ReluVerification:
+    """Independent re-check of a TwoLayerReluResult (`verify_two_layer_relu`).
+
+    Attributes:
+        network_objective: the non-convex objective of the result's (W, alpha), recomputed.
+        lower_bound: the dual bound recomputed from the result's dual vector by a fresh pricing run.
+        constraint_value: that run's upper bound on max_{‖u‖≤1} |λᵀ relu(X u)|.
+        pricing_gap: that run's relative gap.
+        relative_gap: (network_objective − lower_bound)/network_objective.
+        agrees: the recomputed values match the result's (value, lower_bound) to `rtol` and the
+            recomputed lower bound does not exceed the recomputed objective.
+    """
+
+    network_objective: float
+    lower_bound: float
+    constraint_value: float
+    pricing_gap: float
+    relative_gap: float
+    agrees: bool
+
+
+def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rtol: float = 1e-6) -> ReluVerification:
+    """Re-verify a two-layer ReLU certificate from scratch: primal objective and dual bound.
+
+    The primal side is `two_layer_objective` of the result's network on (X, y); the dual side
+    re-prices the result's dual vector λ with a fresh branch and bound (different heuristic seed, no early stop)
+    and recomputes LB(sλ) with s = min(λᵀy/‖λ‖², β/c). Nothing from the result but (W, α, λ, β)
+    is trusted.
+
+    Args:
+        X, y: the data the result was computed on; result: a TwoLayerReluResult.
+        seed: heuristic seed of the re-pricing; rtol: agreement tolerance (relative to the value).
+
+    Returns:
+        ReluVerification.
+
+    Raises:
+        InvalidInput: bad X/y, a result of another type or with a dual of the wrong length.
+    """
+    problems = Problems("verify_two_layer_relu")
+    X = check_matrix(problems, "X", X)
+    y = check_vector(problems, "y", y, length=None if X is None else X.shape[0])
+    if not isinstance(result, TwoLayerReluResult):
+        problems.add(f"result must be a TwoLayerReluResult, got {type(result).__name__}")
+    elif X is not None and result.dual.shape != (X.shape[0],):
+        problems.add(f"result.dual has shape {result.dual.shape}, X has {X.shape[0]} rows")
+    problems.raise_if_any()
+    beta = result.beta
+    primal = two_layer_objective(X, y, result.W, result.alpha, beta=beta)
+    data = _normalise("verify_two_layer_relu", X, y, beta)
+    lam = result.dual / data.s_y
+    pricing = price_relu_dual(data.X, lam, seed=seed)
+    bound, _ = _scaled_bound(lam, data.y, data.beta, pricing.upper_bound)
+    lower = data.value_scale * bound
+    scale = max(abs(primal), np.finfo(float).tiny)
+    agrees = (abs(primal - result.network_objective) <= rtol * scale
+              and abs(lower - result.lower_bound) <= rtol * scale and lower <= primal + rtol * scale)
+    return ReluVerification(network_objective=primal, lower_bound=lower,
+                            constraint_value=data.s_x * data.s_y * pricing.upper_bound,
+                            pricing_gap=pricing.gap, relative_gap=(primal - lower) / scale, agrees=agrees)

@@ -33,7 +33,7 @@ __all__ = [
     "LipschitzResult",
 ]
 
-CERTIFICATE_KINDS = ("all-patterns", "norm-bound", "exact")
+CERTIFICATE_KINDS = ("all-patterns", "norm-bound", "exact", "exact-pricing")
 
 # Relative slack allowed when checking "lower bound <= value" style invariants on solver output.
 _INVARIANT_RTOL = 1e-5
@@ -174,14 +174,20 @@ class TwoLayerReluResult:
         status, solver, solve_seconds: from the convex solve.
         n_patterns: number P of activation patterns in the program.
         patterns_exact: True when the patterns are all activation patterns of X.
-        certificate: "all-patterns" (dual constraint checked on every pattern: tight) or
-            "norm-bound" (patterns too many to enumerate: rigorous but loose).
+        certificate: "all-patterns" (dual constraint checked on every pattern: tight),
+            "exact-pricing" (dual constraint bounded by exact pricing, `landscape.pricing`:
+            tight up to `pricing_gap`) or "norm-bound" (rigorous but loose).
         W: recovered first layer (D, M), columns w = u/√‖u‖ (and v/√‖v‖).
         alpha: recovered second layer (M,), √‖u‖ (and −√‖v‖).
         network_objective: the non-convex objective of (W, alpha), computed directly.
         dual: the dual vector λ = y − ŷ (N,) the certificate was built from.
         dual_scale: factor applied to λ to make it dual feasible.
         beta: the weight-decay strength.
+        constraint_value: the upper bound c on max_{‖u‖≤1} |λᵀ relu(X u)| behind lower_bound
+            (nan for results built without one).
+        pricing_gap: for patterns="pricing", the final pricing branch and bound's relative gap
+            (c upper bound − best attained value)/(c upper bound); nan otherwise.
+        iterations: column-generation rounds (convex solves) for patterns="pricing"; else 1.
     """
 
     value: float
@@ -199,6 +205,9 @@ class TwoLayerReluResult:
     dual: np.ndarray
     dual_scale: float
     beta: float
+    constraint_value: float = math.nan
+    pricing_gap: float = math.nan
+    iterations: int = 1
 
     def __post_init__(self):
         _check_gap(self)
@@ -208,8 +217,9 @@ class TwoLayerReluResult:
             _fail(type(self), f"status must be 'optimal', got {self.status!r}")
         if self.n_patterns < 1:
             _fail(type(self), f"n_patterns must be >= 1, got {self.n_patterns!r}")
-        if self.certificate not in ("all-patterns", "norm-bound"):
-            _fail(type(self), f"certificate must be 'all-patterns' or 'norm-bound', got {self.certificate!r}")
+        if self.certificate not in ("all-patterns", "norm-bound", "exact-pricing"):
+            _fail(type(self), f"certificate must be 'all-patterns', 'exact-pricing' or 'norm-bound', "
+                  f"got {self.certificate!r}")
         _require_finite(self, "network_objective", "solve_seconds", "beta")
 
     @property

@@ -1,0 +1,118 @@
+"""Exact pricing of the ReLU dual constraint and column generation (patterns="pricing")."""
+
+import numpy as np
+import pytest
+
+from theory_kit.errors import InvalidInput
+from theory_kit.landscape import (TOY_BETA, price_relu_dual, relu_dual_constraint, toy_relu_dataset,
+                                  two_layer_relu, verify_two_layer_relu)
+from theory_kit.landscape.pricing import relu_objective_direction
+
+
+def _random_problem(n, d, seed):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((n, d)), rng.standard_normal(n)
+
+
+@pytest.mark.parametrize("n,d,seed", [(12, 3, 0), (10, 4, 1), (9, 2, 2)])
+def test_branch_and_bound_matches_enumeration(n, d, seed):
+    X, lam = _random_problem(n, d, seed)
+    exact, method = relu_dual_constraint(X, lam)
+    assert method == "all-patterns"
+    priced = price_relu_dual(X, lam, n_starts=5)
+    assert priced.method == "branch-and-bound" and not priced.time_limited
+    # the bound is an upper bound, attained by a direction to rtol, and equals the enumeration value
+    assert priced.best_value <= exact * (1 + 1e-9)
+    assert priced.upper_bound >= exact * (1 - 1e-9)
+    assert priced.upper_bound == pytest.approx(exact, rel=1e-7)
+    assert abs(float(lam @ np.maximum(X @ priced.best_gate, 0.0))) == pytest.approx(priced.best_value, rel=1e-12)
+    assert np.linalg.norm(priced.best_gate) == pytest.approx(1.0, rel=1e-9)
+
+
+def test_upper_bound_dominates_many_sampled_directions_in_d4():
+    X, lam = _random_problem(16, 4, 4)
+    priced = price_relu_dual(X, lam, n_starts=20, rtol=1e-3)
+    U = np.random.default_rng(9).standard_normal((4, 20000))
+    U /= np.linalg.norm(U, axis=0)
+    sampled = np.max(np.abs(relu_objective_direction(X, lam, U)))
+    assert sampled <= priced.upper_bound * (1 + 1e-12)
+    assert priced.best_value >= sampled * (1 - 1e-9) or priced.upper_bound <= (1 + 1e-3) * priced.best_value
+
+
+def test_threshold_violators_are_real_violations():
+    X, lam = _random_problem(15, 3, 5)
+    exact, _ = relu_dual_constraint(X, lam)
+    priced = price_relu_dual(X, lam, threshold=0.5 * exact, stop_on_violation=True, n_starts=10)
+    assert priced.violating_gates.shape[1] >= 1 and not priced.certified_feasible
+    values = np.abs(lam @ np.maximum(X @ priced.violating_gates, 0.0))
+    assert np.all(values > 0.5 * exact)
+    above = price_relu_dual(X, lam, threshold=2.0 * exact, n_starts=10)
+    assert above.certified_feasible and above.violating_gates.shape[1] == 0
+
+
+@pytest.mark.parametrize("n,d", [(14, 3), (10, 4)])
+def test_column_generation_matches_full_enumeration(n, d):
+    X, y = toy_relu_dataset(n, seed=1, d=d)
+    priced = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
+    full = two_layer_relu(X, y, beta=TOY_BETA, patterns="all")
+    assert priced.certificate == "exact-pricing" and full.certificate == "all-patterns"
+    assert priced.value == pytest.approx(full.value, rel=1e-7)
+    assert priced.relative_gap <= 1e-6
+    assert priced.lower_bound <= full.value * (1 + 1e-9)
+    assert priced.network_objective == pytest.approx(priced.value, rel=1e-6)
+    assert priced.pricing_gap <= 1e-6 and priced.iterations >= 1
+    check = verify_two_layer_relu(X, y, priced)
+    assert check.agrees and check.relative_gap <= 1e-6
+
+
+def test_column_generation_recognises_the_zero_network():
+    X, y = toy_relu_dataset(12, seed=0, d=3)
+    result = two_layer_relu(X, y, beta=1e4, patterns="pricing")
+    assert result.width == 0 and result.certificate == "exact-pricing"
+    assert result.value == pytest.approx(0.5 * y @ y) and result.gap <= 1e-12 * result.value
+
+
+def test_verification_catches_a_tampered_certificate():
+    X, y = toy_relu_dataset(10, seed=2, d=3)
+    result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
+    import dataclasses
+    tampered = dataclasses.replace(result, lower_bound=result.value, gap=0.0,
+                                   W=result.W * 1.01)
+    assert not verify_two_layer_relu(X, y, tampered).agrees
+
+
+def test_pricing_rejects_bad_input():
+    X, lam = _random_problem(5, 3, 0)
+    with pytest.raises(InvalidInput, match="max_nodes"):
+        price_relu_dual(X, lam, max_nodes=0)
+    with pytest.raises(InvalidInput, match="lam"):
+        price_relu_dual(X, lam[:3])
+    with pytest.raises(InvalidInput, match="result"):
+        verify_two_layer_relu(X, lam, "not a result")
+
+
+@pytest.mark.slow
+def test_column_generation_certifies_d5_n30_against_trained_networks():
+    # measured: ~60 s (3 rounds, 142 patterns, relative gap 1e-8); d = 5, N = 100 and d = 10,
+    # N = 50 do not finish in reasonable time yet (issue 20, benchmarks/README.md)
+    from theory_kit.landscape import train_two_layer_relu
+
+    X, y = toy_relu_dataset(30, seed=0, d=5)
+    result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
+    assert result.certificate == "exact-pricing" and result.relative_gap <= 1e-6
+    assert verify_two_layer_relu(X, y, result).agrees
+    for width in (4, 16, 64):
+        for seed in range(3):
+            objective = train_two_layer_relu(X, y, beta=TOY_BETA, width=width, seed=seed)[2]
+            assert objective >= result.lower_bound * (1 - 1e-9)
+
+
+def test_pricing_edge_cases_rank_one_and_zero_data():
+    X = np.outer(np.array([1.0, -2.0, 0.5, 3.0]), np.array([1.0, 1.0, 0.0]))  # rank 1
+    lam = np.array([1.0, 0.3, -2.0, 0.7])
+    exact, _ = relu_dual_constraint(X, lam)
+    assert price_relu_dual(X, lam, n_starts=3).upper_bound == pytest.approx(exact, rel=1e-9)
+    zero = price_relu_dual(np.zeros((3, 2)), np.ones(3))
+    assert zero.upper_bound == 0.0 and zero.best_value == 0.0
+    with pytest.raises(InvalidInput, match="n_starts"):
+        price_relu_dual(X, lam, n_starts=0)
