@@ -54,6 +54,7 @@ def test_median_interval_and_growth_fit():
         cx.SearchConfig(grid=(64, 16))
 
 
+@pytest.mark.slow   # compile-bound: two XLA compilations (~40 s CPU)
 def test_figure_data_is_byte_identical_for_a_seed(tmp_path):
     pytest.importorskip("jax")
     from theory_kit.learning import experiments
@@ -82,3 +83,21 @@ def test_construction_solves_parity_and_its_loss_matches_the_formula():
         assert construction.matching_scale(loss, 3) == pytest.approx(beta, rel=1e-6)
     with pytest.raises(InvalidInput, match="cot=True"):
         construction.construction_loss(tasks.dataset(task, pool, cot=False))
+
+
+@pytest.mark.slow   # compile-bound, as above
+def test_a_configuration_runs_as_a_sweep(tmp_path):
+    pytest.importorskip("jax")
+    from theory_kit import sweep
+    from theory_kit.learning import experiments
+
+    grid = experiments.sweep_grid("parity", "tiny")
+    assert {(c["n"], c["arm"]) for c in grid} == {(n, a) for n in (10, 13)
+                                                  for a in ("end to end", "CoT")}
+    rows = sweep.run("theory_kit.learning.experiments:cell", grid[:1], seeds=1,
+                     store=str(tmp_path / "store"), engine="serial")
+    sweep.check(rows)
+    assert len(rows[0]["probes"]) >= 2
+    assert rows[0]["threshold"] is None or 4 <= rows[0]["threshold"] <= 8
+    with pytest.raises(InvalidInput, match="'huge'"):
+        experiments.get_experiment("parity", "huge")

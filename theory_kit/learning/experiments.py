@@ -13,9 +13,11 @@ figure they make, and the sweep cell that runs a full configuration through theo
 `run(name, config="small", seed=0)` searches every (size, arm) at once (`complexity.search`)
 and returns a `Result`: per-seed thresholds, medians with bootstrap intervals, growth fits per
 arm (power and exponential) and learning curves; `figure` plots one. The small configurations
-are what `make figures` runs (figures/fig_learn_*.py); they are sized for minutes of CPU, not
-for the theory's regime, and say so in their notes. A full configuration runs as a sweep, one
-cell per (size, arm, seed) (no pairing of arms by seed there):
+are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 1.5 CPU-minutes
+each, not for the theory's regime: 400 Adam steps, width 16, 2 seeds, a grid of 3 sizes and a
+95% target on 128 held-out prompts (the full configurations: 99% on 512). A full
+configuration runs as a sweep, one cell per (size, arm, seed) (no pairing of arms by seed
+there):
 
     python -m theory_kit.learning.experiments parity --store runs/learn_parity --workers 2
 
@@ -26,9 +28,10 @@ cell per (size, arm, seed) (no pairing of arms by seed there):
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import math
 from dataclasses import dataclass, field
-from typing import Callable, Optional, Sequence
+from typing import Optional, Sequence
 
 import numpy as np
 
@@ -78,7 +81,9 @@ class Experiment:
         return out
 
 
-_SMALL_TRAIN = TrainConfig(steps=150, batch=32, learning_rate=1e-2, warmup=10)
+_TINY_TRAIN = TrainConfig(steps=5, batch=4)
+_TINY_MODEL = (("width", 8), ("layers", 1), ("heads", 1))
+_SMALL_TRAIN = TrainConfig(steps=400, batch=32, learning_rate=5e-3, warmup=20)
 _FULL_TRAIN = TrainConfig(steps=2000, batch=64, learning_rate=3e-3, warmup=100)
 _FULL_MODEL = (("width", 64), ("layers", 2), ("heads", 4))
 
@@ -87,7 +92,7 @@ _SPECS: dict[str, dict] = {
         arms=(("end to end", ("parity", False)), ("CoT", ("parity", True))),
         prediction=("end to end: exponential in n (gradient signal 2^-n; Wies et al. 2023); "
                     "CoT: polynomial (Kim & Suzuki 2024)"),
-        small=dict(ns=(9, 11, 13), grid=(16, 64, 256), seeds=2, rounds=0, test=128),
+        small=dict(ns=(10, 13), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
         full=dict(ns=(14, 16, 18, 20, 22, 24), grid=(16, 32, 64, 128, 256, 512, 1024, 2048,
                                                   4096, 8192), seeds=5, rounds=2, test=512)),
     "addition": dict(
@@ -96,7 +101,7 @@ _SPECS: dict[str, dict] = {
         prediction=("reversed and scratchpad need far fewer samples than plain "
                     "(Lee et al. 2024)"),
         task_args=(("base", 10),),
-        small=dict(ns=(2, 3, 4), grid=(16, 64, 256), seeds=2, rounds=0, test=128),
+        small=dict(ns=(2, 3), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
         full=dict(ns=(2, 3, 4, 5, 6, 7), grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
                                                8192), seeds=5, rounds=2, test=512)),
     "composition": dict(
@@ -104,32 +109,36 @@ _SPECS: dict[str, dict] = {
         prediction=("CoT sample complexity does not grow with the number of hops n; "
                     "end to end does (Joshi et al. 2025)"),
         task_args=(("table", 6),),
-        small=dict(ns=(1, 2, 3), grid=(16, 64, 256), seeds=2, rounds=0, test=128),
+        small=dict(ns=(2, 4), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
         full=dict(ns=(1, 2, 3, 4, 5, 6), grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
                                                8192), seeds=5, rounds=2, test=512)),
 }
 
 #: Experiment names.
 EXPERIMENTS = tuple(_SPECS)
+#: Configurations: "small" (figures), "full" (sweeps), "tiny" (smoke tests of the machinery).
+CONFIGS = ("tiny", "small", "full")
 
 
 def get_experiment(name: str, config: str = "small") -> Experiment:
-    """The experiment `name` at configuration "small" (figures) or "full" (sweeps).
+    """The experiment `name` at a configuration of CONFIGS.
 
     Raises:
         InvalidInput: an unknown name or configuration."""
     if name not in _SPECS:
         raise InvalidInput(f"experiment: unknown experiment {name!r}; one of {EXPERIMENTS}")
-    if config not in ("small", "full"):
-        raise InvalidInput(f"experiment: config must be 'small' or 'full', got {config!r}")
+    if config not in CONFIGS:
+        raise InvalidInput(f"experiment: config must be one of {CONFIGS}, got {config!r}")
     spec = _SPECS[name]
-    c = spec[config]
+    c = spec["small"] if config == "tiny" else spec[config]
+    if config == "tiny":   # a smoke run of the machinery (tests): nothing is learned
+        c = {**c, "grid": (4, 8), "seeds": 1, "rounds": 1, "test": 4}
     return Experiment(
         name=name, arms=spec["arms"], ns=c["ns"], prediction=spec["prediction"],
         search=cx.SearchConfig(grid=c["grid"], seeds=c["seeds"], rounds=c["rounds"],
-                               test=c["test"]),
-        train=_SMALL_TRAIN if config == "small" else _FULL_TRAIN,
-        model=Experiment.model if config == "small" else _FULL_MODEL,
+                               test=c["test"], target=c.get("target", 0.99)),
+        train={"tiny": _TINY_TRAIN, "small": _SMALL_TRAIN, "full": _FULL_TRAIN}[config],
+        model={"tiny": _TINY_MODEL, "small": Experiment.model, "full": _FULL_MODEL}[config],
         task_args=spec.get("task_args", ()))
 
 
@@ -243,8 +252,7 @@ def cell(experiment: str, config: str, n: int, arm: str, seed: int) -> dict:
     """One sweep cell: the threshold search of one (n, arm) with one seed (theory_kit.sweep
     task function; `seed` is the cell's derived seed)."""
     exp = get_experiment(experiment, config)
-    exp = Experiment(**{**exp.__dict__, "search": cx.SearchConfig(
-        **{**exp.search.__dict__, "seeds": 1})})
+    exp = dataclasses.replace(exp, search=dataclasses.replace(exp.search, seeds=1))
     conds = exp.conditions(ns=[n], arms=[arm])
     if not conds:
         raise InvalidInput(f"cell: no arm {arm!r} in {experiment}")
@@ -257,7 +265,7 @@ def cell(experiment: str, config: str, n: int, arm: str, seed: int) -> dict:
 def main(argv: Optional[Sequence[str]] = None) -> int:
     parser = argparse.ArgumentParser(description="Run a full learning experiment as a sweep")
     parser.add_argument("name", choices=EXPERIMENTS)
-    parser.add_argument("--config", default="full", choices=("small", "full"))
+    parser.add_argument("--config", default="full", choices=CONFIGS)
     parser.add_argument("--store", required=True)
     parser.add_argument("--seeds", type=int, default=None)
     parser.add_argument("--engine", default="local")
