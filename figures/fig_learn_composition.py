@@ -18,22 +18,10 @@ from theory_kit import plotting
 from theory_kit.learning import experiments
 
 NAME = "fig_learn_composition"
-EXPERIMENT = "composition"
 
 
 def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
-    res = experiments.run(EXPERIMENT, "small", seed=seed)
-    for line in experiments.fit_lines(res):
-        print(line)
-    fig, (ax_t, ax_c) = plotting.new_figure(width="double", height=2.3, ncols=2)
-    experiments.figure(res, ax_t, ax_c)
-    return plotting.save_figure(fig, NAME, out_dir, data={
-        "": (("n", "arm", "seed", "threshold"), res.thresholds),
-        "medians": (("n", "arm", "median", "low", "high"), res.medians),
-        "fits": (("arm", "law", "rate", "low", "high", "sizes_used", "censored"), res.fits),
-        "curves": (("n", "arm", "size", "mean_accuracy", "min_accuracy"), res.curves),
-        "probes": (("n", "arm", "seed", "size", "accuracy", "answer_loss", "train_loss"),
-                   res.probes)})
+    return experiments.write_figure("composition", NAME, out_dir, seed)
 
 
 if __name__ == "__main__":

@@ -7,7 +7,8 @@ for make figures; the full one runs as a sweep: `python -m theory_kit.learning.e
 parity --store runs/learn_parity`.
 
 Landscape link (item 6): the compiled construction of the same CoT program
-(`theory_kit.learning.construction`) run on the CoT training set of the largest n: its exact
+(`theory_kit.learning.construction`) run on a CoT training pool of the largest n (same
+distribution and size as the models'): its exact
 match (1.0: it exists and is exact) and loss at logit scales beta, next to each trained model's
 final training loss, the scale beta* at which the construction's loss equals it, and the
 model's held-out exact match (<name>_construction.csv; the title says whether any trained model
@@ -25,42 +26,32 @@ from theory_kit import plotting
 from theory_kit.learning import construction, experiments, tasks
 
 NAME = "fig_learn_parity"
-EXPERIMENT = "parity"
 
 
-def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
-    res = experiments.run(EXPERIMENT, "small", seed=seed)
-    for line in experiments.fit_lines(res):
-        print(line)
-    fig, (ax_t, ax_c) = plotting.new_figure(width="double", height=2.3, ncols=2)
-    experiments.figure(res, ax_t, ax_c)
-    n = max(res.experiment.ns)
+def _construction(res: experiments.Result, fig) -> dict:
+    """The compiled construction next to the trained models at the largest n (item 6)."""
+    n, top = max(res.experiment.ns), res.experiment.search.grid[-1]
     task = tasks.make_task("parity", n)
-    pool, _ = tasks.split_pools(task, train=res.experiment.search.grid[-1], test=1, seed=seed)
+    pool, _ = tasks.split_pools(task, train=top, test=1, seed=0)
     built = construction.construction_loss(tasks.dataset(task, pool, cot=True))
     assert built.exact_match == 1.0, "the compiled construction must solve the training set"
-    rows = [("construction", "-", "-", "-", built.exact_match, "-")]
-    rows += [(f"construction beta={b:g}", "-", "-", loss, built.exact_match, b)
-             for b, loss in zip(built.scales, built.losses)]
+    rows = [(f"construction beta={b:g}", "-", "-", loss, built.exact_match, b)
+            for b, loss in zip(built.scales, built.losses)]
     solved = 0
     for pn, arm, s, size, acc, _, train_loss in res.probes:
-        if pn == n and size == res.experiment.search.grid[-1]:
+        if pn == n and size == top:
             rows.append((f"trained {arm}", s, size, train_loss, acc,
                          construction.matching_scale(max(train_loss, 0.0), built.values)))
             solved += acc == 1.0
     fig.suptitle(f"n={n}: compiled construction ({built.layers} layers, width {built.width}) "
-                 f"exact on the training set; {solved} trained models at "
-                 f"{res.experiment.search.grid[-1]} samples reach zero held-out error",
-                 fontsize=6)
-    return plotting.save_figure(fig, NAME, out_dir, data={
-        "": (("n", "arm", "seed", "threshold"), res.thresholds),
-        "medians": (("n", "arm", "median", "low", "high"), res.medians),
-        "fits": (("arm", "law", "rate", "low", "high", "sizes_used", "censored"), res.fits),
-        "curves": (("n", "arm", "size", "mean_accuracy", "min_accuracy"), res.curves),
-        "probes": (("n", "arm", "seed", "size", "accuracy", "answer_loss", "train_loss"),
-                   res.probes),
-        "construction": (("model", "seed", "train_size", "target_loss", "exact_match",
-                          "beta"), rows)})
+                 f"exact on the training set; {solved} trained models at {top} samples reach "
+                 f"zero held-out error", fontsize=6)
+    return {"construction": (("model", "seed", "train_size", "target_loss", "exact_match",
+                              "beta"), rows)}
+
+
+def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
+    return experiments.write_figure("parity", NAME, out_dir, seed, annotate=_construction)
 
 
 if __name__ == "__main__":

@@ -41,7 +41,7 @@ from theory_kit.learning import tasks as tasklib
 from theory_kit.learning.training import TrainConfig
 
 __all__ = ["Experiment", "EXPERIMENTS", "Result", "get_experiment", "run", "figure", "fit_lines",
-           "cell", "sweep_grid"]
+           "cell", "sweep_grid", "write_figure"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -238,6 +238,28 @@ def fit_lines(res: Result) -> list[str]:
         lines.append(f"  {label:>11} {law:>11}: {unit} = {rate:.3g} [{low:.3g}, {high:.3g}] "
                      f"(sizes {used or '-'}; censored {cens or '-'})")
     return lines
+
+
+def write_figure(name: str, stem: str, out_dir, seed: int = 0, config: str = "small",
+                 annotate=None) -> list:
+    """The body of figures/fig_learn_<name>.py: run, print the fits, plot, save the figure and
+    its data (thresholds, medians, fits, curves, probes; `annotate(res, fig)` may add tables,
+    returned as {suffix: (header, rows)})."""
+    from theory_kit import plotting
+
+    res = run(name, config, seed=seed)
+    for line in fit_lines(res):
+        print(line)
+    fig, (ax_t, ax_c) = plotting.new_figure(width="double", height=2.3, ncols=2)
+    figure(res, ax_t, ax_c)
+    extra = annotate(res, fig) if annotate is not None else {}
+    return plotting.save_figure(fig, stem, out_dir, data={
+        "": (("n", "arm", "seed", "threshold"), res.thresholds),
+        "medians": (("n", "arm", "median", "low", "high"), res.medians),
+        "fits": (("arm", "law", "rate", "low", "high", "sizes_used", "censored"), res.fits),
+        "curves": (("n", "arm", "size", "mean_accuracy", "min_accuracy"), res.curves),
+        "probes": (("n", "arm", "seed", "size", "accuracy", "answer_loss", "train_loss"),
+                   res.probes), **extra})
 
 
 # -- sweeps (full configurations) ---------------------------------------------------------------
