@@ -33,6 +33,7 @@ import math
 from dataclasses import dataclass, field
 from typing import Optional, Sequence
 
+import matplotlib.ticker
 import numpy as np
 
 from theory_kit.errors import InvalidInput
@@ -223,7 +224,12 @@ def figure(res: Result, ax_threshold, ax_curve) -> None:
     ax_threshold.set_yscale("log")
     ax_threshold.set_xlabel("task size $n$")
     ax_threshold.set_ylabel(f"samples to {exp.search.target:.0%} held-out")
-    ax_threshold.legend(fontsize=6, loc="upper left")
+    ax_threshold.set_xticks(list(exp.ns))
+    ax_threshold.legend(fontsize=6, loc="lower right")
+    ax_curve.set_xticks(list(exp.search.grid))
+    ax_curve.set_xticklabels([str(g) for g in exp.search.grid])
+    ax_curve.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
+    ax_curve.legend(fontsize=6, loc="lower right")
     ax_curve.axhline(exp.search.target, color="0.6", lw=0.6, ls=":")
     ax_curve.set_xlabel("training-set size")
     ax_curve.set_ylabel(f"held-out exact match, $n={max(exp.ns)}$")
