@@ -7,7 +7,6 @@ from __future__ import annotations
 import dataclasses
 import math
 
-import numpy as np
 import pytest
 
 from theory_kit.errors import InvalidInput
