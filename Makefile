@@ -1,4 +1,4 @@
-# Every target bootstraps .venv (python3 -m venv + pip install -e '.[dev,sweep]') when it is
+# Every target bootstraps .venv (python3 -m venv + pip install -e '.[dev,sweep,learn]') when it is
 # missing. The sweep extra (dask, distributed) is there so `make test` runs the Dask tests.
 PYTHON ?= python3
 VENV := .venv
@@ -13,7 +13,7 @@ venv: $(STAMP)
 $(STAMP): setup.cfg pyproject.toml
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check --upgrade pip
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,sweep]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[dev,sweep,learn]'
 	touch $(STAMP)
 
 test: $(STAMP)

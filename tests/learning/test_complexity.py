@@ -1,0 +1,102 @@
+"""Sample-complexity search, bootstrap intervals and growth fits (issue 19, item 3), the
+figure data's byte-for-byte reproducibility on a tiny configuration, and the construction
+comparison (item 6)."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+
+import pytest
+
+from theory_kit.errors import InvalidInput
+from theory_kit.learning import complexity as cx
+
+
+def _probe(size, acc, seed=0, cond=0):
+    return cx.Probe(cond, seed, size, 0, acc, 0.0, 0.0)
+
+
+def test_threshold_is_where_every_larger_probe_passes():
+    probes = [_probe(16, 1.0), _probe(32, 0.5), _probe(64, 0.995), _probe(128, 1.0),
+              _probe(16, 0.2, seed=1), _probe(32, 0.3, seed=1)]
+    th = cx.thresholds(probes, [(0, 0), (0, 1)], 0.99)
+    assert th[0].size == 64          # the lucky 16 does not count: 32 fails
+    assert th[1].size == math.inf    # censored
+
+
+def test_refinement_probes_lie_strictly_inside_the_bracket():
+    config = cx.SearchConfig(grid=(16, 64, 256), seeds=1)
+    probes = [_probe(16, 0.1), _probe(64, 0.5), _probe(256, 1.0)]
+    planned = cx._refine(probes, [(0, 0)], config)
+    sizes = [g for _, _, g in planned]
+    assert len(sizes) == 3 and all(64 < g < 256 for g in sizes) and sizes == sorted(sizes)
+    assert cx._refine([_probe(16, 1.0)], [(0, 0)], config) is None   # nothing to bisect
+
+
+def test_median_interval_and_growth_fit():
+    med, lo, hi = cx.median_interval([10, 12, 14, 100], seed=1)
+    assert med == 13 and lo <= med <= hi
+    assert cx.median_interval([5, 5, 5])[1:] == (5, 5)
+    ns = [2, 4, 8, 16]
+    per = [[n ** 2 * f for f in (0.9, 1.0, 1.1)] for n in ns]
+    fit = cx.fit_growth(ns, per, law="power")
+    assert fit.rate == pytest.approx(2.0) and fit.low <= 2.0 <= fit.high
+    per_exp = [[math.exp(0.5 * n) * f for f in (0.95, 1.0, 1.05)] for n in ns]
+    assert cx.fit_growth(ns, per_exp, law="exponential").rate == pytest.approx(0.5)
+    cens = cx.fit_growth(ns, per[:3] + [[math.inf] * 3], law="power")
+    assert cens.censored == (16,) and cens.sizes_used == (2, 4, 8)
+    assert math.isnan(cx.fit_growth(ns[:1], per[:1]).rate)
+    with pytest.raises(InvalidInput, match="'cubic'"):
+        cx.fit_growth(ns, per, law="cubic")
+    with pytest.raises(InvalidInput, match="increasing"):
+        cx.SearchConfig(grid=(64, 16))
+
+
+@pytest.mark.slow   # compile-bound: two XLA compilations (~40 s CPU)
+def test_figure_data_is_byte_identical_for_a_seed(tmp_path):
+    pytest.importorskip("jax")
+    from theory_kit.learning import experiments
+    from theory_kit.learning.training import TrainConfig
+
+    exp = experiments.get_experiment("composition")
+    exp = dataclasses.replace(exp, ns=(1, 2), train=TrainConfig(steps=5, batch=4),
+                              search=cx.SearchConfig(grid=(4, 8), seeds=2, test=4, rounds=1),
+                              model=(("width", 8), ("layers", 1), ("heads", 1)))
+    runs = [experiments.run("composition", exp=exp, seed=3) for _ in range(2)]
+    a, b = (repr((r.thresholds, r.medians, r.fits, r.curves, r.probes)) for r in runs)
+    assert a == b
+    assert len(runs[0].probes) >= 2 * 2 * 2 * 2          # n x arms x seeds x grid
+    assert {row[0] for row in runs[0].fits} == {"end to end", "CoT"}
+
+
+def test_construction_solves_parity_and_its_loss_matches_the_formula():
+    from theory_kit.learning import construction, tasks
+
+    task = tasks.make_task("parity", 6)
+    pool, _ = tasks.split_pools(task, train=20, test=4, seed=0)
+    c = construction.construction_loss(tasks.dataset(task, pool, cot=True))
+    assert c.exact_match == 1.0 and c.values == 3
+    for beta, loss in zip(c.scales, c.losses):
+        assert loss == pytest.approx(math.log1p(2 * math.exp(-beta)), rel=1e-9)
+        assert construction.matching_scale(loss, 3) == pytest.approx(beta, rel=1e-6)
+    with pytest.raises(InvalidInput, match="cot=True"):
+        construction.construction_loss(tasks.dataset(task, pool, cot=False))
+
+
+@pytest.mark.slow   # compile-bound, as above
+def test_a_configuration_runs_as_a_sweep(tmp_path):
+    pytest.importorskip("jax")
+    from theory_kit import sweep
+    from theory_kit.learning import experiments
+
+    grid = experiments.sweep_grid("parity", "tiny")
+    assert {(c["n"], c["arm"]) for c in grid} == {(n, a) for n in (10, 13)
+                                                  for a in ("end to end", "CoT")}
+    rows = sweep.run("theory_kit.learning.experiments:cell", grid[:1], seeds=1,
+                     store=str(tmp_path / "store"), engine="serial")
+    sweep.check(rows)
+    assert len(rows[0]["probes"]) >= 2
+    assert rows[0]["threshold"] is None or 4 <= rows[0]["threshold"] <= 8
+    with pytest.raises(InvalidInput, match="'huge'"):
+        experiments.get_experiment("parity", "huge")
