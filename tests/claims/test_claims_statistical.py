@@ -189,11 +189,21 @@ def test_growth_claims():
 def test_growth_fit_refuses_what_it_cannot_fit():
     with pytest.raises(InvalidMeasurement, match=">= 2 sizes"):
         fit_growth({2: [1.0, 2.0]})
-    with pytest.raises(InvalidMeasurement, match="positive finite"):
+    with pytest.raises(InvalidMeasurement, match="positive numbers"):
         fit_growth({2: [1.0, 2.0], 4: [0.0, 1.0]})
-    with pytest.raises(InvalidMeasurement, match="positive finite"):
-        fit_growth({2: [1.0, 2.0], 4: [math.inf, 1.0]})
+    with pytest.raises(InvalidMeasurement, match="positive numbers"):
+        fit_growth({2: [1.0, 2.0], 4: [math.inf, math.inf]})   # the median itself is censored
+    with pytest.raises(InvalidMeasurement, match="positive numbers"):
+        fit_growth({2: [1.0, 2.0], 4: [math.inf, 1.0]}, statistic="mean")
     with pytest.raises(InvalidClaim, match="model must be"):
         fit_growth(power_samples(1.0), model="cubic")
     with pytest.raises(InvalidClaim, match="rate must be"):
         verify_growth(power_samples(1.0), relation="<=", rate=float("nan"))
+
+
+def test_growth_fit_takes_censored_seeds_when_the_median_stays_finite():
+    s = power_samples(2.0)
+    s[16] = np.concatenate([s[16][:9], [math.inf] * 3])   # 3 of 12 seeds beyond the searched sizes
+    fit = fit_growth(s)
+    assert math.isfinite(fit.rate) and 0 < fit.dropped < 0.5
+    assert fit.lower <= fit.rate <= fit.upper

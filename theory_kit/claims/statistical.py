@@ -472,7 +472,9 @@ _MODELS = ("power", "exponential")
 class GrowthFit:
     """A fitted growth rate: q ≈ C n^rate ("power") or q ≈ C e^(rate n) ("exponential"),
     least squares on log q of the per-size statistic, with a percentile bootstrap interval
-    (seeds resampled within each size) at two-sided level 1 - 2 alpha."""
+    (seeds resampled within each size) at two-sided level 1 - 2 alpha. `dropped`: the share
+    of bootstrap resamples left out because a size's median or quantile came out +inf
+    (censored samples, e.g. a sample complexity beyond the searched sizes)."""
 
     model: str
     rate: float
@@ -482,6 +484,7 @@ class GrowthFit:
     alpha: float
     sizes: tuple
     statistic: tuple
+    dropped: float = 0.0
 
     def __str__(self) -> str:
         form = "C n^a" if self.model == "power" else "C e^(a n)"
@@ -507,8 +510,9 @@ def fit_growth(samples: Mapping, *, model: str = "power", statistic="median", al
         n_bootstrap: resamples; seed: their seed.
 
     Raises:
-        InvalidMeasurement: fewer than 2 sizes, non-positive or non-finite samples (a fit on
-            the log scale needs positive, finite values), sizes <= 0 for a power law.
+        InvalidMeasurement: fewer than 2 sizes, non-positive samples, +inf samples under a
+            mean or where a size's median/quantile itself is +inf (a fit on the log scale
+            needs positive, finite statistics), sizes <= 0 for a power law.
     """
     if model not in _MODELS:
         raise InvalidClaim(f"model must be one of {', '.join(map(repr, _MODELS))}, got {model!r}")
@@ -521,9 +525,10 @@ def fit_growth(samples: Mapping, *, model: str = "power", statistic="median", al
     data = []
     for n in sorted(samples):
         x = np.asarray(samples[n], dtype=float).ravel()
-        if x.size < 2 or not np.isfinite(x).all() or (x <= 0).any():
-            raise InvalidMeasurement(f"samples at size {n} must be >= 2 positive finite numbers (a fit on the log scale), "
-                                     f"got {x.tolist()}")
+        censored_ok = stat != "mean" and not np.isnan(x).any() and math.isfinite(_point_statistic(x, stat, q))
+        if x.size < 2 or (x <= 0).any() or not (np.isfinite(x).all() or censored_ok):
+            raise InvalidMeasurement(f"samples at size {n} must be >= 2 positive numbers, finite or (for a median or "
+                                     f"quantile that stays finite) +inf: a fit on the log scale; got {x.tolist()}")
         data.append(x)
 
     def per_size(xs):
@@ -537,12 +542,16 @@ def fit_growth(samples: Mapping, *, model: str = "power", statistic="median", al
         boot[:, j] = resampled.mean(axis=1) if stat == "mean" else np.quantile(resampled, q, axis=1, method="inverted_cdf")
     t = np.log(sizes) if model == "power" else sizes
     t = t - t.mean()
-    logs = np.log(boot)
+    kept = np.isfinite(boot).all(axis=1)        # resamples whose statistic is censored (+inf) are left out
+    if not kept.any():
+        raise InvalidMeasurement(f"every bootstrap resample has a censored (+inf) statistic at some size: too many "
+                                 f"+inf samples for an interval ({n_bootstrap} resamples)")
+    logs = np.log(boot[kept])
     rates = (logs - logs.mean(axis=1, keepdims=True)) @ t / float(t @ t)   # least-squares slopes, all at once
     lo = float(np.quantile(rates, alpha, method="inverted_cdf"))
     hi = float(np.quantile(rates, 1 - alpha, method="inverted_cdf"))
     return GrowthFit(model, rate, constant, lo, hi, float(alpha), tuple(float(s) for s in sizes),
-                     tuple(float(v) for v in per_size(data)))
+                     tuple(float(v) for v in per_size(data)), 1.0 - float(kept.mean()))
 
 
 @dataclass(frozen=True)

@@ -28,7 +28,8 @@ from typing import Optional, Sequence
 
 import numpy as np
 
-from theory_kit.errors import InvalidInput
+from theory_kit.claims import statistical
+from theory_kit.errors import InvalidInput, InvalidMeasurement
 from theory_kit.learning import tasks as tasklib
 from theory_kit.learning import training
 from theory_kit.learning.models import ModelConfig
@@ -243,19 +244,17 @@ class GrowthFit:
     censored: tuple = field(default=())
 
 
-def _slope(x: np.ndarray, y: np.ndarray) -> float:
-    x0 = x - x.mean()
-    return float((x0 * (y - y.mean())).sum() / (x0 ** 2).sum())
-
-
 def fit_growth(ns: Sequence[int], per_seed: Sequence[Sequence[float]], *, law: str = "power",
                level: float = 0.95, boots: int = 2000, seed: int = 0) -> GrowthFit:
-    """Fit the growth of the median threshold in the task size n.
+    """Fit the growth of the median threshold in the task size n
+    (`theory_kit.claims.statistical.fit_growth` on the sizes whose median is finite;
+    bootstrap resamples with a censored median are left out there).
 
     Args:
         ns: task sizes.
         per_seed: per_seed[i] = the thresholds of the seeds at ns[i] (inf = censored).
         law: "power" or "exponential".
+        level: two-sided level of the bootstrap interval.
 
     Raises:
         InvalidInput: an unknown law or mismatched lengths."""
@@ -264,25 +263,17 @@ def fit_growth(ns: Sequence[int], per_seed: Sequence[Sequence[float]], *, law: s
     if len(ns) != len(per_seed):
         raise InvalidInput(f"fit_growth: {len(ns)} sizes but {len(per_seed)} threshold lists")
     vals = [np.asarray(v, dtype=float) for v in per_seed]
-    finite = [i for i, v in enumerate(vals) if math.isfinite(float(np.median(v)))]
+    finite = [i for i, v in enumerate(vals) if v.size and math.isfinite(float(np.median(v)))]
     used = tuple(int(ns[i]) for i in finite)
     censored = tuple(int(ns[i]) for i in range(len(ns)) if i not in finite)
     if len(finite) < 2:
         return GrowthFit(law, math.nan, math.nan, math.nan, used, censored)
-    x = np.array([float(ns[i]) for i in finite])
-    x = np.log(x) if law == "power" else x
-    rate = _slope(x, np.log([np.median(vals[i]) for i in finite]))
-    rng = np.random.default_rng(seed)
-    rates = []
-    for _ in range(boots):
-        meds = [np.median(vals[i][rng.integers(0, vals[i].size, size=vals[i].size)])
-                for i in finite]
-        if all(math.isfinite(m) for m in meds):
-            rates.append(_slope(x, np.log(meds)))
-    a = (1 - level) / 2
-    rates = np.sort(np.array(rates)) if rates else np.array([math.nan])
-    return GrowthFit(law, rate, float(np.quantile(rates, a)), float(np.quantile(rates, 1 - a)),
-                     used, censored)
+    try:
+        fit = statistical.fit_growth({int(ns[i]): vals[i] for i in finite}, model=law, statistic="median",
+                                     alpha=(1 - level) / 2, n_bootstrap=boots, seed=seed)
+    except InvalidMeasurement:  # a single seed per size, or every resample censored: no interval
+        return GrowthFit(law, math.nan, math.nan, math.nan, used, censored)
+    return GrowthFit(law, fit.rate, fit.lower, fit.upper, used, censored)
 
 
 def learning_curve(probes: Sequence[Probe], condition: int, sizes: Sequence[int]
