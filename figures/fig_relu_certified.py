@@ -70,13 +70,7 @@ def main(out_dir: Path | None = None, seed: int = 0) -> list[Path]:
                    label=r"certificate $(p^\star-\mathrm{LB})/p^\star$")
         ax.axvline(max(certified.width, 0.5), color="0.4", lw=0.8, ls=":",
                    label=f"width of optimal network ({certified.width})")
-        ax.set_xscale("log", base=2)
-        ax.set_yscale("log")
-        ax.set_xticks(widths)
-        ax.set_xticklabels([str(int(w)) for w in widths])
-        ax.set_xlim(widths[0] / 1.5, widths[-1] * 1.5)
-        ax.set_ylim(FLOOR / 3, 1e3)
-        ax.set_xlabel("width $M$ of the trained network")
+        plotting.width_axes(ax, widths, (FLOOR / 3, 1e3))
         ax.set_title(rf"$d={d}$, $N={n}$ ({certified.certificate}); % = runs reaching $p^\star$", fontsize=7)
         rows += [(d, n, int(w), j, float(baseline.objectives[s, j]), float(rel[s, j]), certified.value,
                   certified.lower_bound, certified.width) for s, w in enumerate(baseline.widths) for j in range(k)]

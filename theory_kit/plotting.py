@@ -55,6 +55,7 @@ __all__ = [
     "style",
     "apply_style",
     "new_figure",
+    "width_axes",
     "save_figure",
     "atomic_outputs",
     "format_number",
@@ -151,6 +152,19 @@ def new_figure(
         fig = Figure(figsize=(float(w), float(height)))
         axes = fig.subplots(nrows, ncols, **subplots_kw)
     return fig, axes
+
+
+def width_axes(ax, widths, ylim) -> None:
+    """Log-log axes over network widths (powers of two, each width a labelled tick) and a
+    relative gap: the layout of the trained-versus-certified landscape figures."""
+    widths = [float(w) for w in widths]
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xticks(widths)
+    ax.set_xticklabels([str(int(w)) for w in widths])
+    ax.set_xlim(widths[0] / 1.5, widths[-1] * 1.5)
+    ax.set_ylim(*ylim)
+    ax.set_xlabel("width $M$ of the trained network")
 
 
 def format_number(x) -> str:

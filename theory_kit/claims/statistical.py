@@ -256,10 +256,18 @@ def _order_bounds(x: np.ndarray, q: float, alpha: float) -> tuple[float, float]:
     return lo, hi
 
 
+def _quantile(x: np.ndarray, q: float, axis=None):
+    """The q-quantile: the usual median (the midpoint of the middle two; +inf-safe) for
+    q = 1/2, else the inverted-CDF quantile (an order statistic, +inf-safe)."""
+    if q == 0.5:
+        return np.median(x, axis=axis)
+    return np.quantile(x, q, axis=axis, method="inverted_cdf")
+
+
 def _point_statistic(x: np.ndarray, statistic: str, q: Optional[float]) -> float:
     if statistic == "mean":
         return float(np.mean(x))
-    return float(np.quantile(x, q, method="inverted_cdf"))
+    return float(_quantile(x, q))
 
 
 def confidence_bounds(samples, *, statistic="median", interval: Optional[str] = None, alpha: float = 0.05,
@@ -305,7 +313,7 @@ def confidence_bounds(samples, *, statistic="median", interval: Optional[str] = 
         rng = np.random.default_rng(seed)
         idx = rng.integers(0, x.size, size=(n_bootstrap, x.size))
         boot = x[idx]
-        stats = boot.mean(axis=1) if statistic == "mean" else np.quantile(boot, q, axis=1, method="inverted_cdf")
+        stats = boot.mean(axis=1) if statistic == "mean" else _quantile(boot, q, axis=1)
         lo = float(np.quantile(stats, alpha, method="inverted_cdf"))
         hi = float(np.quantile(stats, 1 - alpha, method="inverted_cdf"))
     return estimate, lo, hi
@@ -539,7 +547,7 @@ def fit_growth(samples: Mapping, *, model: str = "power", statistic="median", al
     boot = np.empty((n_bootstrap, len(data)))   # each size's statistic, resampled within the size
     for j, x in enumerate(data):
         resampled = x[rng.integers(0, x.size, (n_bootstrap, x.size))]
-        boot[:, j] = resampled.mean(axis=1) if stat == "mean" else np.quantile(resampled, q, axis=1, method="inverted_cdf")
+        boot[:, j] = resampled.mean(axis=1) if stat == "mean" else _quantile(resampled, q, axis=1)
     t = np.log(sizes) if model == "power" else sizes
     t = t - t.mean()
     kept = np.isfinite(boot).all(axis=1)        # resamples whose statistic is censored (+inf) are left out
