@@ -30,7 +30,7 @@ from theory_kit.paper import latex as _latex  # noqa: E402
 TEX_SOURCE = paths.APPENDIX_DIR / "appendix.tex"
 _MACRO_USE = re.compile(r"\\(tk[A-Za-z]+)")
 _MACRO_DEF = re.compile(r"\\(?:newcommand|renewcommand|providecommand)\*?\{\\(tk[A-Za-z]+)\}")
-_FIGURE_USE = re.compile(r"\\(?:fig|includegraphics(?:\[[^\]]*\])?)\{([^}#]+)\}")
+_FIGURE_USE = re.compile(r"\\(?:fig|figwide|includegraphics(?:\[[^\]]*\])?)\{([^}#]+)\}")
 _INPUT_USE = re.compile(r"\\input\{([^}#]+)\}")
 
 
@@ -44,6 +44,13 @@ def macros_used(text: str) -> set[str]:
 
 def macros_defined(text: str) -> set[str]:
     return set(_MACRO_DEF.findall(_strip_comments(text)))
+
+
+def figures_used(tex: Path = TEX_SOURCE) -> list[str]:
+    """The figure names appendix.tex includes (\\fig, \\figwide, \\includegraphics), sorted,
+    without ".pdf": what the appendix needs built."""
+    body = _strip_comments(tex.read_text(encoding="utf-8"))
+    return sorted({name.removesuffix(".pdf") for name in _FIGURE_USE.findall(body)})
 
 
 def check_sources(tex: Path = TEX_SOURCE, *, generated_dir: Path, figures_dir: Path) -> list[str]:
@@ -77,8 +84,8 @@ def check_sources(tex: Path = TEX_SOURCE, *, generated_dir: Path, figures_dir: P
     for m, where in sorted(used.items()):
         if m not in defined:
             problems.append(f"\\{m} (used in {where}) is not defined by any generated file in {generated_dir}")
-    for name in sorted(set(_FIGURE_USE.findall(body))):
-        pdf = figures_dir / (name if name.endswith(".pdf") else name + ".pdf")
+    for name in figures_used(tex):
+        pdf = figures_dir / (name + ".pdf")
         if not pdf.is_file():
             problems.append(f"figure {pdf.name} is missing from {figures_dir} (run make figures)")
     return problems

@@ -32,13 +32,16 @@ def _run(*cmd, env=None, timeout=600):
 
 @pytest.fixture(scope="module")
 def generated(tmp_path_factory):
-    """Run every generator into temporary folders: proofs (small budget), tables, figures."""
+    """Run every generator into temporary folders: proofs (small budget), tables, and the
+    figures appendix.tex includes (every figure script is built by its own tests and by the
+    slow full-build test)."""
     root = tmp_path_factory.mktemp("appendix")
     gen, figs, cache = root / "generated", root / "figures", root / "cache"
     _run(paths.PROOFS_DIR / "run_all.py", "--out-dir", gen, "--budget", "64")
     _run(paths.APPENDIX_DIR / "make_tables.py", "--out-dir", gen)
     env = dict(os.environ, THEORY_KIT_FIGURES_CACHE=str(cache))
-    _run(paths.FIGURES_DIR / "build.py", "--out-dir", figs, "--cache-dir", cache, "--jobs", "2", env=env)
+    _run(paths.FIGURES_DIR / "build.py", "--out-dir", figs, "--cache-dir", cache, "--jobs", "2",
+         *appendix_build.figures_used(), env=env)
     return root, gen, figs
 
 
@@ -69,6 +72,14 @@ def test_appendix_typesets(generated):
     assert pdf.startswith(b"%PDF-") and pdf.rstrip().endswith(b"%%EOF")
     log = (build / "appendix.log").read_text(errors="replace")
     assert "Undefined control sequence" not in log and "There were undefined references" not in log
+
+
+def test_figures_used_reads_every_kind_of_inclusion(tmp_path):
+    tex = tmp_path / "a.tex"
+    tex.write_text("\\fig{fig_a}{cap}\n\\figwide{fig_b}{cap}\n\\includegraphics[width=1in]{fig_c.pdf}\n"
+                   "% \\fig{fig_commented}{cap}\n\\includegraphics{#1.pdf}\n", encoding="utf-8")
+    assert appendix_build.figures_used(tex) == ["fig_a", "fig_b", "fig_c"]
+    assert "fig_compiled_program" in appendix_build.figures_used()  # a \\figwide of appendix.tex
 
 
 def test_check_sources_reports_each_kind_of_problem(tmp_path):
