@@ -138,7 +138,8 @@ def test_full_build_twice_is_byte_identical(tmp_path):
     outs = []
     for k in range(2):
         out, cache = tmp_path / f"out{k}", tmp_path / f"cache{k}"
-        proc = run_build(out, cache, "--jobs", "2")
+        # every figure, at 2 jobs: 365-374 s on a quiet 2-core machine with the learning figures
+        proc = run_build(out, cache, "--jobs", "2", timeout=1800)
         assert proc.returncode == 0, proc.stdout + proc.stderr
         outs.append(out)
     names = sorted(p.name for p in outs[0].iterdir())
