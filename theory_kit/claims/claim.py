@@ -274,13 +274,8 @@ class Claim:
                 problems.append(f"{label} must be a finite real >= 0, got {v!r}")
         if self.relation in ("<", ">") and _is_real_number(self.rtol) and _is_real_number(self.atol) and (self.rtol or self.atol):
             problems.append(f"a strict relation {self.relation!r} cannot be checked up to a tolerance (rtol={self.rtol!r}, atol={self.atol!r}); use {self.relation + '='!r} or zero tolerances")
-        for label in ("source", "description"):
-            if not isinstance(getattr(self, label), str):
-                problems.append(f"{label} must be a string, got {getattr(self, label)!r}")
-        if problems:
-            exc = InvalidClaim(f"invalid claim {self.name!r}:\n  - " + "\n  - ".join(problems))
-            exc.problems = tuple(problems)
-            raise exc
+        check_text_fields(self, problems)
+        raise_problems(f"invalid claim {self.name!r}", problems)
         object.__setattr__(self, "domain", MappingProxyType({s.name: (s.lo, s.hi, s.kind) for s in specs}))
         object.__setattr__(self, "params", tuple(specs))
         object.__setattr__(self, "rtol", float(self.rtol))
@@ -290,6 +285,21 @@ class Claim:
         """One line: "name: quantity <relation> bound over domain"."""
         dom = ", ".join(s.describe() for s in self.params)
         return f"{self.name}: quantity {self.relation} {self.bound} over {dom}"
+
+
+def check_text_fields(obj, problems: list[str]) -> None:
+    """Append a problem for each of obj.source / obj.description that is not a string."""
+    for label in ("source", "description"):
+        if not isinstance(getattr(obj, label), str):
+            problems.append(f"{label} must be a string, got {getattr(obj, label)!r}")
+
+
+def raise_problems(head: str, problems: list[str]) -> None:
+    """Raise one InvalidClaim listing every problem (its `.problems`), if there are any."""
+    if problems:
+        exc = InvalidClaim(f"{head}:\n  - " + "\n  - ".join(problems))
+        exc.problems = tuple(problems)
+        raise exc
 
 
 def parse_domain(text: str) -> dict[str, tuple]:
@@ -332,8 +342,5 @@ def parse_domain(text: str) -> dict[str, tuple]:
             problems.append(f"parameter {name!r} is given twice")
             continue
         out[name] = (vals[0], vals[1], kind)
-    if problems:
-        exc = InvalidClaim(f"invalid domain string {text!r}:\n  - " + "\n  - ".join(problems))
-        exc.problems = tuple(problems)
-        raise exc
+    raise_problems(f"invalid domain string {text!r}", problems)
     return out

@@ -42,7 +42,7 @@ import numpy as np
 import sympy as sp
 
 from theory_kit import progress as _progress
-from theory_kit.claims.claim import _NAME_RE, _check_bound
+from theory_kit.claims.claim import _NAME_RE, _check_bound, check_text_fields, raise_problems
 from theory_kit.claims.parsing import parse_expression
 from theory_kit.errors import InvalidClaim, InvalidMeasurement
 
@@ -200,13 +200,8 @@ class StatisticalClaim:
             problems.append(f"a 't' interval bounds a mean, not a {statistic}: use interval='order' or 'bootstrap'")
         if not isinstance(self.n_bootstrap, numbers.Integral) or isinstance(self.n_bootstrap, bool) or self.n_bootstrap < 100:
             problems.append(f"n_bootstrap must be an int >= 100, got {self.n_bootstrap!r}")
-        for label in ("source", "description"):
-            if not isinstance(getattr(self, label), str):
-                problems.append(f"{label} must be a string, got {getattr(self, label)!r}")
-        if problems:
-            exc = InvalidClaim(f"invalid statistical claim {self.name!r}:\n  - " + "\n  - ".join(problems))
-            exc.problems = tuple(problems)
-            raise exc
+        check_text_fields(self, problems)
+        raise_problems(f"invalid statistical claim {self.name!r}", problems)
         object.__setattr__(self, "bound", bound)
         object.__setattr__(self, "names", names)
         object.__setattr__(self, "grid", grid)
