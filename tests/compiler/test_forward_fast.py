@@ -8,6 +8,7 @@ numerical, causal; float32 and float64), on random weights with random sparsity 
 and the CSR branch both run), with mixed lengths in shuffled order, and pin the input errors.
 """
 
+import importlib
 import itertools
 import random
 
@@ -20,9 +21,12 @@ from theory_kit import rasp
 from theory_kit.compiler.verify import NUMERIC_ATOL, outputs_match
 from theory_kit.errors import InvalidInput
 from theory_kit.model import compiled as compiled_mod
-from theory_kit.model.forward import _Linear, execution_plan, forward
+from theory_kit.model.forward import _Linear, additive_mask, attend, execution_plan, forward
 from theory_kit.model.weights import LayerWeights, Readout, ResidualLayout, Weights
 from theory_kit.values import ONE, BasisDirection
+
+#: the module (theory_kit.model exports a function named forward)
+forward_mod = importlib.import_module("theory_kit.model.forward")
 
 PROGRAMS = {
     "reverse": (lambda n: lib.make_reverse(rasp.tokens), {1, 2, 3}, False),
@@ -277,3 +281,40 @@ def test_hidden_biases_fold_into_the_constant_one_row(written):
     dense = forward(w, ids, record=True).output
     fast = forward(w, ids, record=False).output
     np.testing.assert_allclose(fast, dense, rtol=0, atol=1e-12 * np.abs(dense).max())
+
+
+@pytest.mark.parametrize("t", [1, 2, 9, 16])
+@pytest.mark.parametrize("f", [1, 4, 5, 9])
+@pytest.mark.parametrize("masking", ["none", "keys", "causal", "both"])
+def test_batch_last_attention_equals_key_major(t, f, masking):
+    """The planned pass's batch-last softmax (`_attend_batch_last`, T <= 16) gives
+    `attend`'s mixed values, with either way of mixing (F <= 4 and F > 4) and every mask."""
+    rng = np.random.default_rng(t * 100 + f)
+    b, h, e = 13, 3, 5
+    k = rng.standard_normal((b, h, t, e)) * 4
+    q = rng.standard_normal((b, h, e, t)) * 4
+    v = rng.standard_normal((b, h, f, t))
+    lengths = rng.integers(0, t, size=b)
+    key_mask = None if masking in ("none", "causal") else np.arange(t)[None, :] <= lengths[:, None]
+    mask = additive_mask(key_mask, masking in ("causal", "both"), t, np.float64)
+    want = attend(k, q, v, mask).transpose(1, 2, 0, 3)
+    got = forward_mod._attend_batch_last(k, q, v, mask)
+    assert got.shape == want.shape == (h, f, b, t)
+    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_planned_forward_beyond_the_batch_last_length(causal):
+    """Sequences longer than _BATCH_LAST_MAX_T take the key-major softmax; both agree with
+    the dense reference."""
+    rng = np.random.default_rng(11)
+    t = forward_mod._BATCH_LAST_MAX_T + 4
+    w = _random_weights(rng, np.float64, causal, max_len=t)
+    ids = rng.integers(1, 5, size=(6, t))
+    ids[:, 0] = 0
+    mask = np.arange(t)[None, :] <= rng.integers(0, t, size=6)[:, None]
+    for width in (t, forward_mod._BATCH_LAST_MAX_T):
+        dense = forward(w, ids[:, :width], mask[:, :width], record=True).output
+        fast = forward(w, ids[:, :width], mask[:, :width], record=False).output
+        m = mask[:, :width]
+        np.testing.assert_allclose(fast[m], dense[m], rtol=0, atol=1e-12 * np.abs(dense).max())
