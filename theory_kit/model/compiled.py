@@ -274,13 +274,15 @@ class Model:
             lengths = list(map(len, seqs))
             if lengths and max(lengths) > self.max_seq_len:
                 raise KeyError
+            tokens = itertools.chain.from_iterable(seqs)
             if typed is None:
                 if not set(map(type, itertools.chain.from_iterable(seqs))) <= self._token_types:
                     raise TypeError  # e.g. True or 1.0 against an int vocabulary
-                flat = list(map(vocab_id.__getitem__, itertools.chain.from_iterable(seqs)))
+                ids = map(vocab_id.__getitem__, tokens)
             else:
-                flat = list(map(typed.__getitem__,
-                                map(typed_key, itertools.chain.from_iterable(seqs))))
+                ids = map(typed.__getitem__, map(typed_key, tokens))
+            return (np.fromiter(ids, dtype=np.int64, count=sum(lengths)),
+                    np.array(lengths, dtype=np.int64))
         except (KeyError, TypeError):
             rows = []
             for i, s in enumerate(seqs):
