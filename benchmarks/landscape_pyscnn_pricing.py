@@ -1,0 +1,105 @@
+"""pyscnn against the pricing-certified optimum of a two-layer ReLU network (issue 20, item 3).
+
+pyscnn (Mishkin, Sahiner & Pilanci 2022) solves the convex reformulation of a two-layer ReLU
+network on *sampled* gate vectors with its augmented-Lagrangian solver `AL`: its value is the
+optimum over those patterns only, an upper bound on the global optimum with no certificate that
+it is the global one. `two_layer_relu(patterns="pricing")` certifies the global optimum by
+exact pricing. On the same seeded data and beta (toy_relu_dataset(N, seed=0, d=D), TOY_BETA)
+this benchmark runs pyscnn with G = 100, 1,000 and 4,000 sampled gates (seed 0) and reports,
+per G, its time and (network objective of its solution) / (certified lower bound) - 1: how far
+sampled gates leave pyscnn from the optimum the certificate proves.
+
+The certified optimum is read from benchmarks/results/landscape_pricing.json
+(benchmarks/landscape_pricing.py) when it holds the size, else computed here (minutes).
+pyscnn is a benchmark-only dependency with torch: run this in a throwaway virtualenv, e.g.
+
+    python -m venv /tmp/pyscnn-venv
+    /tmp/pyscnn-venv/bin/pip install torch==2.13.0 && /tmp/pyscnn-venv/bin/pip install --no-deps pyscnn
+    /tmp/pyscnn-venv/bin/pip install cvxpy scikit-learn scipy tqdm opt_einsum linalg_backends sympy
+    PYTHONPATH=. /tmp/pyscnn-venv/bin/python benchmarks/landscape_pyscnn_pricing.py [--sizes 5x12 5x100 10x50]
+
+(pyscnn declares torchvision as a dependency but does not import it for this use.)
+Writes benchmarks/results/landscape_pyscnn_pricing.json (temp file + rename) and prints a table.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+import landscape_solvers as LS  # noqa: E402  (pyscnn loading and the shared scoring)
+from _common import RESULTS, machine, write_json  # noqa: E402
+
+from theory_kit.landscape import TOY_BETA, toy_relu_dataset, two_layer_relu  # noqa: E402
+
+OUT = RESULTS / "landscape_pyscnn_pricing.json"
+PRICING = RESULTS / "landscape_pricing.json"
+DEFAULT_SIZES = ("5x12", "5x100", "10x50")
+GATES = (100, 1000, 4000)
+
+
+def certified(d: int, n: int, X, y) -> dict:
+    """The certified optimum of (d, n): from landscape_pricing.json, else solved here."""
+    if PRICING.exists():
+        for row in json.loads(PRICING.read_text()).get("rows", []):
+            if (row["d"], row["n"]) == (d, n) and row.get("certificate") == "exact-pricing":
+                return {"value": row["value"], "lower_bound": row["lower_bound"],
+                        "source": str(PRICING.name)}
+    result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
+    return {"value": result.value, "lower_bound": result.lower_bound,
+            "certificate": result.certificate, "source": "computed"}
+
+
+def run_pyscnn(X, y, gates: int, api) -> dict:
+    from scnn.activations import sample_gate_vectors
+
+    Metrics, ConvexReLU, optimize_model, NeuronGL1, AL = api
+    G = sample_gate_vectors(0, X.shape[1], gates)
+    model = ConvexReLU(G, c=1)
+    start = time.perf_counter()
+    convex_model, _ = optimize_model(model, AL(model), Metrics(), X, y,
+                                     regularizer=NeuronGL1(TOY_BETA / len(y)), return_convex=True,
+                                     unitize_data=False, dtype="float64", verbose=False)
+    seconds = time.perf_counter() - start
+    masks = convex_model.compute_activations(X).astype(float)
+    U, V = convex_model.parameters[0][0].T, convex_model.parameters[1][0].T
+    row = {"gates": gates, "seconds": seconds, "distinct_patterns": int(len({m.tobytes() for m in masks.T}))}
+    row.update(LS._score(X, y, TOY_BETA, masks, U, V))
+    return row
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="DxN pairs, e.g. 5x100")
+    parser.add_argument("--out", type=Path, default=OUT)
+    args = parser.parse_args(argv)
+    api, why_not = LS._load_pyscnn()
+    if api is None:
+        print(f"pyscnn unavailable ({why_not}); see this script's docstring")
+        return 1
+    rows = []
+    print(f"{'d':>3} {'n':>4} {'certified p*':>12} {'G':>5} {'pyscnn s':>8} {'patterns':>8} "
+          f"{'pyscnn/p* - 1':>13} {'cone viol.':>10}")
+    for size in args.sizes:
+        d, n = (int(v) for v in size.lower().split("x"))
+        X, y = toy_relu_dataset(n, seed=0, d=d)
+        cert = certified(d, n, X, y)
+        for gates in GATES:
+            row = {"d": d, "n": n, "certified": cert, **run_pyscnn(X, y, gates, api)}
+            row["excess_over_certified"] = row["network_objective"] / cert["lower_bound"] - 1
+            rows.append(row)
+            print(f"{d:>3} {n:>4} {cert['lower_bound']:>12.6f} {gates:>5} {row['seconds']:>8.1f} "
+                  f"{row['distinct_patterns']:>8} {row['excess_over_certified']:>13.2e} "
+                  f"{row['cone_violation']:>10.1e}", flush=True)
+            write_json(args.out, {"meta": machine(), "rows": rows})
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
