@@ -118,18 +118,6 @@ def relu_objective_direction(X: np.ndarray, v: np.ndarray, U: np.ndarray) -> np.
     return v @ np.maximum(X @ U, 0.0)
 
 
-def _pattern_max(Xr: np.ndarray, v: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
-    """(min_{μ≥0} ‖a + Bᵀμ‖, its unit direction) for a = Xᵀ D v, B = diag(2D−1) X (module docstring)."""
-    a = Xr.T @ (mask * v)
-    B = (2.0 * mask - 1.0)[:, None] * Xr
-    mu, _ = nnls(B.T, -a)
-    g = a + B.T @ np.maximum(mu, 0.0)
-    norm = float(np.linalg.norm(g))
-    if norm == 0.0:
-        return 0.0, np.zeros(Xr.shape[1])
-    return norm, g / norm
-
-
 def _ascent(Xr: np.ndarray, v: np.ndarray, starts: np.ndarray, steps: int = 30) -> np.ndarray:
     """Fixed-pattern ascent from each start: u ← normalise(Xᵀ D(u) v); returns unit columns (R, K)."""
     U = starts / np.maximum(np.linalg.norm(starts, axis=0), 1e-300)
@@ -142,6 +130,46 @@ def _ascent(Xr: np.ndarray, v: np.ndarray, starts: np.ndarray, steps: int = 30) 
             return new
         U = new
     return U
+
+
+def _local_search(Xr: np.ndarray, v: np.ndarray, U: np.ndarray, max_steps: int = 60) -> np.ndarray:
+    """Greedy ascent over the arrangement's cells from each column of U (R, K); returns unit columns.
+
+    From the exact maximiser w of the current cell (NNLS, `_pattern_max`), the rows whose cone
+    constraint binds (x_iᵀw = 0, multiplier μ_i > 0) are the facets the maximum presses against;
+    the neighbouring cell across such a facet contains w too, so its maximum is at least f(w). Move
+    to the best neighbour while it improves. Each returned direction's value f(w) is exact.
+    """
+    out = []
+    for k in range(U.shape[1]):
+        mask = ((Xr @ U[:, k]) > 0).astype(float)
+        value, w, mu = _pattern_max(Xr, v, mask)
+        for _ in range(max_steps):
+            best = (value, None)
+            for i in np.flatnonzero(mu > 0):
+                flipped = mask.copy()
+                flipped[i] = 1.0 - flipped[i]
+                cand_value, cand_w, cand_mu = _pattern_max(Xr, v, flipped)
+                if cand_value > best[0] * (1.0 + 1e-12):
+                    best = (cand_value, (flipped, cand_w, cand_mu))
+            if best[1] is None:
+                break
+            value, (mask, w, mu) = best[0], best[1]
+        if value > 0:
+            out.append(w)
+    return np.array(out).T if out else np.zeros((Xr.shape[1], 0))
+
+
+def _pattern_max(Xr: np.ndarray, v: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(min_{μ≥0} ‖a + Bᵀμ‖, its unit direction, μ) for a = Xᵀ D v, B = diag(2D−1) X (module docstring)."""
+    a = Xr.T @ (mask * v)
+    B = (2.0 * mask - 1.0)[:, None] * Xr
+    mu, _ = nnls(B.T, -a)
+    g = a + B.T @ mu
+    norm = float(np.linalg.norm(g))
+    if norm == 0.0:
+        return 0.0, np.zeros(Xr.shape[1]), mu
+    return norm, g / norm, mu
 
 
 def _region_rows(k: int, s: float, lo: np.ndarray, hi: np.ndarray, r: int) -> np.ndarray:
@@ -302,8 +330,10 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
                              seconds=time.perf_counter() - start_time)
     rng = np.random.default_rng(seed)
     S = rng.standard_normal((r, n_starts))
+    given = None
     if starts is not None and starts.shape[1]:
-        S = np.hstack([basis.T @ starts, S])
+        given = basis.T @ starts
+        S = np.hstack([given, S])
     # candidate directions: ascent from every start, for both signs; then each pattern's exact max
     candidates = []
     for v in (lam, -lam):
@@ -311,18 +341,21 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
         candidates.append(U)
     cand = np.hstack(candidates)
     refined = []
-    masks_seen = set()
-    for sign, v in enumerate((lam, -lam)):
+    for v in (lam, -lam):
         vals = relu_objective_direction(Xr, v, cand)
-        for k in np.argsort(-vals)[:max(4 * max_violators, 20)]:
-            mask = (Xr @ cand[:, k]) > 0
-            key = (sign, mask.tobytes())
-            if key in masks_seen:
-                continue
-            masks_seen.add(key)
-            _, w = _pattern_max(Xr, v, mask.astype(float))
-            refined.append(w)
-    pool = [cand] + ([np.array(refined).T] if refined else [])
+        keys, picked = set(), []
+        for k in np.argsort(-vals):
+            if len(picked) >= max(2 * max_violators, 20):
+                break
+            key = ((Xr @ cand[:, k]) > 0).tobytes()
+            if key not in keys:
+                keys.add(key)
+                picked.append(k)
+        # the caller's starts (e.g. the current patterns' gates, tight at the optimum) are searched
+        # from their own cells too: their neighbours across binding facets are the likely violators
+        local_starts = cand[:, picked] if given is None else np.hstack([cand[:, picked], given])
+        refined.append(_local_search(Xr, v, local_starts))
+    pool = [cand] + refined
     pool_dirs = np.hstack(pool)
     time_limited, node_count = False, 0
     upper = float(np.abs(lam) @ np.linalg.norm(Xr, axis=1))  # trivial valid bound (triangle)

@@ -600,6 +600,27 @@ CG_WARM_INITS = 2
 CG_VIOLATION_RTOL = 1e-7
 # Column-generation rounds (convex solves) before stopping with the (valid, open) bound.
 CG_MAX_ITERATIONS = 60
+# Seeded random starts of the pricing heuristic per round.
+CG_HEURISTIC_STARTS = 1000
+# The exact pricing certifies c(λ) ≤ c_max, the largest c for which LB(sλ), s = β/c, is within this
+# relative gap of the master's value (`_certifiable_constraint`).
+CG_GAP_RTOL = 1e-7
+
+
+def _certifiable_constraint(lam: np.ndarray, y: np.ndarray, beta: float, value: float) -> float:
+    """Largest c with LB(sλ) ≥ (1 − CG_GAP_RTOL)·value for s = min(λᵀy/‖λ‖², β/c) (`_scaled_bound`).
+
+    LB(s) = s a − s² b/2 (a = λᵀy, b = ‖λ‖²) increases on [0, a/b], so the condition is s ≥ s_min,
+    the smaller root of s a − s² b/2 = (1 − CG_GAP_RTOL)·value, i.e. c ≤ β/s_min. Returns 0 when no
+    s reaches that value (then only c ≤ β can be aimed at).
+    """
+    a, b = float(lam @ y), float(lam @ lam)
+    target = (1.0 - CG_GAP_RTOL) * value
+    disc = a * a - 2.0 * b * target
+    if b == 0.0 or a <= 0.0 or disc < 0.0:
+        return 0.0
+    s_min = 2.0 * target / (a + math.sqrt(disc))  # = (a − √disc)/b without cancellation
+    return beta / s_min if s_min > 0 else 0.0
 
 
 def _warm_gates(data: _Normalised, seed: int) -> np.ndarray:
@@ -657,9 +678,12 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
         active = (np.linalg.norm(U, axis=0) + np.linalg.norm(V, axis=0)) > 0
         starts = pattern_set.gates[:, active]
         pricing = price_relu_dual(data.X, lam, threshold=threshold, starts=starts, seed=seed + iteration,
-                                  heuristic_only=True)
+                                  n_starts=CG_HEURISTIC_STARTS, heuristic_only=True)
         if pricing.violating_gates.shape[1] == 0:
-            pricing = price_relu_dual(data.X, lam, threshold=threshold, starts=starts, seed=seed + iteration,
+            # the heuristic found nothing: certify exactly, against the largest c that still gives
+            # a relative gap ≤ CG_GAP_RTOL (a violator above it is added and the rounds go on)
+            c_max = max(threshold, _certifiable_constraint(lam, data.y, data.beta, solution.value))
+            pricing = price_relu_dual(data.X, lam, threshold=c_max, starts=starts, seed=seed + iteration,
                                       stop_on_violation=True)
         if pricing.violating_gates.shape[1] == 0:
             break
