@@ -185,16 +185,33 @@ def _region_rows(k: int, s: float, lo: np.ndarray, hi: np.ndarray, r: int) -> np
     return np.array(rows)
 
 
-def _exact_region(Xr, v, k, s, lo, hi, cut, base_mask) -> list[tuple[float, np.ndarray]]:
-    """max f over (region cone ∩ ball) per sign pattern of the cut rows, each by NNLS: [(value, w)]."""
-    A = _region_rows(k, s, lo, hi, Xr.shape[1])
+def _exact_region(Xr, v, k, s, lo, hi, cut, base_mask, target) -> list[tuple[float, np.ndarray | None]]:
+    """max f over (region cone ∩ ball) per sign pattern σ of the cut rows: [(value, w or None)].
+
+    With σ fixed every row is linear on its part of the box, so the box's affine bound with those
+    rows (maximised over the whole face box, divided by min ‖p‖; module docstring) bounds that
+    part; when it is ≤ target the part is pruned (value = that bound, w = None). Otherwise NNLS
+    gives the exact maximum and its maximiser w.
+    """
+    r = Xr.shape[1]
+    others = np.array([j for j in range(r) if j != k], dtype=int)
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    min_norm = math.sqrt(1.0 + float(np.sum(np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(lo ** 2, hi ** 2)))))
+    bits = np.arange(2 ** cut.size)
+    sigmas = ((bits[:, None] >> np.arange(cut.size)[None, :]) & 1).astype(float)  # (2^k, k)
+    base = Xr.T @ (base_mask * v)
+    a_all = base[None, :] + sigmas @ (v[cut, None] * Xr[cut])  # (2^k, R): a = Xᵀ D_σ v
+    lin = a_all[:, k] * s + a_all[:, others] @ mid + np.abs(a_all[:, others]) @ half
+    pre = np.maximum(lin, 0.0) / min_norm
+    A = _region_rows(k, s, lo, hi, r)
+    B = np.vstack([Xr[cut], A])
     out = []
-    for bits in range(2 ** cut.size):
-        sigma = ((bits >> np.arange(cut.size)) & 1).astype(float)
-        mask = base_mask.copy()
-        mask[cut] = sigma
-        a = Xr.T @ (mask * v)
-        B = np.vstack([(2.0 * sigma - 1.0)[:, None] * Xr[cut], A])
+    for idx in range(bits.size):
+        if pre[idx] <= target:
+            out.append((float(pre[idx]), None))
+            continue
+        B[:cut.size] = (2.0 * sigmas[idx] - 1.0)[:, None] * Xr[cut]
+        a = a_all[idx]
         mu, _ = nnls(B.T, -a)
         g = a + B.T @ mu  # any μ ≥ 0 gives max ≤ ‖g‖ (weak duality); NNLS makes it tight
         value = float(np.linalg.norm(g))
@@ -247,8 +264,10 @@ def _branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes
         enum = ~prune & (n_cut <= max_enum)
         for idx in np.flatnonzero(enum):
             for value, w in _exact_region(Xr, v, K[idx], S[idx], LO[idx], HI[idx], np.flatnonzero(cut[idx]),
-                                          pos[idx].astype(float)):
+                                          pos[idx].astype(float), target):
                 upper = max(upper, value)
+                if w is None:
+                    continue
                 fw = float(v @ np.maximum(Xr @ w, 0.0))
                 if fw > target and len(above) < _MAX_COLLECTED:
                     above.append(w)

@@ -604,7 +604,7 @@ CG_MAX_ITERATIONS = 60
 CG_HEURISTIC_STARTS = 1000
 # The exact pricing certifies c(λ) ≤ c_max, the largest c for which LB(sλ), s = β/c, is within this
 # relative gap of the master's value (`_certifiable_constraint`).
-CG_GAP_RTOL = 1e-7
+CG_GAP_RTOL = 5e-7
 
 
 def _certifiable_constraint(lam: np.ndarray, y: np.ndarray, beta: float, value: float) -> float:
