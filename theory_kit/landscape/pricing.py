@@ -19,7 +19,9 @@ of f(p) is maximised over the box exactly, and f(t p/‖p‖) = t f(p)/‖p‖ �
     rows, max {aᵀu : ‖u‖ ≤ 1, σ_i x_iᵀu ≥ 0 (i cut), u in the region cone} = min_{μ≥0} ‖a + Bᵀμ‖
     (SOCP strong duality; a = Xᵀ D v with D the active rows plus the σ = + cut rows, B the cut
     rows and the region's rows), computed by NNLS. Any μ ≥ 0 gives a valid upper bound (weak
-    duality), and the maximiser w = (a + Bᵀμ)/‖a + Bᵀμ‖ gives the exact lower value f(w);
+    duality), and the maximiser w = (a + Bᵀμ)/‖a + Bᵀμ‖ gives the exact lower value f(w). Before
+    the NNLS, the sign choice is bounded by the box's affine bound with the cut rows fixed to σ
+    (every row is then linear on that part of the box) and skipped when that is ≤ the target;
   * every other box is halved along its widest side.
 When the boxes are exhausted, the bound is max(pruned bounds, exact region maxima) ≥ max f. At a
 node budget the remaining boxes' bounds enter the max, so the bound stays valid (only looser).
@@ -33,8 +35,10 @@ N = 100, and its cut refinement did not reach 1e-6 at N = 10 in 60 rounds, so it
 Lower side. Every evaluated unit direction w gives f(w) ≤ c exactly: the best such value and its
 direction are returned; directions with |λᵀ relu(X w)| > threshold are violating patterns for
 column generation. A cheap ascent (u ← normalise(Xᵀ D(u) v), the maximiser of the current
-pattern's linearisation, iterated to a fixed pattern) from seeded random and caller-given starts
-finds most violators before the branch and bound runs.
+pattern's linearisation, iterated to a fixed pattern) from seeded random and caller-given starts,
+followed by a greedy local search over the arrangement's cells (from a cell's exact maximiser, move
+to the best neighbouring cell across a facet whose constraint binds there), finds most violators
+before the branch and bound runs.
 
 Tolerances (honest statement): box intervals, envelopes and NNLS residual norms are evaluated in
 floating point on O(1) data (`relu` normalises by powers of two), so the bound is exact up to

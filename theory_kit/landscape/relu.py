@@ -647,11 +647,14 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
     """Column generation over activation patterns with exact pricing (`landscape.pricing`).
 
     Rounds: solve the convex program on the current patterns (Clarabel) → residual λ; price λ, first
-    by the cheap ascent heuristic, and when it finds nothing by the exact branch and bound (stopping
-    at its first violator); add up to 40 violating patterns; repeat. When the branch and bound proves
-    c(λ) ≤ β̃(1 + CG_VIOLATION_RTOL) no pattern can improve the program: the convex value is the global
-    optimum for every width (up to that tolerance, which the dual bound then accounts for). At any
-    stop the bound LB(sλ) with s = min(λᵀy/‖λ‖², β/c_UB) is valid (weak duality, module docstring).
+    by the heuristic (ascent from CG_HEURISTIC_STARTS random starts and the active patterns' gates,
+    then local search over cells), and only when it finds nothing above β̃(1 + CG_VIOLATION_RTOL) by
+    the exact branch and bound, which stops at its first violator; add up to 40 violating patterns;
+    repeat. The branch and bound's threshold is c_max = the largest c(λ) for which LB(β̃λ/c) is within
+    CG_GAP_RTOL of the convex value (`_certifiable_constraint`, ≥ β̃(1 + CG_VIOLATION_RTOL)): when it
+    proves c(λ) ≤ c_max the convex value is the global optimum for every width to that relative gap,
+    which the reported lower bound states. At any stop the bound LB(sλ) with s = min(λᵀy/‖λ‖², β/c_UB)
+    is valid (weak duality, module docstring).
     The zero network is recognised first by pricing λ = ỹ (module docstring, "Zero network").
     """
     data = _normalise("two_layer_relu", X, y, beta)
