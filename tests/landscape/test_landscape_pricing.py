@@ -119,3 +119,18 @@ def test_pricing_edge_cases_rank_one_and_zero_data():
     assert zero.upper_bound == 0.0 and zero.best_value == 0.0
     with pytest.raises(InvalidInput, match="n_starts"):
         price_relu_dual(X, lam, n_starts=0)
+
+
+def test_certifiable_constraint_is_the_c_at_which_the_scaled_bound_reaches_the_target():
+    from theory_kit.landscape.relu import _certifiable_constraint, _scaled_bound
+
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal(20)
+    lam = y - 0.3 * rng.standard_normal(20)
+    beta = 0.1
+    best, _ = _scaled_bound(lam, y, beta, 0.0)  # c = 0: s = λᵀy/‖λ‖², the unconstrained best
+    target = 0.9 * best
+    c = _certifiable_constraint(lam, y, beta, target)
+    assert _scaled_bound(lam, y, beta, c)[0] == pytest.approx(target, rel=1e-12)
+    assert _scaled_bound(lam, y, beta, c * (1 + 1e-6))[0] < target
+    assert _certifiable_constraint(lam, y, beta, 1.1 * best) == 0.0  # unreachable target

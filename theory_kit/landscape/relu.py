@@ -688,6 +688,7 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
             # a relative gap ≤ CG_GAP_RTOL (a violator above it is added and the rounds go on)
             c_max = max(threshold, _certifiable_constraint(lam, data.y, data.beta,
                                                            (1.0 - CG_GAP_RTOL) * solution.value))
+            c_max = c_max if math.isfinite(c_max) else threshold  # value ≤ 0: nothing to aim above β
             pricing = price_relu_dual(data.X, lam, threshold=c_max, starts=starts, seed=seed + iteration,
                                       stop_on_violation=True)
         if pricing.violating_gates.shape[1] == 0:
