@@ -44,7 +44,8 @@ def run_one(d: int, n: int) -> dict:
     result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
     seconds = time.perf_counter() - start
     check = verify_two_layer_relu(X, y, result)
-    trained = [train_two_layer_relu(X, y, beta=TOY_BETA, width=w, seed=k)[2] for w in TRAINED_WIDTHS for k in range(3)]
+    trained = [train_two_layer_relu(X, y, beta=TOY_BETA, width=w, seed=k)[2]
+               for w in TRAINED_WIDTHS for k in range(3)]
     row = {"d": d, "n": n, "seconds": seconds, "iterations": result.iterations, "patterns": result.n_patterns,
            "value": result.value, "lower_bound": result.lower_bound, "relative_gap": result.relative_gap,
            "pricing_gap": result.pricing_gap, "width": result.width, "certificate": result.certificate,

@@ -769,7 +769,8 @@ def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rt
     scale = max(abs(primal), np.finfo(float).tiny)
     # prove as much as agreement needs: c(λ) ≤ the c at which LB reaches the claimed bound minus half
     # the tolerance (only a pruning target: the bound below is whatever the branch and bound proves)
-    aim = _certifiable_constraint(lam, data.y, data.beta, (result.lower_bound - 0.5 * rtol * scale) / data.value_scale)
+    aim = _certifiable_constraint(lam, data.y, data.beta,
+                                  (result.lower_bound - 0.5 * rtol * scale) / data.value_scale)
     pricing = price_relu_dual(data.X, lam, seed=seed, threshold=aim if 0.0 < aim < math.inf else None)
     bound, _ = _scaled_bound(lam, data.y, data.beta, pricing.upper_bound)
     lower = data.value_scale * bound
