@@ -4,13 +4,13 @@ For each (D, N): data toy_relu_dataset(N, seed=0, d=D), beta = TOY_BETA. We run
 `two_layer_relu(patterns="pricing")` and report wall-clock time, column-generation rounds,
 patterns used, the certified relative gap (value − lower bound)/value and the final pricing gap;
 then re-verify the certificate independently (`verify_two_layer_relu`), and train non-convex
-networks (L-BFGS, widths 8 and 32, 3 inits each) to check the certified value is ≤ every trained
+networks (L-BFGS, widths 8, 32 and 128, 3 inits each) to check the certified value is ≤ every trained
 objective. Where full enumeration is feasible (≤ 4096 patterns: small N) we also solve with
 patterns="all" and report the relative difference of the optima, and the time ratio
 pricing/enumeration measured in the same run (absolute times are noisy on the shared machine).
 pyscnn is not run here (see landscape_solvers.py for the pyscnn comparison on fixed patterns).
 
-    PYTHONPATH=. python benchmarks/landscape_pricing.py [--sizes 5x50 5x100 10x50] [--out FILE]
+    PYTHONPATH=. python benchmarks/landscape_pricing.py [--sizes 5x30 5x100 10x50] [--out FILE]
 
 Writes benchmarks/results/landscape_pricing.json (temp file + rename) and prints a table.
 """
@@ -32,7 +32,9 @@ from theory_kit.landscape import (TOY_BETA, max_pattern_count, toy_relu_dataset,
 from theory_kit.landscape.nonconvex import train_two_layer_relu  # noqa: E402
 
 OUT = RESULTS / "landscape_pricing.json"
-DEFAULT_SIZES = ("5x12", "10x12", "5x50", "5x100", "10x50", "5x200", "10x100", "10x200")
+# the issue's acceptance sizes are 5x100 and 10x50; 10x50 is not certified yet (benchmarks/README.md)
+DEFAULT_SIZES = ("5x12", "5x30", "5x100", "10x50")
+TRAINED_WIDTHS = (8, 32, 128)
 ENUMERATION_BUDGET = 4096
 
 
@@ -42,7 +44,8 @@ def run_one(d: int, n: int) -> dict:
     result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
     seconds = time.perf_counter() - start
     check = verify_two_layer_relu(X, y, result)
-    trained = [train_two_layer_relu(X, y, beta=TOY_BETA, width=w, seed=k)[2] for w in (8, 32) for k in range(3)]
+    trained = [train_two_layer_relu(X, y, beta=TOY_BETA, width=w, seed=k)[2]
+               for w in TRAINED_WIDTHS for k in range(3)]
     row = {"d": d, "n": n, "seconds": seconds, "iterations": result.iterations, "patterns": result.n_patterns,
            "value": result.value, "lower_bound": result.lower_bound, "relative_gap": result.relative_gap,
            "pricing_gap": result.pricing_gap, "width": result.width, "certificate": result.certificate,

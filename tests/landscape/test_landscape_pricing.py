@@ -92,19 +92,23 @@ def test_pricing_rejects_bad_input():
 
 
 @pytest.mark.slow
-def test_column_generation_certifies_d5_n30_against_trained_networks():
-    # measured: ~60 s (3 rounds, 142 patterns, relative gap 1e-8); d = 5, N = 100 and d = 10,
-    # N = 50 do not finish in reasonable time yet (issue 20, benchmarks/README.md)
+@pytest.mark.parametrize("n", [30, 100])
+def test_column_generation_certifies_d5_against_trained_networks(n):
+    # issue 20 acceptance at N = 100 (benchmarks/README.md has the times); D = 10, N = 50 is not
+    # certified yet (the sphere-box branch and bound does not scale to 9-dimensional faces)
     from theory_kit.landscape import train_two_layer_relu
 
-    X, y = toy_relu_dataset(30, seed=0, d=5)
+    X, y = toy_relu_dataset(n, seed=0, d=5)
     result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
     assert result.certificate == "exact-pricing" and result.relative_gap <= 1e-6
-    assert verify_two_layer_relu(X, y, result).agrees
-    for width in (4, 16, 64):
+    assert result.network_objective == pytest.approx(result.value, rel=1e-6)
+    check = verify_two_layer_relu(X, y, result)
+    # the re-pricing refines to the claimed bound minus rtol/2 = 5e-7 (verify_two_layer_relu)
+    assert check.agrees and check.relative_gap <= result.relative_gap + 6e-7
+    for width in (8, 32, 128):
         for seed in range(3):
             objective = train_two_layer_relu(X, y, beta=TOY_BETA, width=width, seed=seed)[2]
-            assert objective >= result.lower_bound * (1 - 1e-9)
+            assert objective >= result.lower_bound * (1 - 1e-12)
 
 
 def test_pricing_edge_cases_rank_one_and_zero_data():
@@ -116,3 +120,18 @@ def test_pricing_edge_cases_rank_one_and_zero_data():
     assert zero.upper_bound == 0.0 and zero.best_value == 0.0
     with pytest.raises(InvalidInput, match="n_starts"):
         price_relu_dual(X, lam, n_starts=0)
+
+
+def test_certifiable_constraint_is_the_c_at_which_the_scaled_bound_reaches_the_target():
+    from theory_kit.landscape.relu import _certifiable_constraint, _scaled_bound
+
+    rng = np.random.default_rng(3)
+    y = rng.standard_normal(20)
+    lam = y - 0.3 * rng.standard_normal(20)
+    beta = 0.1
+    best, _ = _scaled_bound(lam, y, beta, 0.0)  # c = 0: s = λᵀy/‖λ‖², the unconstrained best
+    target = 0.9 * best
+    c = _certifiable_constraint(lam, y, beta, target)
+    assert _scaled_bound(lam, y, beta, c)[0] == pytest.approx(target, rel=1e-12)
+    assert _scaled_bound(lam, y, beta, c * (1 + 1e-6))[0] < target
+    assert _certifiable_constraint(lam, y, beta, 1.1 * best) == 0.0  # unreachable target

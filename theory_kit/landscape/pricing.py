@@ -19,7 +19,9 @@ of f(p) is maximised over the box exactly, and f(t p/‖p‖) = t f(p)/‖p‖ �
     rows, max {aᵀu : ‖u‖ ≤ 1, σ_i x_iᵀu ≥ 0 (i cut), u in the region cone} = min_{μ≥0} ‖a + Bᵀμ‖
     (SOCP strong duality; a = Xᵀ D v with D the active rows plus the σ = + cut rows, B the cut
     rows and the region's rows), computed by NNLS. Any μ ≥ 0 gives a valid upper bound (weak
-    duality), and the maximiser w = (a + Bᵀμ)/‖a + Bᵀμ‖ gives the exact lower value f(w);
+    duality), and the maximiser w = (a + Bᵀμ)/‖a + Bᵀμ‖ gives the exact lower value f(w). Before
+    the NNLS, the sign choice is bounded by the box's affine bound with the cut rows fixed to σ
+    (every row is then linear on that part of the box) and skipped when that is ≤ the target;
   * every other box is halved along its widest side.
 When the boxes are exhausted, the bound is max(pruned bounds, exact region maxima) ≥ max f. At a
 node budget the remaining boxes' bounds enter the max, so the bound stays valid (only looser).
@@ -33,8 +35,10 @@ N = 100, and its cut refinement did not reach 1e-6 at N = 10 in 60 rounds, so it
 Lower side. Every evaluated unit direction w gives f(w) ≤ c exactly: the best such value and its
 direction are returned; directions with |λᵀ relu(X w)| > threshold are violating patterns for
 column generation. A cheap ascent (u ← normalise(Xᵀ D(u) v), the maximiser of the current
-pattern's linearisation, iterated to a fixed pattern) from seeded random and caller-given starts
-finds most violators before the branch and bound runs.
+pattern's linearisation, iterated to a fixed pattern) from seeded random and caller-given starts,
+followed by a greedy local search over the arrangement's cells (from a cell's exact maximiser, move
+to the best neighbouring cell across a facet whose constraint binds there), finds most violators
+before the branch and bound runs.
 
 Tolerances (honest statement): box intervals, envelopes and NNLS residual norms are evaluated in
 floating point on O(1) data (`relu` normalises by powers of two), so the bound is exact up to
@@ -118,18 +122,6 @@ def relu_objective_direction(X: np.ndarray, v: np.ndarray, U: np.ndarray) -> np.
     return v @ np.maximum(X @ U, 0.0)
 
 
-def _pattern_max(Xr: np.ndarray, v: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray]:
-    """(min_{μ≥0} ‖a + Bᵀμ‖, its unit direction) for a = Xᵀ D v, B = diag(2D−1) X (module docstring)."""
-    a = Xr.T @ (mask * v)
-    B = (2.0 * mask - 1.0)[:, None] * Xr
-    mu, _ = nnls(B.T, -a)
-    g = a + B.T @ np.maximum(mu, 0.0)
-    norm = float(np.linalg.norm(g))
-    if norm == 0.0:
-        return 0.0, np.zeros(Xr.shape[1])
-    return norm, g / norm
-
-
 def _ascent(Xr: np.ndarray, v: np.ndarray, starts: np.ndarray, steps: int = 30) -> np.ndarray:
     """Fixed-pattern ascent from each start: u ← normalise(Xᵀ D(u) v); returns unit columns (R, K)."""
     U = starts / np.maximum(np.linalg.norm(starts, axis=0), 1e-300)
@@ -142,6 +134,46 @@ def _ascent(Xr: np.ndarray, v: np.ndarray, starts: np.ndarray, steps: int = 30) 
             return new
         U = new
     return U
+
+
+def _local_search(Xr: np.ndarray, v: np.ndarray, U: np.ndarray, max_steps: int = 60) -> np.ndarray:
+    """Greedy ascent over the arrangement's cells from each column of U (R, K); returns unit columns.
+
+    From the exact maximiser w of the current cell (NNLS, `_pattern_max`), the rows whose cone
+    constraint binds (x_iᵀw = 0, multiplier μ_i > 0) are the facets the maximum presses against;
+    the neighbouring cell across such a facet contains w too, so its maximum is at least f(w). Move
+    to the best neighbour while it improves. Each returned direction's value f(w) is exact.
+    """
+    out = []
+    for k in range(U.shape[1]):
+        mask = ((Xr @ U[:, k]) > 0).astype(float)
+        value, w, mu = _pattern_max(Xr, v, mask)
+        for _ in range(max_steps):
+            best = (value, None)
+            for i in np.flatnonzero(mu > 0):
+                flipped = mask.copy()
+                flipped[i] = 1.0 - flipped[i]
+                cand_value, cand_w, cand_mu = _pattern_max(Xr, v, flipped)
+                if cand_value > best[0] * (1.0 + 1e-12):
+                    best = (cand_value, (flipped, cand_w, cand_mu))
+            if best[1] is None:
+                break
+            value, (mask, w, mu) = best[0], best[1]
+        if value > 0:
+            out.append(w)
+    return np.array(out).T if out else np.zeros((Xr.shape[1], 0))
+
+
+def _pattern_max(Xr: np.ndarray, v: np.ndarray, mask: np.ndarray) -> tuple[float, np.ndarray, np.ndarray]:
+    """(min_{μ≥0} ‖a + Bᵀμ‖, its unit direction, μ) for a = Xᵀ D v, B = diag(2D−1) X (module docstring)."""
+    a = Xr.T @ (mask * v)
+    B = (2.0 * mask - 1.0)[:, None] * Xr
+    mu, _ = nnls(B.T, -a)
+    g = a + B.T @ mu
+    norm = float(np.linalg.norm(g))
+    if norm == 0.0:
+        return 0.0, np.zeros(Xr.shape[1]), mu
+    return norm, g / norm, mu
 
 
 def _region_rows(k: int, s: float, lo: np.ndarray, hi: np.ndarray, r: int) -> np.ndarray:
@@ -157,16 +189,33 @@ def _region_rows(k: int, s: float, lo: np.ndarray, hi: np.ndarray, r: int) -> np
     return np.array(rows)
 
 
-def _exact_region(Xr, v, k, s, lo, hi, cut, base_mask) -> list[tuple[float, np.ndarray]]:
-    """max f over (region cone ∩ ball) per sign pattern of the cut rows, each by NNLS: [(value, w)]."""
-    A = _region_rows(k, s, lo, hi, Xr.shape[1])
+def _exact_region(Xr, v, k, s, lo, hi, cut, base_mask, target) -> list[tuple[float, np.ndarray | None]]:
+    """max f over (region cone ∩ ball) per sign pattern σ of the cut rows: [(value, w or None)].
+
+    With σ fixed every row is linear on its part of the box, so the box's affine bound with those
+    rows (maximised over the whole face box, divided by min ‖p‖; module docstring) bounds that
+    part; when it is ≤ target the part is pruned (value = that bound, w = None). Otherwise NNLS
+    gives the exact maximum and its maximiser w.
+    """
+    r = Xr.shape[1]
+    others = np.array([j for j in range(r) if j != k], dtype=int)
+    mid, half = (lo + hi) / 2, (hi - lo) / 2
+    min_norm = math.sqrt(1.0 + float(np.sum(np.where((lo <= 0) & (hi >= 0), 0.0, np.minimum(lo ** 2, hi ** 2)))))
+    bits = np.arange(2 ** cut.size)
+    sigmas = ((bits[:, None] >> np.arange(cut.size)[None, :]) & 1).astype(float)  # (2^k, k)
+    base = Xr.T @ (base_mask * v)
+    a_all = base[None, :] + sigmas @ (v[cut, None] * Xr[cut])  # (2^k, R): a = Xᵀ D_σ v
+    lin = a_all[:, k] * s + a_all[:, others] @ mid + np.abs(a_all[:, others]) @ half
+    pre = np.maximum(lin, 0.0) / min_norm
+    A = _region_rows(k, s, lo, hi, r)
+    B = np.vstack([Xr[cut], A])
     out = []
-    for bits in range(2 ** cut.size):
-        sigma = ((bits >> np.arange(cut.size)) & 1).astype(float)
-        mask = base_mask.copy()
-        mask[cut] = sigma
-        a = Xr.T @ (mask * v)
-        B = np.vstack([(2.0 * sigma - 1.0)[:, None] * Xr[cut], A])
+    for idx in range(bits.size):
+        if pre[idx] <= target:
+            out.append((float(pre[idx]), None))
+            continue
+        B[:cut.size] = (2.0 * sigmas[idx] - 1.0)[:, None] * Xr[cut]
+        a = a_all[idx]
         mu, _ = nnls(B.T, -a)
         g = a + B.T @ mu  # any μ ≥ 0 gives max ≤ ‖g‖ (weak duality); NNLS makes it tight
         value = float(np.linalg.norm(g))
@@ -219,8 +268,10 @@ def _branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes
         enum = ~prune & (n_cut <= max_enum)
         for idx in np.flatnonzero(enum):
             for value, w in _exact_region(Xr, v, K[idx], S[idx], LO[idx], HI[idx], np.flatnonzero(cut[idx]),
-                                          pos[idx].astype(float)):
+                                          pos[idx].astype(float), target):
                 upper = max(upper, value)
+                if w is None:
+                    continue
                 fw = float(v @ np.maximum(Xr @ w, 0.0))
                 if fw > target and len(above) < _MAX_COLLECTED:
                     above.append(w)
@@ -302,8 +353,10 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
                              seconds=time.perf_counter() - start_time)
     rng = np.random.default_rng(seed)
     S = rng.standard_normal((r, n_starts))
+    given = None
     if starts is not None and starts.shape[1]:
-        S = np.hstack([basis.T @ starts, S])
+        given = basis.T @ starts
+        S = np.hstack([given, S])
     # candidate directions: ascent from every start, for both signs; then each pattern's exact max
     candidates = []
     for v in (lam, -lam):
@@ -311,18 +364,21 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
         candidates.append(U)
     cand = np.hstack(candidates)
     refined = []
-    masks_seen = set()
-    for sign, v in enumerate((lam, -lam)):
+    for v in (lam, -lam):
         vals = relu_objective_direction(Xr, v, cand)
-        for k in np.argsort(-vals)[:max(4 * max_violators, 20)]:
-            mask = (Xr @ cand[:, k]) > 0
-            key = (sign, mask.tobytes())
-            if key in masks_seen:
-                continue
-            masks_seen.add(key)
-            _, w = _pattern_max(Xr, v, mask.astype(float))
-            refined.append(w)
-    pool = [cand] + ([np.array(refined).T] if refined else [])
+        keys, picked = set(), []
+        for k in np.argsort(-vals):
+            if len(picked) >= max(2 * max_violators, 20):
+                break
+            key = ((Xr @ cand[:, k]) > 0).tobytes()
+            if key not in keys:
+                keys.add(key)
+                picked.append(k)
+        # the caller's starts (e.g. the current patterns' gates, tight at the optimum) are searched
+        # from their own cells too: their neighbours across binding facets are the likely violators
+        local_starts = cand[:, picked] if given is None else np.hstack([cand[:, picked], given])
+        refined.append(_local_search(Xr, v, local_starts))
+    pool = [cand] + refined
     pool_dirs = np.hstack(pool)
     time_limited, node_count = False, 0
     upper = float(np.abs(lam) @ np.linalg.norm(Xr, axis=1))  # trivial valid bound (triangle)

@@ -600,6 +600,28 @@ CG_WARM_INITS = 2
 CG_VIOLATION_RTOL = 1e-7
 # Column-generation rounds (convex solves) before stopping with the (valid, open) bound.
 CG_MAX_ITERATIONS = 60
+# Seeded random starts of the pricing heuristic per round.
+CG_HEURISTIC_STARTS = 1000
+# The exact pricing certifies c(λ) ≤ c_max, the largest c for which LB(sλ), s = β/c, is within this
+# relative gap of the master's value (`_certifiable_constraint`).
+CG_GAP_RTOL = 5e-7
+
+
+def _certifiable_constraint(lam: np.ndarray, y: np.ndarray, beta: float, target: float) -> float:
+    """Largest c with LB(sλ) ≥ target for s = min(λᵀy/‖λ‖², β/c) (`_scaled_bound`); 0 if none.
+
+    LB(s) = s a − s² b/2 (a = λᵀy, b = ‖λ‖²) increases on [0, a/b], so the condition is s ≥ s_min,
+    the smaller root of s a − s² b/2 = target, i.e. c ≤ β/s_min. Pricing uses it as the threshold to
+    prove: a bound c(λ) ≤ that c certifies LB ≥ target (column generation: target = (1 −
+    CG_GAP_RTOL)·value; verification: the claimed lower bound minus the agreement tolerance).
+    """
+    a, b = float(lam @ y), float(lam @ lam)
+    disc = a * a - 2.0 * b * target
+    if b == 0.0 or a <= 0.0 or disc < 0.0:
+        return 0.0
+    if target <= 0.0:
+        return math.inf
+    return beta * (a + math.sqrt(disc)) / (2.0 * target)  # β/s_min, s_min = (a − √disc)/b = 2·target/(a + √disc)
 
 
 def _warm_gates(data: _Normalised, seed: int) -> np.ndarray:
@@ -625,11 +647,14 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
     """Column generation over activation patterns with exact pricing (`landscape.pricing`).
 
     Rounds: solve the convex program on the current patterns (Clarabel) → residual λ; price λ, first
-    by the cheap ascent heuristic, and when it finds nothing by the exact branch and bound (stopping
-    at its first violator); add up to 40 violating patterns; repeat. When the branch and bound proves
-    c(λ) ≤ β̃(1 + CG_VIOLATION_RTOL) no pattern can improve the program: the convex value is the global
-    optimum for every width (up to that tolerance, which the dual bound then accounts for). At any
-    stop the bound LB(sλ) with s = min(λᵀy/‖λ‖², β/c_UB) is valid (weak duality, module docstring).
+    by the heuristic (ascent from CG_HEURISTIC_STARTS random starts and the active patterns' gates,
+    then local search over cells), and only when it finds nothing above β̃(1 + CG_VIOLATION_RTOL) by
+    the exact branch and bound, which stops at its first violator; add up to 40 violating patterns;
+    repeat. The branch and bound's threshold is c_max = the largest c(λ) for which LB(β̃λ/c) is within
+    CG_GAP_RTOL of the convex value (`_certifiable_constraint`, ≥ β̃(1 + CG_VIOLATION_RTOL)): when it
+    proves c(λ) ≤ c_max the convex value is the global optimum for every width to that relative gap,
+    which the reported lower bound states. At any stop the bound LB(sλ) with s = min(λᵀy/‖λ‖², β/c_UB)
+    is valid (weak duality, module docstring).
     The zero network is recognised first by pricing λ = ỹ (module docstring, "Zero network").
     """
     data = _normalise("two_layer_relu", X, y, beta)
@@ -657,9 +682,14 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
         active = (np.linalg.norm(U, axis=0) + np.linalg.norm(V, axis=0)) > 0
         starts = pattern_set.gates[:, active]
         pricing = price_relu_dual(data.X, lam, threshold=threshold, starts=starts, seed=seed + iteration,
-                                  heuristic_only=True)
+                                  n_starts=CG_HEURISTIC_STARTS, heuristic_only=True)
         if pricing.violating_gates.shape[1] == 0:
-            pricing = price_relu_dual(data.X, lam, threshold=threshold, starts=starts, seed=seed + iteration,
+            # the heuristic found nothing: certify exactly, against the largest c that still gives
+            # a relative gap ≤ CG_GAP_RTOL (a violator above it is added and the rounds go on)
+            c_max = max(threshold, _certifiable_constraint(lam, data.y, data.beta,
+                                                           (1.0 - CG_GAP_RTOL) * solution.value))
+            c_max = c_max if math.isfinite(c_max) else threshold  # value ≤ 0: nothing to aim above β
+            pricing = price_relu_dual(data.X, lam, threshold=c_max, starts=starts, seed=seed + iteration,
                                       stop_on_violation=True)
         if pricing.violating_gates.shape[1] == 0:
             break
@@ -708,9 +738,11 @@ def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rt
     """Re-verify a two-layer ReLU certificate from scratch: primal objective and dual bound.
 
     The primal side is `two_layer_objective` of the result's network on (X, y); the dual side
-    re-prices the result's dual vector λ with a fresh branch and bound (different heuristic seed, no early stop)
-    and recomputes LB(sλ) with s = min(λᵀy/‖λ‖², β/c). Nothing from the result but (W, α, λ, β)
-    is trusted.
+    re-prices the result's dual vector λ with a fresh branch and bound (different heuristic seed) and
+    recomputes LB(sλ) with s = min(λᵀy/‖λ‖², β/c). The branch and bound refines until its bound
+    c reaches the c at which LB would fall rtol/2 below the claimed lower bound (or c(λ) is known to
+    its own 1e-8): the claimed bound only sets how far to refine, never the value reported. Nothing
+    from the result but (W, α, λ, β) is trusted.
 
     Args:
         X, y: the data the result was computed on; result: a TwoLayerReluResult.
@@ -734,10 +766,14 @@ def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rt
     primal = two_layer_objective(X, y, result.W, result.alpha, beta=beta)
     data = _normalise("verify_two_layer_relu", X, y, beta)
     lam = result.dual / data.s_y
-    pricing = price_relu_dual(data.X, lam, seed=seed)
+    scale = max(abs(primal), np.finfo(float).tiny)
+    # prove as much as agreement needs: c(λ) ≤ the c at which LB reaches the claimed bound minus half
+    # the tolerance (only a pruning target: the bound below is whatever the branch and bound proves)
+    aim = _certifiable_constraint(lam, data.y, data.beta,
+                                  (result.lower_bound - 0.5 * rtol * scale) / data.value_scale)
+    pricing = price_relu_dual(data.X, lam, seed=seed, threshold=aim if 0.0 < aim < math.inf else None)
     bound, _ = _scaled_bound(lam, data.y, data.beta, pricing.upper_bound)
     lower = data.value_scale * bound
-    scale = max(abs(primal), np.finfo(float).tiny)
     agrees = (abs(primal - result.network_objective) <= rtol * scale
               and abs(lower - result.lower_bound) <= rtol * scale and lower <= primal + rtol * scale)
     return ReluVerification(network_objective=primal, lower_bound=lower,
