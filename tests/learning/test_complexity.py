@@ -138,7 +138,7 @@ def test_medium_configuration_shape(name):
     from theory_kit.learning import experiments
 
     exp = experiments.get_experiment(name, "medium")
-    assert len(exp.ns) >= 3 and exp.search.seeds >= 3 and len(exp.search.grid) >= 4
+    assert len(exp.ns) >= 3 and exp.search.seeds >= 3 and len(exp.search.grid) >= 3
     for c in exp.conditions():
         assert c.task.input_space >= 2 * exp.search.grid[-1]
     assert [c["n"] for c in experiments.sweep_grid(name, "medium")] == list(exp.ns)

@@ -112,8 +112,9 @@ _SPECS: dict[str, dict] = {
         prediction=("reversed and scratchpad need far fewer samples than plain "
                     "(Lee et al. 2024)"),
         task_args=(("base", 10),),
-        small=dict(ns=(2, 3), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
-        medium=dict(ns=(4, 5, 6), grid=(16, 32, 64, 128), seeds=3, rounds=0, test=128,
+        small=dict(ns=(4, 5), grid=(32, 64, 128), seeds=2, rounds=0, test=128, target=0.95,
+                   task_args=(("base", 2),)),
+        medium=dict(ns=(5, 6, 7), grid=(32, 128, 512), seeds=3, rounds=0, test=128,
                     target=0.95, train=_MEDIUM_TRAIN_LONG, model=_MEDIUM_MODEL,
                     task_args=(("base", 2),)),
         full=dict(ns=(2, 3, 4, 5, 6, 7), grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
