@@ -47,7 +47,7 @@ from theory_kit.learning.training import TrainConfig
 
 __all__ = ["Experiment", "EXPERIMENTS", "CONFIGS", "Result", "get_experiment", "run", "summarise",
            "figure", "fit_lines", "cell", "sweep_grid", "from_sweep", "write_figure",
-           "compilation_cache"]
+           "compilation_cache", "length_generalisation"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -329,6 +329,60 @@ def write_figure(name: str, stem: str, out_dir, seed: int = 0, config: str = "sm
         "curves": (("n", "arm", "size", "mean_accuracy", "min_accuracy"), res.curves),
         "probes": (("n", "arm", "seed", "size", "accuracy", "answer_loss", "train_loss"),
                    res.probes), **extra})
+
+
+# -- length generalisation ---------------------------------------------------------------------
+def length_generalisation(family: str, n_train: int, n_test: Sequence[int], *, cot: bool,
+                          size: int, seeds: int = 2, test: int = 128, seed: int = 0,
+                          train: TrainConfig = _SMALL_TRAIN, model: Optional[dict] = None,
+                          task_args: Optional[dict] = None) -> list[tuple]:
+    """Train at size n_train, test at other sizes (length generalisation, issue 19 item 1).
+
+    `seeds` models (one compilation) train on the first `size` prompts of their own pool of
+    the task `family` at n_train (with its chain of thought when `cot`); each is then decoded
+    greedily on `test` prompts of every size in n_test (same vocabulary; `Task.with_size`),
+    all sequences padded to the longest, so the position embeddings cover every length (those
+    past the training length are never trained).
+
+    Returns:
+        rows (n, seed index, exact-match accuracy, answer loss), n in the order of n_test.
+
+    Raises:
+        InvalidInput: sizes below 1, an empty n_test, or a pool the task cannot hold."""
+    from theory_kit.learning import training
+    from theory_kit.learning.models import ModelConfig
+
+    if not n_test or min(n_test) < 1 or n_train < 1:
+        raise InvalidInput(f"length_generalisation: sizes must be >= 1, got n_train={n_train!r}"
+                           f", n_test={tuple(n_test)!r}")
+    if not (isinstance(seeds, int) and seeds >= 1):
+        raise InvalidInput(f"length_generalisation: seeds must be an int >= 1, got {seeds!r}")
+    top = max(max(n_test), n_train)
+    base = tasklib.make_task(family, n_train, max_size=top, **(task_args or {}))
+    data, helds = [], {}
+    for s in range(seeds):
+        pool, held = tasklib.split_pools(base, train=size, test=test, seed=seed * 1_000_003 + s)
+        data.append(tasklib.dataset(base, pool, cot=cot))
+        for m in n_test:
+            prompts = held if m == n_train else tasklib.split_pools(
+                base.with_size(m), train=1, test=test, seed=seed * 1_000_003 + s)[1]
+            helds[m, s] = tasklib.dataset(base.with_size(m), prompts, cot=cot)
+    length = max(d.length for d in data + list(helds.values()))
+    mconf = ModelConfig(**{"vocab": len(base.vocab), "length": length,
+                           **dict(model or dict(Experiment.model))})
+    pools = np.stack([d.padded(length)[0] for d in data])
+    trained = training.train(mconf, train, pools, [size] * seeds,
+                             [(seed * 7919 + s) % 2**31 for s in range(seeds)],
+                             np.stack([d.padded(length)[1] for d in data]))
+    rows = []
+    for m in n_test:
+        padded = [helds[m, s].padded(length) for s in range(seeds)]
+        ev = training.evaluate(trained, np.stack([p[0] for p in padded]),
+                               np.stack([p[1] for p in padded]),
+                               np.stack([p[2] for p in padded]))
+        rows += [(int(m), s, float(ev.accuracy[s]), float(ev.answer_loss[s]))
+                 for s in range(seeds)]
+    return rows
 
 
 # -- sweeps (medium and full configurations) ---------------------------------------------------
