@@ -16,7 +16,7 @@ arm (power and exponential) and learning curves; `figure` plots one. The small c
 are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 1.5 CPU-minutes
 each, not for the theory's regime: 400 Adam steps, width 16, 2 seeds, a grid of 3 sizes and a
 95% target on 128 held-out prompts (the full configurations: 99% on 512). The medium
-configurations measure the growth rates (a few CPU-minutes to half an hour each: 3 seeds, 3-4
+configurations measure the growth rates (25-35 minutes each on one worker here: 3 seeds, 3-4
 sizes, addition in base 2 so the models learn it within budget; results in
 benchmarks/README.md, "Learning: measured growth rates"). A medium or full configuration
 runs as a sweep, one cell per (size n, seed) running every arm, paired: the arms of a cell
@@ -133,8 +133,9 @@ _SPECS: dict[str, dict] = {
 
 #: Experiment names.
 EXPERIMENTS = tuple(_SPECS)
-#: Configurations: "small" (figures), "medium" (the measured growth rates, a sweep of about
-#: 15 CPU-minutes per experiment), "full" (long sweeps), "tiny" (smoke tests of the machinery).
+#: Configurations: "small" (figures), "medium" (the measured growth rates: a sweep of 25-35
+#: minutes per experiment on one worker of a loaded 2-core machine), "full" (long sweeps),
+#: "tiny" (smoke tests of the machinery).
 CONFIGS = ("tiny", "small", "medium", "full")
 
 
@@ -195,17 +196,16 @@ def run(name: str, config: str = "small", seed: int = 0,
     return summarise(exp, _threshold_rows(conds, found), _probe_rows(conds, probes), seed=seed)
 
 
-def _threshold_rows(conds, found, seed=None) -> list:
-    """(n, arm, seed, threshold) rows of a search (`seed` replaces the seed index)."""
-    return [(conds[t.condition].task.n, conds[t.condition].label,
-             t.seed if seed is None else seed, t.size) for t in found]
+def _threshold_rows(conds, found) -> list:
+    """(n, arm, seed index, threshold) rows of a search."""
+    return [(conds[t.condition].task.n, conds[t.condition].label, t.seed, t.size)
+            for t in found]
 
 
-def _probe_rows(conds, probes, seed=None) -> list:
-    """(n, arm, seed, size, accuracy, answer loss, train loss) rows of a search."""
-    return [(conds[p.condition].task.n, conds[p.condition].label,
-             p.seed if seed is None else seed, p.size, p.accuracy, p.answer_loss, p.train_loss)
-            for p in probes]
+def _probe_rows(conds, probes) -> list:
+    """(n, arm, seed index, size, accuracy, answer loss, train loss) rows of a search."""
+    return [(conds[p.condition].task.n, conds[p.condition].label, p.seed, p.size, p.accuracy,
+             p.answer_loss, p.train_loss) for p in probes]
 
 
 def summarise(exp: Experiment, thresholds: Sequence[tuple], probes: Sequence[tuple], *,
