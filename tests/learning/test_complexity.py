@@ -91,12 +91,74 @@ def test_a_configuration_runs_as_a_sweep(tmp_path):
     from theory_kit.learning import experiments
 
     grid = experiments.sweep_grid("parity", "tiny")
-    assert {(c["n"], c["arm"]) for c in grid} == {(n, a) for n in (10, 13)
-                                                  for a in ("end to end", "CoT")}
+    assert [c["n"] for c in grid] == [10, 13] and all("arm" not in c for c in grid)
     rows = sweep.run("theory_kit.learning.experiments:cell", grid[:1], seeds=1,
                      store=str(tmp_path / "store"), engine="serial")
     sweep.check(rows)
-    assert len(rows[0]["probes"]) >= 2
-    assert rows[0]["threshold"] is None or 4 <= rows[0]["threshold"] <= 8
+    assert set(rows[0]["thresholds"]) == {"end to end", "CoT"}
+    assert {p[0] for p in rows[0]["probes"]} == {"end to end", "CoT"}
+    assert all(t is None or 4 <= t <= 8 for t in rows[0]["thresholds"].values())
+    res = experiments.from_sweep(rows)
+    assert {(r[0], r[1]) for r in res.medians} == {(10, "end to end"), (10, "CoT")}
     with pytest.raises(InvalidInput, match="'huge'"):
         experiments.get_experiment("parity", "huge")
+
+
+def _rows(exp, per_arm):
+    """Sweep rows of `cell`'s shape from thresholds per_arm[arm](n, seed index)."""
+    return [{"experiment": exp.name, "config": "medium", "n": n, "seed_index": s, "status": "ok",
+             "thresholds": {a: per_arm[a](n, s) for a, _ in exp.arms},
+             "probes": [[a, g, 1.0, 0.0, 0.0] for a, _ in exp.arms for g in exp.search.grid]}
+            for n in exp.ns for s in range(3)]
+
+
+def test_from_sweep_fits_the_growth_of_each_arm():
+    from theory_kit.learning import experiments
+
+    exp = experiments.get_experiment("composition", "medium")
+    rows = _rows(exp, {"end to end": lambda n, s: 2.0 ** n * (10 + s),
+                       "CoT": lambda n, s: None if n == exp.ns[-1] else 50 + s})
+    res = experiments.from_sweep(rows)
+    fits = {(r[0], r[1]): r[2:] for r in res.fits}
+    assert fits["end to end", "exponential"][0] == pytest.approx(math.log(2))
+    assert fits["CoT", "power"][0] == pytest.approx(0.0, abs=1e-12)
+    assert fits["CoT", "power"][4] == str(exp.ns[-1])          # the censored size
+    assert ("CoT", exp.ns[-1]) not in {(r[1], r[0]) for r in res.medians
+                                       if math.isfinite(r[2])}
+    with pytest.raises(InvalidInput, match="did not finish"):
+        experiments.from_sweep(rows[:1] + [{**rows[1], "status": "error"}])
+    with pytest.raises(InvalidInput, match="no rows"):
+        experiments.from_sweep([])
+
+
+@pytest.mark.parametrize("name", ["parity", "addition", "composition"])
+def test_medium_configuration_shape(name):
+    """Every arm is measured at >= 3 sizes, and every size's input space holds the largest
+    training pool plus unseen held-out prompts (split_pools' condition)."""
+    from theory_kit.learning import experiments
+
+    exp = experiments.get_experiment(name, "medium")
+    assert len(exp.ns) >= 3 and exp.search.seeds >= 3 and len(exp.search.grid) >= 3
+    for c in exp.conditions():
+        assert c.task.input_space >= 2 * exp.search.grid[-1]
+    assert [c["n"] for c in experiments.sweep_grid(name, "medium")] == list(exp.ns)
+
+
+def test_arms_are_paired_by_seed():
+    """At one (n, seed) every arm trains on the same prompts, is tested on the same held-out
+    prompts and starts from the same weights (the seed is shared; only the layout differs)."""
+    from theory_kit.learning import experiments
+
+    exp = experiments.get_experiment("addition", "medium")
+    conds = exp.conditions(ns=[exp.ns[0]])
+    arrays, _, _ = cx._prepared(conds, exp.search, seed=5)
+    p = conds[0].task.prompt_length
+    for s in range(exp.search.seeds):
+        pools = [arrays[ci, s][0][:, :p] for ci in range(len(conds))]
+        helds = [arrays[ci, s][1][:, :p] for ci in range(len(conds))]
+        assert all((x == pools[0]).all() for x in pools)
+        assert all((x == helds[0]).all() for x in helds)
+        answers = {arrays[ci, s][0][:, p:].tobytes() for ci in range(len(conds))}
+        assert len(answers) == len(conds)      # the arms differ in what follows the prompt
+    other = cx._prepared(conds, exp.search, seed=6)[0]
+    assert not (other[0, 0][0] == arrays[0, 0][0]).all()

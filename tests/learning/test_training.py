@@ -78,3 +78,26 @@ def test_inputs_are_checked():
         ModelConfig(vocab=3, length=4, width=6, heads=4)
     with pytest.raises(InvalidInput, match="steps"):
         training.TrainConfig(steps=0)
+
+
+@pytest.mark.slow   # two trainings and three compilations (~1 CPU-minute)
+def test_length_generalisation_trains_at_one_size_and_tests_at_others():
+    from theory_kit.learning import experiments
+
+    config = training.TrainConfig(steps=300, batch=64, learning_rate=1e-2)
+    kw = dict(cot=True, size=256, seeds=1, test=64, seed=0, train=config,
+              model={"width": 16, "layers": 2, "heads": 1}, task_args={"table": 4})
+    rows = experiments.length_generalisation("hops", 1, [1, 2], **kw)
+    assert [(n, s) for n, s, _, _ in rows] == [(1, 0), (2, 0)]
+    assert rows[0][2] >= 0.99                        # the training length is learned
+    assert all(0.0 <= acc <= 1.0 for _, _, acc, _ in rows)
+    assert rows == experiments.length_generalisation("hops", 1, [1, 2], **kw)   # seeded
+
+
+def test_length_generalisation_checks_its_sizes():
+    from theory_kit.learning import experiments
+
+    with pytest.raises(InvalidInput, match=r"n_test=\(\)"):
+        experiments.length_generalisation("hops", 1, [], cot=True, size=8)
+    with pytest.raises(InvalidInput, match="seeds must"):
+        experiments.length_generalisation("hops", 1, [2], cot=True, size=8, seeds=0)

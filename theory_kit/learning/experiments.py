@@ -1,5 +1,5 @@
-"""The sample-complexity experiments of issue 19, their small and full configurations, the
-figure they make, and the sweep cell that runs a full configuration through theory_kit.sweep.
+"""The sample-complexity experiments of issue 19, their small, medium and full configurations,
+the figure they make, and the sweep cell that runs a configuration through theory_kit.sweep.
 
     parity        parity of n bits: end to end vs a running-parity chain of thought
                   (prediction: end to end grows exponentially in n, CoT polynomially —
@@ -15,14 +15,18 @@ and returns a `Result`: per-seed thresholds, medians with bootstrap intervals, g
 arm (power and exponential) and learning curves; `figure` plots one. The small configurations
 are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 1.5 CPU-minutes
 each, not for the theory's regime: 400 Adam steps, width 16, 2 seeds, a grid of 3 sizes and a
-95% target on 128 held-out prompts (the full configurations: 99% on 512). A full
-configuration runs as a sweep, one cell per (size, arm, seed) (no pairing of arms by seed
-there):
+95% target on 128 held-out prompts (the full configurations: 99% on 512). The medium
+configurations measure the growth rates (25-35 minutes each on one worker here: 3 seeds, 3-4
+sizes, addition in base 2 so the models learn it within budget; results in
+benchmarks/README.md, "Learning: measured growth rates"). A medium or full configuration
+runs as a sweep, one cell per (size n, seed) running every arm, paired: the arms of a cell
+share its derived seed, hence its training and held-out prompts and their initial weights:
 
-    python -m theory_kit.learning.experiments parity --store runs/learn_parity --workers 2
+    python -m theory_kit.learning.experiments parity --config medium --store runs/learn_parity
 
-(`theory_kit.sweep.run("theory_kit.learning.experiments:cell", grid, ...)`; rerunning resumes,
-`theory-kit sweep table runs/learn_parity` prints the rows).
+(`theory_kit.sweep.run("theory_kit.learning.experiments:cell", grid, ...)`; rerunning resumes;
+at the end it prints the medians and growth fits, `from_sweep(sweep.load(store))` gives them
+as a Result.)
 """
 
 from __future__ import annotations
@@ -41,8 +45,9 @@ from theory_kit.learning import complexity as cx
 from theory_kit.learning import tasks as tasklib
 from theory_kit.learning.training import TrainConfig
 
-__all__ = ["Experiment", "EXPERIMENTS", "Result", "get_experiment", "run", "figure", "fit_lines",
-           "cell", "sweep_grid", "write_figure"]
+__all__ = ["Experiment", "EXPERIMENTS", "CONFIGS", "Result", "get_experiment", "run", "summarise",
+           "figure", "fit_lines", "cell", "sweep_grid", "from_sweep", "write_figure",
+           "compilation_cache", "length_generalisation"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -85,6 +90,9 @@ class Experiment:
 _TINY_TRAIN = TrainConfig(steps=5, batch=4)
 _TINY_MODEL = (("width", 8), ("layers", 1), ("heads", 1))
 _SMALL_TRAIN = TrainConfig(steps=400, batch=32, learning_rate=5e-3, warmup=20)
+_MEDIUM_TRAIN = TrainConfig(steps=600, batch=32, learning_rate=3e-3, warmup=30)
+_MEDIUM_TRAIN_LONG = TrainConfig(steps=800, batch=32, learning_rate=5e-3, warmup=30)
+_MEDIUM_MODEL = (("width", 32), ("layers", 2), ("heads", 2))
 _FULL_TRAIN = TrainConfig(steps=2000, batch=64, learning_rate=3e-3, warmup=100)
 _FULL_MODEL = (("width", 64), ("layers", 2), ("heads", 4))
 
@@ -94,6 +102,8 @@ _SPECS: dict[str, dict] = {
         prediction=("end to end: exponential in n (gradient signal 2^-n; Wies et al. 2023); "
                     "CoT: polynomial (Kim & Suzuki 2024)"),
         small=dict(ns=(10, 13), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
+        medium=dict(ns=(10, 12, 14, 16), grid=(32, 64, 128, 256, 512), seeds=3, rounds=0,
+                    test=128, target=0.95, train=_MEDIUM_TRAIN),
         full=dict(ns=(14, 16, 18, 20, 22, 24), grid=(16, 32, 64, 128, 256, 512, 1024, 2048,
                                                   4096, 8192), seeds=5, rounds=2, test=512)),
     "addition": dict(
@@ -102,7 +112,11 @@ _SPECS: dict[str, dict] = {
         prediction=("reversed and scratchpad need far fewer samples than plain "
                     "(Lee et al. 2024)"),
         task_args=(("base", 10),),
-        small=dict(ns=(2, 3), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
+        small=dict(ns=(4, 5), grid=(32, 64, 128), seeds=2, rounds=0, test=128, target=0.95,
+                   task_args=(("base", 2),)),
+        medium=dict(ns=(5, 6, 7), grid=(32, 128, 512), seeds=3, rounds=0, test=128,
+                    target=0.95, train=_MEDIUM_TRAIN_LONG, model=_MEDIUM_MODEL,
+                    task_args=(("base", 2),)),
         full=dict(ns=(2, 3, 4, 5, 6, 7), grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
                                                8192), seeds=5, rounds=2, test=512)),
     "composition": dict(
@@ -111,14 +125,18 @@ _SPECS: dict[str, dict] = {
                     "end to end does (Joshi et al. 2025)"),
         task_args=(("table", 6),),
         small=dict(ns=(2, 4), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
+        medium=dict(ns=(1, 2, 3), grid=(64, 256, 1024, 4096), seeds=3, rounds=0, test=128,
+                    target=0.95, train=_MEDIUM_TRAIN_LONG, model=_MEDIUM_MODEL),
         full=dict(ns=(1, 2, 3, 4, 5, 6), grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
                                                8192), seeds=5, rounds=2, test=512)),
 }
 
 #: Experiment names.
 EXPERIMENTS = tuple(_SPECS)
-#: Configurations: "small" (figures), "full" (sweeps), "tiny" (smoke tests of the machinery).
-CONFIGS = ("tiny", "small", "full")
+#: Configurations: "small" (figures), "medium" (the measured growth rates: a sweep of 25-35
+#: minutes per experiment on one worker of a loaded 2-core machine), "full" (long sweeps),
+#: "tiny" (smoke tests of the machinery).
+CONFIGS = ("tiny", "small", "medium", "full")
 
 
 def get_experiment(name: str, config: str = "small") -> Experiment:
@@ -134,13 +152,16 @@ def get_experiment(name: str, config: str = "small") -> Experiment:
     c = spec["small"] if config == "tiny" else spec[config]
     if config == "tiny":   # a smoke run of the machinery (tests): nothing is learned
         c = {**c, "grid": (4, 8), "seeds": 1, "rounds": 1, "test": 4}
+    train = {"tiny": _TINY_TRAIN, "small": _SMALL_TRAIN, "medium": _SMALL_TRAIN,
+             "full": _FULL_TRAIN}[config]
+    model = {"tiny": _TINY_MODEL, "small": Experiment.model, "medium": Experiment.model,
+             "full": _FULL_MODEL}[config]
     return Experiment(
         name=name, arms=spec["arms"], ns=c["ns"], prediction=spec["prediction"],
         search=cx.SearchConfig(grid=c["grid"], seeds=c["seeds"], rounds=c["rounds"],
                                test=c["test"], target=c.get("target", 0.99)),
-        train={"tiny": _TINY_TRAIN, "small": _SMALL_TRAIN, "full": _FULL_TRAIN}[config],
-        model={"tiny": _TINY_MODEL, "small": Experiment.model, "full": _FULL_MODEL}[config],
-        task_args=spec.get("task_args", ()))
+        train=c.get("train", train), model=c.get("model", model),
+        task_args=c.get("task_args", spec.get("task_args", ())))
 
 
 @dataclass(frozen=True)
@@ -172,26 +193,47 @@ def run(name: str, config: str = "small", seed: int = 0,
     conds = exp.conditions()
     probes, found = cx.search(conds, exp.search, train_config=exp.train,
                               model=dict(exp.model), seed=seed, desc=f"learn {exp.name}")
-    res = Result(exp)
-    for t in found:
-        c = conds[t.condition]
-        res.thresholds.append((c.task.n, c.label, t.seed, t.size))
-    for ci, c in enumerate(conds):
-        vals = [t.size for t in found if t.condition == ci]
-        res.medians.append((c.task.n, c.label, *cx.median_interval(vals, seed=seed)))
-        for size, mean, low in cx.learning_curve(probes, ci, exp.search.grid):
-            res.curves.append((c.task.n, c.label, size, mean, low))
+    return summarise(exp, _threshold_rows(conds, found), _probe_rows(conds, probes), seed=seed)
+
+
+def _threshold_rows(conds, found) -> list:
+    """(n, arm, seed index, threshold) rows of a search."""
+    return [(conds[t.condition].task.n, conds[t.condition].label, t.seed, t.size)
+            for t in found]
+
+
+def _probe_rows(conds, probes) -> list:
+    """(n, arm, seed index, size, accuracy, answer loss, train loss) rows of a search."""
+    return [(conds[p.condition].task.n, conds[p.condition].label, p.seed, p.size, p.accuracy,
+             p.answer_loss, p.train_loss) for p in probes]
+
+
+def summarise(exp: Experiment, thresholds: Sequence[tuple], probes: Sequence[tuple], *,
+              seed: int = 0) -> Result:
+    """A Result from per-seed threshold rows (n, arm, seed, threshold) and probe rows (n, arm,
+    seed, size, accuracy, answer loss, train loss): medians with bootstrap intervals per
+    (n, arm), growth fits per arm (power and exponential), learning curves over the grid
+    (`seed` seeds the bootstraps)."""
+    res = Result(exp, thresholds=list(thresholds), probes=list(probes))
+    for n in exp.ns:
+        for label, _ in exp.arms:
+            vals = [r[3] for r in thresholds if r[0] == n and r[1] == label]
+            if not vals:
+                continue
+            res.medians.append((n, label, *cx.median_interval(vals, seed=seed)))
+            for size in exp.search.grid:
+                acc = [r[4] for r in probes if r[0] == n and r[1] == label and r[3] == size]
+                if acc:
+                    res.curves.append((n, label, int(size), float(np.mean(acc)),
+                                       float(np.min(acc))))
     for label, _ in exp.arms:
-        per = [[t.size for t in found if conds[t.condition].label == label
-                and conds[t.condition].task.n == n] for n in exp.ns]
+        per = [[r[3] for r in thresholds if r[1] == label and r[0] == n] for n in exp.ns]
+        ns = [n for n, v in zip(exp.ns, per) if v]
+        per = [v for v in per if v]
         for law in ("power", "exponential"):
-            f = cx.fit_growth(exp.ns, per, law=law, seed=seed)
+            f = cx.fit_growth(ns, per, law=law, seed=seed)
             res.fits.append((label, law, f.rate, f.low, f.high,
                              " ".join(map(str, f.sizes_used)), " ".join(map(str, f.censored))))
-    for p in probes:
-        c = conds[p.condition]
-        res.probes.append((c.task.n, c.label, p.seed, p.size, p.accuracy, p.answer_loss,
-                           p.train_loss))
     return res
 
 
@@ -246,6 +288,26 @@ def fit_lines(res: Result) -> list[str]:
     return lines
 
 
+def compilation_cache(folder=None) -> Optional[str]:
+    """Keep XLA's compiled programs in `folder` (default figures/.cache/jax, git-ignored; env
+    THEORY_KIT_JAX_CACHE, "off" to disable) so a later build, or another figure whose models
+    have the same shapes, loads them instead of compiling (15-40 s each). A loaded program is
+    the same program: results are bitwise those of a fresh compilation. Returns the folder."""
+    import os
+
+    import jax
+
+    from theory_kit import paths
+
+    folder = folder or os.environ.get("THEORY_KIT_JAX_CACHE") or str(
+        paths.figures_cache_dir() / "jax")
+    if folder == "off":
+        return None
+    jax.config.update("jax_compilation_cache_dir", str(folder))
+    jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.5)
+    return str(folder)
+
+
 def write_figure(name: str, stem: str, out_dir, seed: int = 0, config: str = "small",
                  annotate=None) -> list:
     """The body of figures/fig_learn_<name>.py: run, print the fits, plot, save the figure and
@@ -253,6 +315,7 @@ def write_figure(name: str, stem: str, out_dir, seed: int = 0, config: str = "sm
     returned as {suffix: (header, rows)})."""
     from theory_kit import plotting
 
+    compilation_cache()
     res = run(name, config, seed=seed)
     for line in fit_lines(res):
         print(line)
@@ -268,30 +331,123 @@ def write_figure(name: str, stem: str, out_dir, seed: int = 0, config: str = "sm
                    res.probes), **extra})
 
 
-# -- sweeps (full configurations) ---------------------------------------------------------------
+# -- length generalisation ---------------------------------------------------------------------
+def length_generalisation(family: str, n_train: int, n_test: Sequence[int], *, cot: bool,
+                          size: int, seeds: int = 2, test: int = 128, seed: int = 0,
+                          train: TrainConfig = _SMALL_TRAIN, model: Optional[dict] = None,
+                          task_args: Optional[dict] = None) -> list[tuple]:
+    """Train at size n_train, test at other sizes (length generalisation, issue 19 item 1).
+
+    `seeds` models (one compilation) train on the first `size` prompts of their own pool of
+    the task `family` at n_train (with its chain of thought when `cot`); each is then decoded
+    greedily on `test` prompts of every size in n_test (same vocabulary; `Task.with_size`),
+    all sequences padded to the longest, so the position embeddings cover every length (those
+    past the training length are never trained).
+
+    Returns:
+        rows (n, seed index, exact-match accuracy, answer loss), n in the order of n_test.
+
+    Raises:
+        InvalidInput: sizes below 1, an empty n_test, or a pool the task cannot hold."""
+    from theory_kit.learning import training
+    from theory_kit.learning.models import ModelConfig
+
+    if not n_test or min(n_test) < 1 or n_train < 1:
+        raise InvalidInput(f"length_generalisation: sizes must be >= 1, got n_train={n_train!r}"
+                           f", n_test={tuple(n_test)!r}")
+    if not (isinstance(seeds, int) and seeds >= 1):
+        raise InvalidInput(f"length_generalisation: seeds must be an int >= 1, got {seeds!r}")
+    top = max(max(n_test), n_train)
+    base = tasklib.make_task(family, n_train, max_size=top, **(task_args or {}))
+    data, helds = [], {}
+    for s in range(seeds):
+        pool, held = tasklib.split_pools(base, train=size, test=test, seed=seed * 1_000_003 + s)
+        data.append(tasklib.dataset(base, pool, cot=cot))
+        for m in n_test:
+            prompts = held if m == n_train else tasklib.split_pools(
+                base.with_size(m), train=1, test=test, seed=seed * 1_000_003 + s)[1]
+            helds[m, s] = tasklib.dataset(base.with_size(m), prompts, cot=cot)
+    length = max(d.length for d in data + list(helds.values()))
+    mconf = ModelConfig(**{"vocab": len(base.vocab), "length": length,
+                           **dict(model or dict(Experiment.model))})
+    pools = np.stack([d.padded(length)[0] for d in data])
+    trained = training.train(mconf, train, pools, [size] * seeds,
+                             [(seed * 7919 + s) % 2**31 for s in range(seeds)],
+                             np.stack([d.padded(length)[1] for d in data]))
+    rows = []
+    for m in n_test:
+        padded = [helds[m, s].padded(length) for s in range(seeds)]
+        ev = training.evaluate(trained, np.stack([p[0] for p in padded]),
+                               np.stack([p[1] for p in padded]),
+                               np.stack([p[2] for p in padded]))
+        rows += [(int(m), s, float(ev.accuracy[s]), float(ev.answer_loss[s]))
+                 for s in range(seeds)]
+    return rows
+
+
+# -- sweeps (medium and full configurations) ---------------------------------------------------
 def sweep_grid(name: str, config: str = "full") -> list[dict]:
-    """The sweep cells of an experiment: one per (n, arm)."""
+    """The sweep cells of an experiment: one per size n (each runs every arm, paired)."""
     exp = get_experiment(name, config)
-    return [{"experiment": name, "config": config, "n": n, "arm": label}
-            for n in exp.ns for label, _ in exp.arms]
+    return [{"experiment": name, "config": config, "n": n} for n in exp.ns]
 
 
-def cell(experiment: str, config: str, n: int, arm: str, seed: int) -> dict:
-    """One sweep cell: the threshold search of one (n, arm) with one seed (theory_kit.sweep
-    task function; `seed` is the cell's derived seed)."""
+def cell(experiment: str, config: str, n: int, seed: int) -> dict:
+    """One sweep cell: the threshold search of every arm at size n with one seed
+    (theory_kit.sweep task function). The arms are paired: `seed` (the cell's derived seed,
+    the same for every arm since the arm is not a cell parameter) draws the training and
+    held-out prompts every arm trains and is tested on, and the initial weights of every
+    arm's models.
+
+    Returns:
+        thresholds: {arm: smallest size reaching the target, None when censored};
+        probes: [[arm, size, accuracy, answer loss, train loss], ...]."""
     exp = get_experiment(experiment, config)
+    if n not in exp.ns:
+        raise InvalidInput(f"cell: n = {n!r} is not a size of {experiment} {config} {exp.ns}")
     exp = dataclasses.replace(exp, search=dataclasses.replace(exp.search, seeds=1))
-    conds = exp.conditions(ns=[n], arms=[arm])
-    if not conds:
-        raise InvalidInput(f"cell: no arm {arm!r} in {experiment}")
+    compilation_cache()   # the cells of one n share their shapes: one compilation for all seeds
+    conds = exp.conditions(ns=[n])
     probes, found = cx.search(conds, exp.search, train_config=exp.train,
-                              model=dict(exp.model), seed=seed % 2**20)
-    return {"threshold": found[0].size if math.isfinite(found[0].size) else None,
-            "probes": [[p.size, p.accuracy] for p in probes]}
+                              model=dict(exp.model), seed=seed % 2**20,
+                              desc=f"learn {experiment} n={n}")
+    return {"thresholds": {conds[t.condition].label: t.size if math.isfinite(t.size) else None
+                           for t in found},
+            "probes": [[arm, size, acc, aloss, tloss]
+                       for _, arm, _, size, acc, aloss, tloss in _probe_rows(conds, probes)]}
+
+
+def from_sweep(rows: Sequence[dict], *, seed: int = 0) -> Result:
+    """The Result of a finished sweep of `cell` (rows of `theory_kit.sweep.run` or `load`):
+    thresholds per (n, arm, seed index), medians, growth fits and curves as `run` gives.
+
+    Raises:
+        InvalidInput: no rows, rows of several experiments or configurations, or a failed
+            cell (its parameters quoted)."""
+    if not rows:
+        raise InvalidInput("from_sweep: no rows")
+    bad = [r for r in rows if r.get("status", "ok") != "ok"]
+    if bad:
+        raise InvalidInput(f"from_sweep: {len(bad)} cells did not finish, e.g. "
+                           f"n={bad[0].get('n')!r} seed_index={bad[0].get('seed_index')!r}")
+    kinds = {(r["experiment"], r["config"]) for r in rows}
+    if len(kinds) != 1:
+        raise InvalidInput(f"from_sweep: rows of several experiments/configs {sorted(kinds)}")
+    exp = get_experiment(*kinds.pop())
+    thresholds, probes = [], []
+    for r in sorted(rows, key=lambda r: (r["n"], r["seed_index"])):
+        for label, _ in exp.arms:
+            size = r["thresholds"][label]
+            thresholds.append((r["n"], label, r["seed_index"],
+                               math.inf if size is None else float(size)))
+        probes += [(r["n"], arm, r["seed_index"], size, acc, aloss, tloss)
+                   for arm, size, acc, aloss, tloss in r["probes"]]
+    return summarise(exp, thresholds, probes, seed=seed)
 
 
 def main(argv: Optional[Sequence[str]] = None) -> int:
-    parser = argparse.ArgumentParser(description="Run a full learning experiment as a sweep")
+    parser = argparse.ArgumentParser(description="Run a learning experiment as a sweep and print "
+                                                 "its growth rates")
     parser.add_argument("name", choices=EXPERIMENTS)
     parser.add_argument("--config", default="full", choices=CONFIGS)
     parser.add_argument("--store", required=True)
@@ -302,8 +458,13 @@ def main(argv: Optional[Sequence[str]] = None) -> int:
     from theory_kit import sweep
 
     seeds = args.seeds or get_experiment(args.name, args.config).search.seeds
-    sweep.run("theory_kit.learning.experiments:cell", sweep_grid(args.name, args.config),
-              seeds=seeds, store=args.store, engine=args.engine, workers=args.workers)
+    rows = sweep.run("theory_kit.learning.experiments:cell", sweep_grid(args.name, args.config),
+                     seeds=seeds, store=args.store, engine=args.engine, workers=args.workers)
+    res = from_sweep(sweep.check(rows))
+    for r in res.medians:
+        print(f"  n={r[0]:<3} {r[1]:>11}: median {r[2]:g} [{r[3]:g}, {r[4]:g}]")
+    for line in fit_lines(res):
+        print(line)
     return 0
 
 
