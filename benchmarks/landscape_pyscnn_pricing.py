@@ -19,6 +19,7 @@ pyscnn is a benchmark-only dependency with torch: run this in a throwaway virtua
     /tmp/pyscnn-venv/bin/pip install torch==2.13.0 && /tmp/pyscnn-venv/bin/pip install --no-deps pyscnn
     /tmp/pyscnn-venv/bin/pip install cvxpy scikit-learn scipy tqdm opt_einsum linalg_backends sympy
     PYTHONPATH=. /tmp/pyscnn-venv/bin/python benchmarks/landscape_pyscnn_pricing.py [--sizes 5x12 5x100 10x50]
+                                                       [--gates 100 1000 4000]
 
 (pyscnn declares torchvision as a dependency but does not import it for this use.)
 Writes benchmarks/results/landscape_pyscnn_pricing.json (temp file + rename) and prints a table.
@@ -72,6 +73,7 @@ def run_pyscnn(X, y, gates: int, api) -> dict:
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", nargs="+", default=DEFAULT_SIZES, help="DxN pairs, e.g. 5x100")
+    parser.add_argument("--gates", nargs="+", type=int, default=GATES, help="sampled gate counts")
     parser.add_argument("--out", type=Path, default=OUT)
     args = parser.parse_args(argv)
     api, why_not = LS._load_pyscnn()
@@ -85,7 +87,7 @@ def main(argv=None) -> int:
         d, n = (int(v) for v in size.lower().split("x"))
         X, y = toy_relu_dataset(n, seed=0, d=d)
         cert = certified(d, n, X, y)
-        for gates in GATES:
+        for gates in args.gates:
             row = {"d": d, "n": n, "certified": cert, **run_pyscnn(X, y, gates, api)}
             row["excess_over_certified"] = row["network_objective"] / cert["lower_bound"] - 1
             row["ratio_to_pricing_value"] = row["network_objective"] / cert["value"]
