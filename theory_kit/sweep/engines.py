@@ -80,6 +80,9 @@ def terminate(pool) -> None:
     for process in processes.values():
         try:
             process.join(timeout=5)
+            if process.is_alive():   # SIGTERM not acted on within 5 s (a loaded machine): SIGKILL
+                process.kill()
+                process.join(timeout=5)
         except (OSError, AttributeError, ValueError, AssertionError):
             pass
 
