@@ -129,6 +129,9 @@ def test_from_sweep_fits_the_growth_of_each_arm():
         experiments.from_sweep(rows[:1] + [{**rows[1], "status": "error"}])
     with pytest.raises(InvalidInput, match="no rows"):
         experiments.from_sweep([])
+    foreign = {k: v for k, v in rows[1].items() if k != "thresholds"}
+    with pytest.raises(InvalidInput, match="not rows of a `cell` sweep"):
+        experiments.from_sweep(rows[:1] + [foreign])
 
 
 @pytest.mark.parametrize("name", ["parity", "addition", "composition"])

@@ -276,13 +276,13 @@ def fit_growth(ns: Sequence[int], per_seed: Sequence[Sequence[float]], *, law: s
     return GrowthFit(law, fit.rate, fit.lower, fit.upper, used, censored)
 
 
-def learning_curve(probes: Sequence[Probe], condition: int, sizes: Sequence[int]
+def learning_curve(probes: Sequence[tuple[int, float]], sizes: Sequence[int]
                    ) -> list[tuple[int, float, float]]:
-    """(size, mean accuracy, min accuracy) over seeds at each of `sizes` probed for a
-    condition (sizes no seed probed are skipped)."""
+    """(size, mean accuracy, min accuracy) over seeds at each of `sizes`, from the (size,
+    accuracy) pairs of one condition's probes (sizes no seed probed are skipped)."""
     out = []
     for g in sizes:
-        acc = [p.accuracy for p in probes if p.condition == condition and p.size == g]
+        acc = [a for size, a in probes if size == g]
         if acc:
             out.append((int(g), float(np.mean(acc)), float(np.min(acc))))
     return out

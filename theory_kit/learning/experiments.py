@@ -221,11 +221,9 @@ def summarise(exp: Experiment, thresholds: Sequence[tuple], probes: Sequence[tup
             if not vals:
                 continue
             res.medians.append((n, label, *cx.median_interval(vals, seed=seed)))
-            for size in exp.search.grid:
-                acc = [r[4] for r in probes if r[0] == n and r[1] == label and r[3] == size]
-                if acc:
-                    res.curves.append((n, label, int(size), float(np.mean(acc)),
-                                       float(np.min(acc))))
+            pairs = [(r[3], r[4]) for r in probes if r[0] == n and r[1] == label]
+            res.curves.extend((n, label, *point)
+                              for point in cx.learning_curve(pairs, exp.search.grid))
     for label, _ in exp.arms:
         per = [[r[3] for r in thresholds if r[1] == label and r[0] == n] for n in exp.ns]
         ns = [n for n, v in zip(exp.ns, per) if v]
@@ -422,14 +420,19 @@ def from_sweep(rows: Sequence[dict], *, seed: int = 0) -> Result:
     thresholds per (n, arm, seed index), medians, growth fits and curves as `run` gives.
 
     Raises:
-        InvalidInput: no rows, rows of several experiments or configurations, or a failed
-            cell (its parameters quoted)."""
+        InvalidInput: no rows, rows that are not a `cell` sweep's, rows of several
+            experiments or configurations, or a failed cell (its parameters quoted)."""
     if not rows:
         raise InvalidInput("from_sweep: no rows")
     bad = [r for r in rows if r.get("status", "ok") != "ok"]
     if bad:
         raise InvalidInput(f"from_sweep: {len(bad)} cells did not finish, e.g. "
                            f"n={bad[0].get('n')!r} seed_index={bad[0].get('seed_index')!r}")
+    need = ("experiment", "config", "n", "seed_index", "thresholds", "probes")
+    foreign = [r for r in rows if not (isinstance(r, dict) and all(k in r for k in need))]
+    if foreign:
+        raise InvalidInput(f"from_sweep: {len(foreign)} rows are not rows of a `cell` sweep "
+                           f"(each needs {', '.join(need)}), e.g. {foreign[0]!r:.120}")
     kinds = {(r["experiment"], r["config"]) for r in rows}
     if len(kinds) != 1:
         raise InvalidInput(f"from_sweep: rows of several experiments/configs {sorted(kinds)}")
