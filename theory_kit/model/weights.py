@@ -350,14 +350,7 @@ class Readout:
         readout or a numerical one with reachable values, float64 otherwise (see the class
         docstring for the rule)."""
         if self.encoding == "categorical":
-            k = scores.shape[axis]
-            if k:
-                idx = np.expand_dims(scores.argmax(axis=axis), axis)
-                top = np.take_along_axis(scores, idx, axis)
-                idx = np.where(top >= 0.5, idx, k).squeeze(axis)
-            else:
-                idx = np.zeros(np.delete(scores.shape, axis), dtype=np.int64)
-            return self._table()[idx]
+            return self._table()[_best_column(scores, axis)]
         x = np.take(scores, 0, axis=axis).astype(np.float64)
         if self._snap is None:
             return x
@@ -386,6 +379,34 @@ class Readout:
     def astype(self, dtype: Any) -> "Readout":
         return Readout(self.name, np.asarray(self.unembed, dtype=dtype), self.encoding,
                        self.values, self.reachable)
+
+
+
+#: `_best_column` compares the columns one by one up to this many (elementwise ops along the
+#: other axes, contiguous in a feature-major residual) and calls argmax beyond (which reduces
+#: a non-last axis slowly). Measured on scores shaped as make_sort's output readout in a
+#: run_batch chunk ([4, 768, 8] float32, a view of [4, 768, 9]): 44 us against 179 us.
+_COMPARE_MAX_COLUMNS = 16
+
+
+def _best_column(scores: np.ndarray, axis: int) -> np.ndarray:
+    """The categorical rule's column per row of `scores` (K columns along `axis`): the first
+    column of the largest score when that score is >= 1/2, else K (no value; so is a NaN
+    among the scores, as argmax puts it first)."""
+    k = scores.shape[axis]
+    if not k:
+        return np.zeros(np.delete(scores.shape, axis), dtype=np.intp)
+    if k > _COMPARE_MAX_COLUMNS:
+        idx = np.expand_dims(scores.argmax(axis=axis), axis)
+        top = np.take_along_axis(scores, idx, axis)
+        return np.where(top >= 0.5, idx, k).squeeze(axis)
+    cols = np.moveaxis(scores, axis, 0)
+    top = cols[0].copy()
+    idx = np.zeros(top.shape, dtype=np.intp)
+    for j in range(1, k):
+        np.putmask(idx, cols[j] > top, j)    # strictly greater: the first maximum wins
+        np.maximum(top, cols[j], out=top)    # propagates NaN
+    return np.where(top >= 0.5, idx, k)
 
 
 #: Reachable numbers closer than this (relative to max(1, |x|)) are one number to the weights:
