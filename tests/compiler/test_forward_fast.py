@@ -318,3 +318,83 @@ def test_planned_forward_beyond_the_batch_last_length(causal):
         fast = forward(w, ids[:, :width], mask[:, :width], record=False).output
         m = mask[:, :width]
         np.testing.assert_allclose(fast[m], dense[m], rtol=0, atol=1e-12 * np.abs(dense).max())
+
+
+def test_int_vocabulary_token_table_matches_the_dict_lookup(models, monkeypatch):
+    # the table path (int vocabulary) gives the ids of the per-token lookup, and falls back
+    # to the precise errors for anything it cannot map
+    _, vocab, _, compiled = models["sort"]
+    model = compiled.model
+    assert model._int_ids is not None
+    seqs = _inputs(vocab, count=200) + [(4, 3), [1] * N]
+    table_ids = model._token_ids(seqs)
+    monkeypatch.setattr(model, "_int_ids", None)
+    dict_ids = model._token_ids(seqs)
+    monkeypatch.undo()
+    for a, b in zip(table_ids, dict_ids):
+        assert a.dtype == b.dtype and a.tolist() == b.tolist()
+    for bad, message in [([[1, 2, 99]], "token 99 at position 2 is not in the vocabulary"),
+                         ([[1], [0]], "input 1: token 0 at position 0 is not in the vocab"),
+                         ([[True, 2]], "token True at position 0 is not in the vocabulary"),
+                         ([[2, 1.0]], "token 1.0 at position 1 is not in the vocabulary"),
+                         ([[2 ** 70]], f"token {2 ** 70} at position 0 is not in the voc"),
+                         ([[-3]], "token -3 at position 0 is not in the vocabulary")]:
+        with pytest.raises(InvalidInput, match=message):
+            model.run_batch(bad)
+    # a vocabulary of ints too far apart for a table keeps the dict lookup
+    wide = tk.compile(lib.make_length(), vocab={0, 10 ** 9}, max_seq_len=3, verify=None)
+    assert wide.model._int_ids is None
+    assert wide.run_batch([[0, 10 ** 9], [10 ** 9]]) == [[2, 2], [1]]
+
+
+@pytest.mark.parametrize("k", [0, 1, 2, 4, 16, 17, 40])
+def test_best_column_follows_the_argmax_rule(k):
+    # the comparison loop (k <= 16) and argmax (beyond) give the first maximum when it is
+    # >= 1/2, else k; ties, NaN, +-inf, along either axis
+    from theory_kit.model.weights import _best_column
+
+    rng = np.random.default_rng(k)
+    scores = rng.choice(np.array([0.0, 0.25, 0.5, 0.75, 1.0, np.inf, -np.inf, np.nan],
+                                 dtype=np.float32), size=(k, 300, 5), p=[.2, .2, .15, .15, .2,
+                                                                         .04, .03, .03])
+    for axis in (0, 1, 2):
+        s = np.moveaxis(scores, 0, axis)
+        got = _best_column(s, axis)
+        if k:
+            arg = np.argmax(scores, axis=0)
+            top = np.take_along_axis(scores, arg[None], 0)[0]
+            want = np.where(top >= 0.5, arg, k)
+        else:
+            want = np.zeros((300, 5), dtype=np.intp)
+        assert got.shape == want.shape and (got == want).all()
+
+
+def test_relu_inplace_equals_maximum_with_zero():
+    relu = forward_mod.relu_inplace
+    rng = np.random.default_rng(1)
+    for shape in [(5,), (3, 7), (2, 3, 4), (4, 3000), (0, 3)]:
+        for dtype in (np.float32, np.float64):
+            a = rng.normal(size=shape).astype(dtype)
+            if a.size:
+                a.flat[0] = np.nan
+            want = np.maximum(a, 0)
+            relu(a)
+            np.testing.assert_array_equal(a, want)
+
+
+def test_run_batch_restores_the_garbage_collector_state(models):
+    import gc
+
+    _, vocab, _, model = models["sort"]
+    assert gc.isenabled()
+    model.run_batch([[1, 2]])
+    assert gc.isenabled()
+    with pytest.raises(InvalidInput):
+        model.run_batch([[1, 2], [7]])
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        model.run_batch([[1, 2]])
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
