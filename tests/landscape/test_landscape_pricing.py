@@ -14,13 +14,14 @@ def _random_problem(n, d, seed):
     return rng.standard_normal((n, d)), rng.standard_normal(n)
 
 
-@pytest.mark.parametrize("n,d,seed", [(12, 3, 0), (10, 4, 1), (9, 2, 2)])
-def test_branch_and_bound_matches_enumeration(n, d, seed):
+@pytest.mark.parametrize("method", ["box", "sign"])
+@pytest.mark.parametrize("n,d,seed", [(12, 3, 0), (10, 4, 1), (9, 2, 2), (14, 6, 3)])
+def test_branch_and_bound_matches_enumeration(n, d, seed, method):
     X, lam = _random_problem(n, d, seed)
-    exact, method = relu_dual_constraint(X, lam)
-    assert method == "all-patterns"
-    priced = price_relu_dual(X, lam, n_starts=5)
-    assert priced.method == "branch-and-bound" and not priced.time_limited
+    exact, method_all = relu_dual_constraint(X, lam)
+    assert method_all == "all-patterns"
+    priced = price_relu_dual(X, lam, n_starts=5, method=method)
+    assert priced.method == f"{method}-branch-and-bound" and not priced.time_limited
     # the bound is an upper bound, attained by a direction to rtol, and equals the enumeration value
     assert priced.best_value <= exact * (1 + 1e-9)
     assert priced.upper_bound >= exact * (1 - 1e-9)
@@ -56,6 +57,7 @@ def test_column_generation_matches_full_enumeration(n, d):
     priced = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
     full = two_layer_relu(X, y, beta=TOY_BETA, patterns="all")
     assert priced.certificate == "exact-pricing" and full.certificate == "all-patterns"
+    assert priced.pricing_method.endswith("-branch-and-bound") and full.pricing_method == ""
     assert priced.value == pytest.approx(full.value, rel=1e-7)
     assert priced.relative_gap <= 1e-6
     assert priced.lower_bound <= full.value * (1 + 1e-9)
@@ -135,3 +137,26 @@ def test_certifiable_constraint_is_the_c_at_which_the_scaled_bound_reaches_the_t
     assert _scaled_bound(lam, y, beta, c)[0] == pytest.approx(target, rel=1e-12)
     assert _scaled_bound(lam, y, beta, c * (1 + 1e-6))[0] < target
     assert _certifiable_constraint(lam, y, beta, 1.1 * best) == 0.0  # unreachable target
+
+
+
+@pytest.mark.parametrize("n,d,seed", [(11, 3, 20), (12, 5, 21), (13, 6, 22), (10, 7, 23)])
+def test_sign_branch_and_bound_bound_is_valid_at_any_target_and_budget(n, d, seed):
+    # called directly (no heuristic first): for each sign the bound is >= the maximum enumerated over
+    # every activation cell whatever the target and however early the node budget stops it, and it
+    # closes on that maximum when run to the end
+    from theory_kit.landscape import enumerate_patterns
+    from theory_kit.landscape.pricing import _pattern_max, _row_space, _sign_branch_and_bound
+
+    X, lam = _random_problem(n, d, seed)
+    Xr = X @ _row_space(X)
+    masks = enumerate_patterns(X).masks
+    for v in (lam, -lam):
+        exact_v = max(_pattern_max(Xr, v, m.astype(float))[0] for m in masks.T)
+        for target, budget in ((0.5 * exact_v, 10 ** 6), (exact_v * (1 + 1e-9), 10 ** 6), (0.0, 3)):
+            upper, best, _, above, _, complete = _sign_branch_and_bound(Xr, v, target, max_nodes=budget,
+                                                                        stop_on_violation=False)
+            assert upper >= exact_v * (1 - 1e-12) and best <= exact_v * (1 + 1e-12)
+            if complete:
+                assert upper <= max(target, best) * (1 + 1e-9)
+            assert all(float(v @ np.maximum(Xr @ w, 0.0)) > target for w in above)

@@ -672,7 +672,7 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
             certificate="exact-pricing", W=W, alpha=alpha,
             network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=data.s_y * data.y,
             dual_scale=s, beta=beta, constraint_value=data.s_x * data.s_y * zero_check.upper_bound,
-            pricing_gap=zero_check.gap, iterations=0)
+            pricing_gap=zero_check.gap, iterations=0, pricing_method=zero_check.method)
     gates = np.hstack([rng.standard_normal((X.shape[1], CG_RANDOM_GATES_PER_DIM * X.shape[1])),
                        _warm_gates(data, seed), zero_check.violating_gates])
     pattern_set = _finalise(data.X, gates, False, "column-generation")
@@ -709,7 +709,8 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
         solve_seconds=time.perf_counter() - start, n_patterns=pattern_set.n_patterns, patterns_exact=False,
         certificate="exact-pricing", W=W, alpha=alpha,
         network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=data.s_y * lam, dual_scale=s,
-        beta=beta, constraint_value=data.s_x * data.s_y * c, pricing_gap=pricing.gap, iterations=iteration)
+        beta=beta, constraint_value=data.s_x * data.s_y * c, pricing_gap=pricing.gap, iterations=iteration,
+        pricing_method=pricing.method)
 
 
 @dataclass(frozen=True)
