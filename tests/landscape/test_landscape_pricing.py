@@ -51,7 +51,7 @@ def test_threshold_violators_are_real_violations():
     assert above.certified_feasible and above.violating_gates.shape[1] == 0
 
 
-@pytest.mark.parametrize("n,d", [(14, 3), (10, 4)])
+@pytest.mark.parametrize("n,d", [(14, 3), (10, 4), (12, 6)])
 def test_column_generation_matches_full_enumeration(n, d):
     X, y = toy_relu_dataset(n, seed=1, d=d)
     priced = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
@@ -63,8 +63,12 @@ def test_column_generation_matches_full_enumeration(n, d):
     assert priced.lower_bound <= full.value * (1 + 1e-9)
     assert priced.network_objective == pytest.approx(priced.value, rel=1e-6)
     assert priced.pricing_gap <= 1e-6 and priced.iterations >= 1
+    assert priced.pricing_method == ("sign" if d >= 5 else "box") + "-branch-and-bound"
     check = verify_two_layer_relu(X, y, priced)
-    assert check.agrees and check.relative_gap <= 1e-6
+    assert check.agrees and check.relative_gap <= 1e-6 and check.pricing_method == priced.pricing_method
+    for method in ("box", "sign") if d <= 4 else ("sign",):  # either re-verifies the certificate (box: 43 s at d = 6)
+        other = verify_two_layer_relu(X, y, priced, method=method)
+        assert other.agrees and other.pricing_method == f"{method}-branch-and-bound"
 
 
 def test_column_generation_recognises_the_zero_network():
@@ -91,18 +95,21 @@ def test_pricing_rejects_bad_input():
         price_relu_dual(X, lam[:3])
     with pytest.raises(InvalidInput, match="result"):
         verify_two_layer_relu(X, lam, "not a result")
+    with pytest.raises(InvalidInput, match="'simplex'"):
+        price_relu_dual(X, lam, method="simplex")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n", [30, 100])
-def test_column_generation_certifies_d5_against_trained_networks(n):
-    # issue 20 acceptance at N = 100 (benchmarks/README.md has the times); D = 10, N = 50 is not
-    # certified yet (the sphere-box branch and bound does not scale to 9-dimensional faces)
+@pytest.mark.parametrize("d,n", [(5, 30), (5, 100), (10, 50)])
+def test_column_generation_certifies_against_trained_networks(d, n):
+    # issue 20 acceptance at D = 5, N = 100 and D = 10, N = 50 (benchmarks/README.md has the times;
+    # both by the sign branch and bound, method="auto" from rank 5)
     from theory_kit.landscape import train_two_layer_relu
 
-    X, y = toy_relu_dataset(n, seed=0, d=5)
+    X, y = toy_relu_dataset(n, seed=0, d=d)
     result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
     assert result.certificate == "exact-pricing" and result.relative_gap <= 1e-6
+    assert result.pricing_method == "sign-branch-and-bound"
     assert result.network_objective == pytest.approx(result.value, rel=1e-6)
     check = verify_two_layer_relu(X, y, result)
     # the re-pricing refines to the claimed bound minus rtol/2 = 5e-7 (verify_two_layer_relu)

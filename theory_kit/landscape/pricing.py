@@ -3,11 +3,12 @@
 Why it matters. `relu.two_layer_relu` certifies its optimum by checking c(λ) ≤ β for the residual
 λ = y − ŷ (weak duality, `relu` module docstring). Enumerating every activation pattern is only
 possible in rank 2 or for tiny N; here c(λ) is bounded *exactly* by a spatial branch and bound
-over the sphere, which makes column generation over patterns certifiable in any (small) dimension.
+over the sphere or by a branch and bound on the rows' signs, which makes column generation over
+patterns certifiable in any (small) dimension.
 
-Branch and bound (one sign; the other is the same with v = −λ), f(u) = vᵀ relu(X u), u in the
-row space of X (dimension R). Every u ≠ 0 is t·p/‖p‖ with t = ‖u‖ and p on a face of the cube
-[−1, 1]^R: p_k = s (s = ±1), p_j ∈ [−1, 1] (j ≠ k). A region is a box of such a face, i.e. the
+Box branch and bound (method="box"; one sign; the other is the same with v = −λ),
+f(u) = vᵀ relu(X u), u in the row space of X (dimension R). Every u ≠ 0 is t·p/‖p‖ with t = ‖u‖
+and p on a face of the cube [−1, 1]^R: p_k = s (s = ±1), p_j ∈ [−1, 1] (j ≠ k). A region is a box of such a face, i.e. the
 polyhedral cone {u : s u_k ≥ 0, lo_j s u_k ≤ u_j ≤ hi_j s u_k}. On a box, x_iᵀp ranges over an
 interval [l_i, h_i] computed exactly (centre ± Σ_j |x_ij| half-width_j). Rows with l_i > 0 are
 active and linear, rows with h_i ≤ 0 contribute 0, and a *cut* row (l_i ≤ 0 < h_i) is bounded by a
@@ -27,6 +28,25 @@ When the boxes are exhausted, the bound is max(pruned bounds, exact region maxim
 node budget the remaining boxes' bounds enter the max, so the bound stays valid (only looser).
 The target is max(threshold, (1 + rtol)·best value found), so the bound is within rtol of c(λ) or
 below the threshold (certified: no violating pattern).
+
+Sign branch and bound (method="sign"; one sign, v = ±λ). A node fixes the signs of some rows
+(σ_i = 1: x_iᵀu ≥ 0, σ_i = 0: x_iᵀu ≤ 0); its region is the cone {B u ≥ 0} (B the fixed rows, signed)
+intersected with the ball. Fixed rows are linear (active) or zero. A free row with v_i < 0 is
+concave (v_i relu): v_i relu(t) ≤ v_i θ_i t for every θ_i ∈ [0, 1], and by Sion's minimax theorem
+min over θ of the resulting bound is the exact maximum of those rows. A free row with v_i > 0 is
+replaced by the concave envelope of relu on an outer interval [l_i, h_i] of x_iᵀu over the region
+(NNLS: h_i = min_{μ≥0} ‖x_i + Bᵀμ‖, l_i = −min_{μ≥0} ‖−x_i + Bᵀμ‖, inherited from the parent and
+tightened per node); rows with h_i ≤ 0 (l_i ≥ 0) are zero (linear). The node bound is
+  const + min_{θ ∈ [0,1], μ ≥ 0} ‖a + Σ_{v_i<0 free} θ_i v_i x_i + Bᵀμ‖
+(a, const from the linear rows and the envelopes), computed by one NNLS with θ + φ = 1 as penalty
+rows (`_theta_bound`), θ clipped and μ re-solved: any feasible (θ, μ) is a valid bound (weak
+duality), so the solver's accuracy only affects tightness. Its maximiser w = g/‖g‖ gives the exact
+value f(w). Only rows with v_i > 0 whose interval straddles 0 are branched (the one whose envelope
+is loosest at w, w's side first, depth first); a node without such rows is a leaf whose bound is
+the exact maximum of f over it. Nodes with bound ≤ target are pruned; the final bound is the max
+of the pruned and leaf bounds (at a node budget, also of the open nodes' parent bounds).
+Measured (benchmarks/README.md, issue 20 third pass): it certifies D = 10, N = 50, where the box
+branch and bound's bound stayed at 3.9·β after 2M boxes.
 
 Measured on this machine (issue 20): a big-M MILP for the same maximum (one binary per sample,
 the ball replaced by tangent cuts, scipy/HiGHS) still had a bound of 6.8·β after 60 s at D = 5,
@@ -69,8 +89,9 @@ DEFAULT_N_STARTS = 200
 # Branch-and-bound budget (boxes examined per sign) and largest cut-row count solved by enumeration.
 DEFAULT_MAX_NODES = 2_000_000
 DEFAULT_MAX_ENUM = 4
-# method="auto" uses the sign branch and bound from this rank of X on (measured, benchmarks/README.md).
-SIGN_BB_MIN_RANK = 6
+# method="auto" uses the sign branch and bound from this rank of X on: it won at D = 5 and 6
+# (benchmarks/README.md, issue 20 third pass); the box branch and bound is kept for rank ≤ 4.
+SIGN_BB_MIN_RANK = 5
 # At most this many violating region maximisers are kept per sign (column generation adds them).
 _MAX_COLLECTED = 200
 
