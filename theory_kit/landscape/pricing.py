@@ -8,9 +8,9 @@ patterns certifiable in any (small) dimension.
 
 Box branch and bound (method="box"; one sign; the other is the same with v = −λ),
 f(u) = vᵀ relu(X u), u in the row space of X (dimension R). Every u ≠ 0 is t·p/‖p‖ with t = ‖u‖
-and p on a face of the cube [−1, 1]^R: p_k = s (s = ±1), p_j ∈ [−1, 1] (j ≠ k). A region is a box of such a face, i.e. the
-polyhedral cone {u : s u_k ≥ 0, lo_j s u_k ≤ u_j ≤ hi_j s u_k}. On a box, x_iᵀp ranges over an
-interval [l_i, h_i] computed exactly (centre ± Σ_j |x_ij| half-width_j). Rows with l_i > 0 are
+and p on a face of the cube [−1, 1]^R: p_k = s (s = ±1), p_j ∈ [−1, 1] (j ≠ k). A region is a box
+of such a face, i.e. the polyhedral cone {u : s u_k ≥ 0, lo_j s u_k ≤ u_j ≤ hi_j s u_k}. On a
+box, x_iᵀp ranges over an interval [l_i, h_i] computed exactly (centre ± Σ_j |x_ij| half-width_j). Rows with l_i > 0 are
 active and linear, rows with h_i ≤ 0 contribute 0, and a *cut* row (l_i ≤ 0 < h_i) is bounded by a
 line: for v_i > 0 by the concave envelope h_i (t − l_i)/(h_i − l_i) of relu on [l_i, h_i], for
 v_i < 0 by relu(t) ≥ θ t with θ = h_i/(h_i − l_i) ∈ [0, 1]. The resulting affine upper bound L(p)
@@ -334,8 +334,8 @@ def _theta_bound(a: np.ndarray, V: np.ndarray, B: np.ndarray) -> np.ndarray:
     ‖a + Vθ + Bᵀμ‖ ≥ max {(a + Vθ)ᵀu : ‖u‖ ≤ 1, B u ≥ 0} for *any* feasible (θ, μ) (weak duality),
     so the returned ‖g‖ is a valid bound whatever the accuracy of the minimisation. The box θ ≤ 1 is
     written θ + φ = 1 (φ ≥ 0) and enforced by a penalty row of weight _THETA_PENALTY·max_i ‖V_i‖ in one
-    NNLS over (θ, φ, μ) (scipy's NNLS is ~10× faster than its bounded-variable least squares here,
-    same node counts: benchmarks/README.md); θ is then clipped into [0, 1] and μ re-solved exactly.
+    NNLS over (θ, φ, μ) (4.5× faster per node than scipy's bounded-variable least squares, same
+    node counts: benchmarks/README.md); θ is then clipped into [0, 1] and μ re-solved exactly.
     """
     k, m = V.shape[1], B.shape[0]
     if k:
