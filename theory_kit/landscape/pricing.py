@@ -6,14 +6,14 @@ possible in rank 2 or for tiny N; here c(λ) is bounded *exactly* by a spatial b
 over the sphere or by a branch and bound on the rows' signs, which makes column generation over
 patterns certifiable in any (small) dimension.
 
-Box branch and bound (method="box"; one sign; the other is the same with v = −λ), f(u) = vᵀ relu(X
-u), u in the row space of X (dimension R). Every u ≠ 0 is t·p/‖p‖ with t = ‖u‖ and p on a face of
+Box branch and bound (method="box"; one sign; the other is the same with v = −λ),
+f(u) = vᵀ relu(X u), u in the row space of X (dimension R). Every u ≠ 0 is t·p/‖p‖ with t = ‖u‖ and p on a face of
 the cube [−1, 1]^R: p_k = s (s = ±1), p_j ∈ [−1, 1] (j ≠ k). A region is a box of such a face, i.e.
 the polyhedral cone {u : s u_k ≥ 0, lo_j s u_k ≤ u_j ≤ hi_j s u_k}. On a box, x_iᵀp ranges over an
 interval [l_i, h_i] computed exactly (centre ± Σ_j |x_ij| half-width_j). Rows with l_i > 0 are
 active and linear, rows with h_i ≤ 0 contribute 0, and a *cut* row (l_i ≤ 0 < h_i) is bounded by a
-line: for v_i > 0 by the concave envelope h_i (t − l_i)/(h_i − l_i) of relu on [l_i, h_i], for v_i <
-0 by relu(t) ≥ θ t with θ = h_i/(h_i − l_i) ∈ [0, 1]. The resulting affine upper bound L(p) of f(p)
+line: for v_i > 0 by the concave envelope h_i (t − l_i)/(h_i − l_i) of relu on [l_i, h_i], for
+v_i < 0 by relu(t) ≥ θ t with θ = h_i/(h_i − l_i) ∈ [0, 1]. The resulting affine upper bound L(p) of f(p)
 is maximised over the box exactly, and f(t p/‖p‖) = t f(p)/‖p‖ ≤ max(0, max L)/min_box ‖p‖.
   * a box whose bound is ≤ the target is pruned (its bound is kept: the final bound is the max);
   * a box with at most `max_enum` cut rows is solved exactly: for every sign choice σ of the cut
