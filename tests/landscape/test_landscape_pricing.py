@@ -14,13 +14,14 @@ def _random_problem(n, d, seed):
     return rng.standard_normal((n, d)), rng.standard_normal(n)
 
 
-@pytest.mark.parametrize("n,d,seed", [(12, 3, 0), (10, 4, 1), (9, 2, 2)])
-def test_branch_and_bound_matches_enumeration(n, d, seed):
+@pytest.mark.parametrize("method", ["box", "sign"])
+@pytest.mark.parametrize("n,d,seed", [(12, 3, 0), (10, 4, 1), (9, 2, 2), (14, 6, 3)])
+def test_branch_and_bound_matches_enumeration(n, d, seed, method):
     X, lam = _random_problem(n, d, seed)
-    exact, method = relu_dual_constraint(X, lam)
-    assert method == "all-patterns"
-    priced = price_relu_dual(X, lam, n_starts=5)
-    assert priced.method == "branch-and-bound" and not priced.time_limited
+    exact, method_all = relu_dual_constraint(X, lam)
+    assert method_all == "all-patterns"
+    priced = price_relu_dual(X, lam, n_starts=5, method=method)
+    assert priced.method == f"{method}-branch-and-bound" and not priced.time_limited
     # the bound is an upper bound, attained by a direction to rtol, and equals the enumeration value
     assert priced.best_value <= exact * (1 + 1e-9)
     assert priced.upper_bound >= exact * (1 - 1e-9)
@@ -50,19 +51,24 @@ def test_threshold_violators_are_real_violations():
     assert above.certified_feasible and above.violating_gates.shape[1] == 0
 
 
-@pytest.mark.parametrize("n,d", [(14, 3), (10, 4)])
+@pytest.mark.parametrize("n,d", [(14, 3), (10, 4), (12, 6)])
 def test_column_generation_matches_full_enumeration(n, d):
     X, y = toy_relu_dataset(n, seed=1, d=d)
     priced = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
     full = two_layer_relu(X, y, beta=TOY_BETA, patterns="all")
     assert priced.certificate == "exact-pricing" and full.certificate == "all-patterns"
+    assert priced.pricing_method.endswith("-branch-and-bound") and full.pricing_method == ""
     assert priced.value == pytest.approx(full.value, rel=1e-7)
     assert priced.relative_gap <= 1e-6
     assert priced.lower_bound <= full.value * (1 + 1e-9)
     assert priced.network_objective == pytest.approx(priced.value, rel=1e-6)
     assert priced.pricing_gap <= 1e-6 and priced.iterations >= 1
+    assert priced.pricing_method == ("sign" if d >= 5 else "box") + "-branch-and-bound"
     check = verify_two_layer_relu(X, y, priced)
-    assert check.agrees and check.relative_gap <= 1e-6
+    assert check.agrees and check.relative_gap <= 1e-6 and check.pricing_method == priced.pricing_method
+    for method in ("box", "sign") if d <= 4 else ("sign",):  # either re-verifies the certificate (box: 43 s at d = 6)
+        other = verify_two_layer_relu(X, y, priced, method=method)
+        assert other.agrees and other.pricing_method == f"{method}-branch-and-bound"
 
 
 def test_column_generation_recognises_the_zero_network():
@@ -89,18 +95,21 @@ def test_pricing_rejects_bad_input():
         price_relu_dual(X, lam[:3])
     with pytest.raises(InvalidInput, match="result"):
         verify_two_layer_relu(X, lam, "not a result")
+    with pytest.raises(InvalidInput, match="'simplex'"):
+        price_relu_dual(X, lam, method="simplex")
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("n", [30, 100])
-def test_column_generation_certifies_d5_against_trained_networks(n):
-    # issue 20 acceptance at N = 100 (benchmarks/README.md has the times); D = 10, N = 50 is not
-    # certified yet (the sphere-box branch and bound does not scale to 9-dimensional faces)
+@pytest.mark.parametrize("d,n", [(5, 30), (5, 100), (10, 50)])
+def test_column_generation_certifies_against_trained_networks(d, n):
+    # issue 20 acceptance at D = 5, N = 100 and D = 10, N = 50 (benchmarks/README.md has the times;
+    # both by the sign branch and bound, method="auto" from rank 5)
     from theory_kit.landscape import train_two_layer_relu
 
-    X, y = toy_relu_dataset(n, seed=0, d=5)
+    X, y = toy_relu_dataset(n, seed=0, d=d)
     result = two_layer_relu(X, y, beta=TOY_BETA, patterns="pricing")
     assert result.certificate == "exact-pricing" and result.relative_gap <= 1e-6
+    assert result.pricing_method == "sign-branch-and-bound"
     assert result.network_objective == pytest.approx(result.value, rel=1e-6)
     check = verify_two_layer_relu(X, y, result)
     # the re-pricing refines to the claimed bound minus rtol/2 = 5e-7 (verify_two_layer_relu)
@@ -135,3 +144,26 @@ def test_certifiable_constraint_is_the_c_at_which_the_scaled_bound_reaches_the_t
     assert _scaled_bound(lam, y, beta, c)[0] == pytest.approx(target, rel=1e-12)
     assert _scaled_bound(lam, y, beta, c * (1 + 1e-6))[0] < target
     assert _certifiable_constraint(lam, y, beta, 1.1 * best) == 0.0  # unreachable target
+
+
+
+@pytest.mark.parametrize("n,d,seed", [(11, 3, 20), (12, 5, 21), (13, 6, 22), (10, 7, 23)])
+def test_sign_branch_and_bound_bound_is_valid_at_any_target_and_budget(n, d, seed):
+    # called directly (no heuristic first): for each sign the bound is >= the maximum enumerated over
+    # every activation cell whatever the target and however early the node budget stops it, and it
+    # closes on that maximum when run to the end
+    from theory_kit.landscape import enumerate_patterns
+    from theory_kit.landscape.pricing import _pattern_max, _row_space, _sign_branch_and_bound
+
+    X, lam = _random_problem(n, d, seed)
+    Xr = X @ _row_space(X)
+    masks = enumerate_patterns(X).masks
+    for v in (lam, -lam):
+        exact_v = max(_pattern_max(Xr, v, m.astype(float))[0] for m in masks.T)
+        for target, budget in ((0.5 * exact_v, 10 ** 6), (exact_v * (1 + 1e-9), 10 ** 6), (0.0, 3)):
+            upper, best, _, above, _, complete = _sign_branch_and_bound(Xr, v, target, max_nodes=budget,
+                                                                        stop_on_violation=False)
+            assert upper >= exact_v * (1 - 1e-12) and best <= exact_v * (1 + 1e-12)
+            if complete:
+                assert upper <= max(target, best) * (1 + 1e-9)
+            assert all(float(v @ np.maximum(Xr @ w, 0.0)) > target for w in above)

@@ -29,6 +29,8 @@ def test_two_layer_relu_result_invariants():
     for overrides, fragment in [({"gap": 0.2}, "gap"), ({"lower_bound": 1.5, "gap": -0.5}, "exceeds value"),
                                 ({"alpha": np.ones(2)}, "W must be"), ({"status": "optimal_inaccurate"}, "status"),
                                 ({"n_patterns": 0}, "n_patterns"), ({"certificate": "sampled"}, "certificate"),
+                                ({"pricing_method": "sign-branch-and-bound"}, "pricing_method"),
+                                ({"certificate": "exact-pricing"}, "pricing_method"),
                                 ({"value": float("nan")}, "finite")]:
         with pytest.raises(InvalidInput, match=fragment):
             _relu(**overrides)

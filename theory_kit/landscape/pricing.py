@@ -3,17 +3,18 @@
 Why it matters. `relu.two_layer_relu` certifies its optimum by checking c(λ) ≤ β for the residual
 λ = y − ŷ (weak duality, `relu` module docstring). Enumerating every activation pattern is only
 possible in rank 2 or for tiny N; here c(λ) is bounded *exactly* by a spatial branch and bound
-over the sphere, which makes column generation over patterns certifiable in any (small) dimension.
+over the sphere or by a branch and bound on the rows' signs, which makes column generation over
+patterns certifiable in any (small) dimension.
 
-Branch and bound (one sign; the other is the same with v = −λ), f(u) = vᵀ relu(X u), u in the
-row space of X (dimension R). Every u ≠ 0 is t·p/‖p‖ with t = ‖u‖ and p on a face of the cube
-[−1, 1]^R: p_k = s (s = ±1), p_j ∈ [−1, 1] (j ≠ k). A region is a box of such a face, i.e. the
-polyhedral cone {u : s u_k ≥ 0, lo_j s u_k ≤ u_j ≤ hi_j s u_k}. On a box, x_iᵀp ranges over an
+Box branch and bound (method="box"; one sign; the other is the same with v = −λ),
+f(u) = vᵀ relu(X u), u in the row space of X (dimension R). Every u ≠ 0 is t·p/‖p‖ with t = ‖u‖ and p on a face of
+the cube [−1, 1]^R: p_k = s (s = ±1), p_j ∈ [−1, 1] (j ≠ k). A region is a box of such a face, i.e.
+the polyhedral cone {u : s u_k ≥ 0, lo_j s u_k ≤ u_j ≤ hi_j s u_k}. On a box, x_iᵀp ranges over an
 interval [l_i, h_i] computed exactly (centre ± Σ_j |x_ij| half-width_j). Rows with l_i > 0 are
 active and linear, rows with h_i ≤ 0 contribute 0, and a *cut* row (l_i ≤ 0 < h_i) is bounded by a
 line: for v_i > 0 by the concave envelope h_i (t − l_i)/(h_i − l_i) of relu on [l_i, h_i], for
-v_i < 0 by relu(t) ≥ θ t with θ = h_i/(h_i − l_i) ∈ [0, 1]. The resulting affine upper bound L(p)
-of f(p) is maximised over the box exactly, and f(t p/‖p‖) = t f(p)/‖p‖ ≤ max(0, max L)/min_box ‖p‖.
+v_i < 0 by relu(t) ≥ θ t with θ = h_i/(h_i − l_i) ∈ [0, 1]. The resulting affine upper bound L(p) of f(p)
+is maximised over the box exactly, and f(t p/‖p‖) = t f(p)/‖p‖ ≤ max(0, max L)/min_box ‖p‖.
   * a box whose bound is ≤ the target is pruned (its bound is kept: the final bound is the max);
   * a box with at most `max_enum` cut rows is solved exactly: for every sign choice σ of the cut
     rows, max {aᵀu : ‖u‖ ≤ 1, σ_i x_iᵀu ≥ 0 (i cut), u in the region cone} = min_{μ≥0} ‖a + Bᵀμ‖
@@ -27,6 +28,25 @@ When the boxes are exhausted, the bound is max(pruned bounds, exact region maxim
 node budget the remaining boxes' bounds enter the max, so the bound stays valid (only looser).
 The target is max(threshold, (1 + rtol)·best value found), so the bound is within rtol of c(λ) or
 below the threshold (certified: no violating pattern).
+
+Sign branch and bound (method="sign"; one sign, v = ±λ). A node fixes the signs of some rows
+(σ_i = 1: x_iᵀu ≥ 0, σ_i = 0: x_iᵀu ≤ 0); its region is the cone {B u ≥ 0} (B the fixed rows, signed)
+intersected with the ball. Fixed rows are linear (active) or zero. A free row with v_i < 0 is
+concave (v_i relu): v_i relu(t) ≤ v_i θ_i t for every θ_i ∈ [0, 1], and by Sion's minimax theorem
+min over θ of the resulting bound is the exact maximum of those rows. A free row with v_i > 0 is
+replaced by the concave envelope of relu on an outer interval [l_i, h_i] of x_iᵀu over the region
+(NNLS: h_i = min_{μ≥0} ‖x_i + Bᵀμ‖, l_i = −min_{μ≥0} ‖−x_i + Bᵀμ‖, inherited from the parent and
+tightened per node); rows with h_i ≤ 0 (l_i ≥ 0) are zero (linear). The node bound is
+  const + min_{θ ∈ [0,1], μ ≥ 0} ‖a + Σ_{v_i<0 free} θ_i v_i x_i + Bᵀμ‖
+(a, const from the linear rows and the envelopes), computed by one NNLS with θ + φ = 1 as penalty
+rows (`_theta_bound`), θ clipped and μ re-solved: any feasible (θ, μ) is a valid bound (weak
+duality), so the solver's accuracy only affects tightness. Its maximiser w = g/‖g‖ gives the exact
+value f(w). Only rows with v_i > 0 whose interval straddles 0 are branched (the one whose envelope
+is loosest at w, w's side first, depth first); a node without such rows is a leaf whose bound is
+the exact maximum of f over it. Nodes with bound ≤ target are pruned; the final bound is the max
+of the pruned and leaf bounds (at a node budget, also of the open nodes' parent bounds).
+Measured (benchmarks/README.md, issue 20 third pass): it certifies D = 10, N = 50, where the box
+branch and bound's bound stayed at 3.9·β after 2M boxes.
 
 Measured on this machine (issue 20): a big-M MILP for the same maximum (one binary per sample,
 the ball replaced by tangent cuts, scipy/HiGHS) still had a bound of 6.8·β after 60 s at D = 5,
@@ -54,7 +74,7 @@ import time
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.optimize import nnls
+from scipy.optimize import lsq_linear, nnls
 
 from theory_kit.errors import InvalidInput
 from theory_kit.landscape._validate import Problems, check_int, check_matrix, check_positive, check_seed, check_vector
@@ -69,6 +89,9 @@ DEFAULT_N_STARTS = 200
 # Branch-and-bound budget (boxes examined per sign) and largest cut-row count solved by enumeration.
 DEFAULT_MAX_NODES = 2_000_000
 DEFAULT_MAX_ENUM = 4
+# method="auto" uses the sign branch and bound from this rank of X on: it won at D = 5 and 6
+# (benchmarks/README.md, issue 20 third pass); the box branch and bound is kept for rank ≤ 4.
+SIGN_BB_MIN_RANK = 5
 # At most this many violating region maximisers are kept per sign (column generation adds them).
 _MAX_COLLECTED = 200
 
@@ -84,11 +107,11 @@ class PricingResult:
         violating_gates: (D, K) unit directions with |λᵀ relu(X w)| > threshold, best first.
         threshold: the β the violations were measured against (nan when none was given).
         gap: relative gap (upper_bound − best_value)/upper_bound at the end (≤ rtol when closed).
-        nodes: boxes examined (both signs).
+        nodes: boxes or sign nodes examined (both signs).
         time_limited: True when the branch and bound stopped at its node budget (the bound is
             still valid, only looser).
-        method: "branch-and-bound", or "heuristic" (no exact bound: upper_bound is then the
-            trivial triangle bound Σ|λ_i|‖x_i‖).
+        method: "box-branch-and-bound" or "sign-branch-and-bound" (module docstring), or
+            "heuristic" (no exact bound: upper_bound is then the trivial triangle bound Σ|λ_i|‖x_i‖).
         seconds: wall-clock time.
     """
 
@@ -294,11 +317,121 @@ def _branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes
     return upper, best, best_dir, above, nodes, True
 
 
+# ---------------------------------------------------------------------------------------------
+# Branch and bound on the signs of the hyperplanes (method="sign")
+# ---------------------------------------------------------------------------------------------
+
+# Rows whose interval end is within this of 0 are treated as sign-determined (the slack enters the
+# bound's constant, so the bound stays valid; it only keeps NNLS rounding from creating cut rows).
+_SIGN_TOL = 1e-12
+# Weight of the θ + φ = 1 penalty rows in `_theta_bound`, relative to the largest column of V.
+_THETA_PENALTY = 1e4
+
+
+def _theta_bound(a: np.ndarray, V: np.ndarray, B: np.ndarray) -> np.ndarray:
+    """g = a + V θ + Bᵀμ with (θ ∈ [0, 1], μ ≥ 0) (near-)minimising ‖g‖; V (R, k), B (m, R).
+
+    ‖a + Vθ + Bᵀμ‖ ≥ max {(a + Vθ)ᵀu : ‖u‖ ≤ 1, B u ≥ 0} for *any* feasible (θ, μ) (weak duality),
+    so the returned ‖g‖ is a valid bound whatever the accuracy of the minimisation. The box θ ≤ 1 is
+    written θ + φ = 1 (φ ≥ 0) and enforced by a penalty row of weight _THETA_PENALTY·max_i ‖V_i‖ in one
+    NNLS over (θ, φ, μ) (4.5× faster per node than scipy's bounded-variable least squares, same
+    node counts: benchmarks/README.md); θ is then clipped into [0, 1] and μ re-solved exactly.
+    """
+    k, m = V.shape[1], B.shape[0]
+    if k:
+        r = V.shape[0]
+        weight = _THETA_PENALTY * max(float(np.max(np.linalg.norm(V, axis=0))), np.finfo(float).tiny)
+        A = np.zeros((r + k, 2 * k + m))
+        A[:r, :k], A[:r, 2 * k:] = V, B.T
+        A[r:, :k] = A[r:, k:2 * k] = weight * np.eye(k)
+        try:
+            theta = nnls(A, np.concatenate([-a, np.full(k, weight)]), maxiter=50 * A.shape[1])[0][:k]
+        except RuntimeError:  # NNLS iteration cap: the exact bounded solver instead
+            lb, ub = np.zeros(k + m), np.concatenate([np.ones(k), np.full(m, np.inf)])
+            theta = lsq_linear(np.hstack([V, B.T]), -a, bounds=(lb, ub), method="bvls").x[:k]
+        a = a + V @ np.clip(theta, 0.0, 1.0)
+    return a + B.T @ nnls(B.T, -a)[0] if m else a
+
+
+def _sign_node(Xr, v, sig, lo, hi):
+    """Bound f = vᵀ relu(X u) over the node {‖u‖ ≤ 1, rows with sig = 1 / 0 active / inactive}.
+
+    Returns (bound, maximiser w or None, envelope slopes θ (N,), tightened lo, hi, cut mask).
+    """
+    fixed = sig >= 0
+    B = (2.0 * sig[fixed] - 1.0)[:, None] * Xr[fixed]
+    pos = ~fixed & (v > 0)
+    neg = np.flatnonzero(~fixed & (v < 0))
+    lo, hi = lo.copy(), hi.copy()
+    if B.shape[0]:  # interval of x_iᵀu over cone ∩ ball, by NNLS (any μ ≥ 0 gives an outer interval)
+        for i in np.flatnonzero(pos & (lo < -_SIGN_TOL) & (hi > _SIGN_TOL)):
+            hi[i] = min(hi[i], nnls(B.T, -Xr[i])[1])
+            if hi[i] > _SIGN_TOL:
+                lo[i] = max(lo[i], -nnls(B.T, Xr[i])[1])
+    never = pos & (hi <= _SIGN_TOL)
+    always = pos & (lo >= -_SIGN_TOL) & ~never
+    cut = pos & ~never & ~always
+    theta = np.zeros(v.size)
+    theta[always] = 1.0
+    theta[cut] = hi[cut] / (hi[cut] - lo[cut])
+    # relu(t) ≤ h on never rows, ≤ t − l on always rows, ≤ θ(t − l) on cut rows (lo ≤ 0 always)
+    const = float(v[never] @ hi[never] - v[always] @ lo[always] - (v[cut] * theta[cut]) @ lo[cut])
+    a = Xr.T @ (np.where(sig == 1, v, 0.0) + theta * np.where(pos, v, 0.0))
+    g = _theta_bound(a, Xr[neg].T * v[neg], B)
+    norm = float(np.linalg.norm(g))
+    return norm + const, (g / norm if norm > 0 else None), theta, lo, hi, cut
+
+
+def _sign_branch_and_bound(Xr: np.ndarray, v: np.ndarray, target: float, *, max_nodes: int,
+                           stop_on_violation: bool):
+    """Depth-first branch and bound on the signs of the rows with v_i > 0 (module docstring).
+
+    Returns (upper bound, best exact value, its unit direction or None, directions with f > target,
+    nodes, complete) like `_branch_and_bound`.
+    """
+    n, r = Xr.shape
+    norms = np.linalg.norm(Xr, axis=1)
+    stack = [(np.full(n, -1, dtype=np.int8), -norms, norms.copy(), math.inf)]
+    upper, best, best_dir, nodes = 0.0, 0.0, None, 0
+    above: list[np.ndarray] = []
+    while stack:
+        sig, lo, hi, parent_bound = stack.pop()
+        nodes += 1
+        bound, w, theta, lo, hi, cut = _sign_node(Xr, v, sig, lo, hi)
+        bound = min(bound, parent_bound)  # the child's region lies in the parent's
+        t = None
+        if w is not None:
+            t = Xr @ w
+            fw = float(v @ np.maximum(t, 0.0))
+            if fw > target and len(above) < _MAX_COLLECTED:
+                above.append(w)
+            if fw > best:
+                best, best_dir = fw, w
+        if bound <= target or not cut.any():
+            upper = max(upper, bound)  # pruned, or a leaf: every free row is linear or concave there
+            if stop_on_violation and best > target:
+                return max([upper] + [s[3] for s in stack]), best, best_dir, above, nodes, False
+            continue
+        if (stop_on_violation and best > target) or nodes >= max_nodes:
+            return max([upper, bound] + [s[3] for s in stack]), best, best_dir, above, nodes, False
+        if t is None:  # maximiser 0: branch on the row with the largest envelope constant
+            i = int(np.argmax(np.where(cut, -v * theta * lo, -1.0)))
+            first = 1
+        else:  # the cut row whose envelope is loosest at the maximiser; its side of w first
+            i = int(np.argmax(np.where(cut, v * (theta * (t - lo) - np.maximum(t, 0.0)), -1.0)))
+            first = 1 if t[i] > 0 else 0
+        for s in (1 - first, first):
+            child = sig.copy()
+            child[i] = s
+            stack.append((child, lo, hi, bound))
+    return upper, best, best_dir, above, nodes, True
+
+
 def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed: int = 0,
                     n_starts: int = DEFAULT_N_STARTS, rtol: float = PRICING_RTOL,
                     stop_on_violation: bool = False, heuristic_only: bool = False,
                     max_violators: int = 40, max_nodes: int = DEFAULT_MAX_NODES,
-                    max_enum: int = DEFAULT_MAX_ENUM) -> PricingResult:
+                    max_enum: int = DEFAULT_MAX_ENUM, method: str = "auto") -> PricingResult:
     """Upper-bound c(λ) = max_{‖u‖≤1} |λᵀ relu(X u)| exactly, and return violating directions.
 
     Args:
@@ -316,13 +449,15 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
         max_violators: at most this many violating directions are returned.
         max_nodes: box budget per sign (the bound stays valid when it is reached);
         max_enum: boxes with at most this many cut rows are solved by enumerating their 2^k signs.
+        method: "box" (spatial branch and bound over the sphere), "sign" (branch and bound on the
+            rows' signs) or "auto" (box for rank ≤ SIGN_BB_MIN_RANK − 1, else sign; module docstring).
 
     Returns:
         PricingResult (directions in the caller's coordinates, unit norm).
 
     Raises:
         InvalidInput: bad X, lam, threshold, seed, rtol, starts or counts (n_starts, max_nodes,
-            max_enum, max_violators must be ≥ 1).
+            max_enum, max_violators must be ≥ 1), or an unknown method.
     """
     problems = Problems("price_relu_dual")
     X = check_matrix(problems, "X", X)
@@ -335,6 +470,8 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
     max_enum = check_int(problems, "max_enum", max_enum)
     n_starts = check_int(problems, "n_starts", n_starts)
     max_violators = check_int(problems, "max_violators", max_violators)
+    if method not in ("auto", "box", "sign"):
+        problems.add(f"method must be 'auto', 'box' or 'sign', got {method!r}")
     if starts is not None:
         starts = check_matrix(problems, "starts", starts, allow_empty=True)
         if starts is not None and X is not None and starts.shape[0] != X.shape[1]:
@@ -345,11 +482,14 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
     basis = _row_space(X)  # (D, R): patterns and norms are unchanged by projecting u on the row space
     Xr = X @ basis
     r = Xr.shape[1]
+    if method == "auto":
+        method = "sign" if r >= SIGN_BB_MIN_RANK else "box"
+    exact_name = "heuristic" if heuristic_only else f"{method}-branch-and-bound"
     if r == 0:  # X = 0: relu(X u) = 0 for every u, c(λ) = 0 exactly
         return PricingResult(upper_bound=0.0, best_value=0.0, best_gate=np.zeros(X.shape[1]),
                              violating_gates=np.zeros((X.shape[1], 0)),
                              threshold=math.nan if threshold is None else thr, gap=0.0, nodes=0,
-                             time_limited=False, method="heuristic" if heuristic_only else "branch-and-bound",
+                             time_limited=False, method=exact_name,
                              seconds=time.perf_counter() - start_time)
     rng = np.random.default_rng(seed)
     S = rng.standard_normal((r, n_starts))
@@ -394,8 +534,12 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
                 vals_v = relu_objective_direction(Xr, v, pool_dirs)
                 best_v = float(np.max(vals_v))
                 target = max(0.0 if threshold is None else thr, (1.0 + rtol) * best_v)
-                sign_upper, value, w, above, nodes, complete = _branch_and_bound(
-                    Xr, v, target, max_nodes=max_nodes, max_enum=max_enum, stop_on_violation=stop_on_violation)
+                if method == "sign":
+                    sign_upper, value, w, above, nodes, complete = _sign_branch_and_bound(
+                        Xr, v, target, max_nodes=max_nodes, stop_on_violation=stop_on_violation)
+                else:
+                    sign_upper, value, w, above, nodes, complete = _branch_and_bound(
+                        Xr, v, target, max_nodes=max_nodes, max_enum=max_enum, stop_on_violation=stop_on_violation)
                 node_count += nodes
                 time_limited |= not complete
                 if w is not None:
@@ -427,5 +571,5 @@ def price_relu_dual(X, lam, *, threshold: float | None = None, starts=None, seed
     return PricingResult(upper_bound=upper, best_value=best_value, best_gate=basis @ pool_dirs[:, best_k],
                          violating_gates=violating, threshold=thr if threshold is not None else math.nan,
                          gap=gap, nodes=node_count, time_limited=time_limited,
-                         method="heuristic" if heuristic_only else "branch-and-bound",
+                         method=exact_name,
                          seconds=time.perf_counter() - start_time)

@@ -672,7 +672,7 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
             certificate="exact-pricing", W=W, alpha=alpha,
             network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=data.s_y * data.y,
             dual_scale=s, beta=beta, constraint_value=data.s_x * data.s_y * zero_check.upper_bound,
-            pricing_gap=zero_check.gap, iterations=0)
+            pricing_gap=zero_check.gap, iterations=0, pricing_method=zero_check.method)
     gates = np.hstack([rng.standard_normal((X.shape[1], CG_RANDOM_GATES_PER_DIM * X.shape[1])),
                        _warm_gates(data, seed), zero_check.violating_gates])
     pattern_set = _finalise(data.X, gates, False, "column-generation")
@@ -709,7 +709,8 @@ def _two_layer_relu_priced(X, y, beta, solver, seed, solver_options) -> TwoLayer
         solve_seconds=time.perf_counter() - start, n_patterns=pattern_set.n_patterns, patterns_exact=False,
         certificate="exact-pricing", W=W, alpha=alpha,
         network_objective=two_layer_objective(X, y, W, alpha, beta=beta), dual=data.s_y * lam, dual_scale=s,
-        beta=beta, constraint_value=data.s_x * data.s_y * c, pricing_gap=pricing.gap, iterations=iteration)
+        beta=beta, constraint_value=data.s_x * data.s_y * c, pricing_gap=pricing.gap, iterations=iteration,
+        pricing_method=pricing.method)
 
 
 @dataclass(frozen=True)
@@ -722,6 +723,8 @@ class ReluVerification:
         constraint_value: that run's upper bound on max_{‖u‖≤1} |λᵀ relu(X u)|.
         pricing_gap: that run's relative gap.
         relative_gap: (network_objective − lower_bound)/network_objective.
+        pricing_method: the exact pricing used ("box-branch-and-bound" or "sign-branch-and-bound").
+        pricing_nodes: its boxes or sign nodes (both signs).
         agrees: the recomputed values match the result's (value, lower_bound) to `rtol` and the
             recomputed lower bound does not exceed the recomputed objective.
     """
@@ -732,9 +735,12 @@ class ReluVerification:
     pricing_gap: float
     relative_gap: float
     agrees: bool
+    pricing_method: str = ""
+    pricing_nodes: int = 0
 
 
-def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rtol: float = 1e-6) -> ReluVerification:
+def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rtol: float = 1e-6,
+                          method: str = "auto") -> ReluVerification:
     """Re-verify a two-layer ReLU certificate from scratch: primal objective and dual bound.
 
     The primal side is `two_layer_objective` of the result's network on (X, y); the dual side
@@ -747,12 +753,14 @@ def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rt
     Args:
         X, y: the data the result was computed on; result: a TwoLayerReluResult.
         seed: heuristic seed of the re-pricing; rtol: agreement tolerance (relative to the value).
+        method: the re-pricing's branch and bound ("auto", "box" or "sign"; `price_relu_dual`).
 
     Returns:
         ReluVerification.
 
     Raises:
-        InvalidInput: bad X/y, a result of another type or with a dual of the wrong length.
+        InvalidInput: bad X/y, a result of another type or with a dual of the wrong length, an
+            unknown method.
     """
     problems = Problems("verify_two_layer_relu")
     X = check_matrix(problems, "X", X)
@@ -771,11 +779,13 @@ def verify_two_layer_relu(X, y, result: TwoLayerReluResult, *, seed: int = 1, rt
     # the tolerance (only a pruning target: the bound below is whatever the branch and bound proves)
     aim = _certifiable_constraint(lam, data.y, data.beta,
                                   (result.lower_bound - 0.5 * rtol * scale) / data.value_scale)
-    pricing = price_relu_dual(data.X, lam, seed=seed, threshold=aim if 0.0 < aim < math.inf else None)
+    pricing = price_relu_dual(data.X, lam, seed=seed, threshold=aim if 0.0 < aim < math.inf else None,
+                              method=method)
     bound, _ = _scaled_bound(lam, data.y, data.beta, pricing.upper_bound)
     lower = data.value_scale * bound
     agrees = (abs(primal - result.network_objective) <= rtol * scale
               and abs(lower - result.lower_bound) <= rtol * scale and lower <= primal + rtol * scale)
     return ReluVerification(network_objective=primal, lower_bound=lower,
                             constraint_value=data.s_x * data.s_y * pricing.upper_bound,
-                            pricing_gap=pricing.gap, relative_gap=(primal - lower) / scale, agrees=agrees)
+                            pricing_gap=pricing.gap, relative_gap=(primal - lower) / scale, agrees=agrees,
+                            pricing_method=pricing.method, pricing_nodes=pricing.nodes)

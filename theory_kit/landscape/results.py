@@ -188,6 +188,9 @@ class TwoLayerReluResult:
         pricing_gap: for patterns="pricing", the final pricing branch and bound's relative gap
             (c upper bound − best attained value)/(c upper bound); nan otherwise.
         iterations: column-generation rounds (convex solves) for patterns="pricing"; else 1.
+        pricing_method: for certificate "exact-pricing", the exact pricing that bounded the
+            constraint ("box-branch-and-bound" or "sign-branch-and-bound", `landscape.pricing`);
+            "" otherwise.
     """
 
     value: float
@@ -208,6 +211,7 @@ class TwoLayerReluResult:
     constraint_value: float = math.nan
     pricing_gap: float = math.nan
     iterations: int = 1
+    pricing_method: str = ""
 
     def __post_init__(self):
         _check_gap(self)
@@ -220,6 +224,10 @@ class TwoLayerReluResult:
         if self.certificate not in ("all-patterns", "norm-bound", "exact-pricing"):
             _fail(type(self), f"certificate must be 'all-patterns', 'exact-pricing' or 'norm-bound', "
                   f"got {self.certificate!r}")
+        methods = ("box-branch-and-bound", "sign-branch-and-bound") if self.certificate == "exact-pricing" else ("",)
+        if self.pricing_method not in methods:
+            _fail(type(self), f"pricing_method must be one of {methods} for certificate {self.certificate!r}, "
+                  f"got {self.pricing_method!r}")
         _require_finite(self, "network_objective", "solve_seconds", "beta")
 
     @property
