@@ -13,12 +13,16 @@ the figure they make, and the sweep cell that runs a configuration through theor
 `run(name, config="small", seed=0)` searches every (size, arm) at once (`complexity.search`)
 and returns a `Result`: per-seed thresholds, medians with bootstrap intervals, growth fits per
 arm (power and exponential) and learning curves; `figure` plots one. The small configurations
-are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 1.5 CPU-minutes
-each, not for the theory's regime: 400 Adam steps, width 16, 2 seeds, a grid of 3 sizes and a
-95% target on 128 held-out prompts (the full configurations: 99% on 512). The medium
+are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 0.5-1
+CPU-minute each (most of it XLA compilation when the cache is cold), not for the theory's
+regime: 400 Adam steps of batch 16, width 16, 2 seeds, a grid of 3 sizes and a 95% target on
+128 held-out prompts. The medium
 configurations measure the growth rates (25-35 minutes each on one worker here: 3 seeds, 3-4
 sizes, addition in base 2 so the models learn it within budget; results in
-benchmarks/README.md, "Learning: measured growth rates"). A medium or full configuration
+benchmarks/README.md, "Learning: measured growth rates"). The full configurations are
+what the README's table was measured with: each arm at its own sizes n, grid and step budget
+(`ArmSetting`: the hard arms at the sizes and budgets where they can reach the target, the
+easy ones where they are cheap). A medium or full configuration
 runs as a sweep, one cell per (size n, seed) running every arm, paired: the arms of a cell
 share its derived seed, hence its training and held-out prompts and their initial weights:
 
@@ -142,7 +146,10 @@ class ArmSetting:
 
 _TINY_TRAIN = TrainConfig(steps=5, batch=4)
 _TINY_MODEL = (("width", 8), ("layers", 1), ("heads", 1))
-_SMALL_TRAIN = TrainConfig(steps=400, batch=32, learning_rate=5e-3, warmup=20)
+# batch 16 (was 32): half the compute of the figures, the arms still separate (issue 19's
+# 3-minute budget for the three small figures together)
+_SMALL_TRAIN = TrainConfig(steps=400, batch=16, learning_rate=5e-3, warmup=20)
+_LENGTH_TRAIN = TrainConfig(steps=400, batch=32, learning_rate=5e-3, warmup=20)
 _MEDIUM_TRAIN = TrainConfig(steps=600, batch=32, learning_rate=3e-3, warmup=30)
 _MEDIUM_TRAIN_LONG = TrainConfig(steps=800, batch=32, learning_rate=5e-3, warmup=30)
 _MEDIUM_MODEL = (("width", 32), ("layers", 2), ("heads", 2))
@@ -419,7 +426,7 @@ def write_figure(name: str, stem: str, out_dir, seed: int = 0, config: str = "sm
 # -- length generalisation ---------------------------------------------------------------------
 def length_generalisation(family: str, n_train: int, n_test: Sequence[int], *, cot: bool,
                           size: int, seeds: int = 2, test: int = 128, seed: int = 0,
-                          train: TrainConfig = _SMALL_TRAIN, model: Optional[dict] = None,
+                          train: TrainConfig = _LENGTH_TRAIN, model: Optional[dict] = None,
                           task_args: Optional[dict] = None) -> list[tuple]:
     """Train at size n_train, test at other sizes (length generalisation, issue 19 item 1).
 
