@@ -49,8 +49,8 @@ from theory_kit.learning import complexity as cx
 from theory_kit.learning import tasks as tasklib
 from theory_kit.learning.training import TrainConfig
 
-__all__ = ["Experiment", "ArmSetting", "EXPERIMENTS", "CONFIGS", "Result", "get_experiment", "run", "summarise",
-           "figure", "fit_lines", "cell", "sweep_grid", "from_sweep", "write_figure",
+__all__ = ["Experiment", "ArmSetting", "EXPERIMENTS", "CONFIGS", "Result", "get_experiment", "run",
+           "summarise", "figure", "fit_lines", "cell", "sweep_grid", "from_sweep", "write_figure",
            "compilation_cache", "length_generalisation"]
 
 
@@ -165,9 +165,9 @@ _SPECS: dict[str, dict] = {
         medium=dict(ns=(10, 12, 14, 16), grid=(32, 64, 128, 256, 512), seeds=3, rounds=0,
                     test=128, target=0.95, train=_MEDIUM_TRAIN),
         # CoT at the medium sizes with 2.5x the steps (600 left n = 12, 16 under-optimised);
-        # end to end at two sizes only, on its own short layout: censored at every n whose
-        # input space holds a pool and unseen test prompts (n <= 7 with 1500 steps memorises
-        # its <= 64 samples, held-out 0.2-0.55: /tmp pilot, benchmarks/README.md)
+        # end to end at two sizes only, on its own grid (so its own short layout): censored at
+        # every n whose input space holds a pool and unseen test prompts (a pilot at n = 4..8,
+        # 1500 steps, memorised its pools, held-out <= 0.59; benchmarks/README.md)
         full=dict(ns=(10, 12, 14, 16), grid=(32, 64, 128, 256, 512), seeds=3, rounds=0,
                   test=128, target=0.95, train=_FULL_PARITY_TRAIN,
                   per_arm=(("end to end", ArmSetting(ns=(10, 12), grid=(128, 512))),))),
@@ -260,8 +260,9 @@ class Result:
 
 def run(name: str, config: str = "small", seed: int = 0,
         exp: Optional[Experiment] = None) -> Result:
-    """Run an experiment (every size and arm in one search); `exp` overrides the named
-    configuration (tests use a tiny one)."""
+    """Run an experiment (every size and arm; one search per (grid, optimisation) of the arms,
+    a single one unless arms set their own); `exp` overrides the named configuration (tests
+    use a tiny one)."""
     exp = exp or get_experiment(name, config)
     return summarise(exp, *_measure(exp, exp.ns, seed, f"learn {exp.name}"), seed=seed)
 
@@ -489,7 +490,9 @@ def cell(experiment: str, config: str, n: int, seed: int) -> dict:
     (theory_kit.sweep task function). The arms are paired: `seed` (the cell's derived seed,
     the same for every arm since the arm is not a cell parameter) draws the training and
     held-out prompts every arm trains and is tested on, and the initial weights of every
-    arm's models.
+    arm's models. Arms with their own grid draw their pool with the same seed, so a pool is
+    a prefix of the longer one; their held-out prompts are drawn from the same stream, but
+    skip the prompts of their own pool, so they can differ where the pools differ.
 
     Returns:
         thresholds: {arm: smallest size reaching the target, None when censored};
