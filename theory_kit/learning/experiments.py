@@ -16,17 +16,17 @@ arm (power and exponential) and learning curves; `figure` plots one. The small c
 are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 0.5-1
 CPU-minute each (most of it XLA compilation when the cache is cold), not for the theory's
 regime: 400 Adam steps of batch 16, width 16, 2 seeds, a grid of 3 sizes and a 95% target on
-128 held-out prompts. The medium
-configurations measure the growth rates (25-35 minutes each on one worker here: 3 seeds, 3-4
-sizes, addition in base 2 so the models learn it within budget; results in
-benchmarks/README.md, "Learning: measured growth rates"). The full configurations are
-what the README's table was measured with: each arm at its own sizes n, grid and step budget
-(`ArmSetting`: the hard arms at the sizes and budgets where they can reach the target, the
-easy ones where they are cheap). A medium or full configuration
-runs as a sweep, one cell per (size n, seed) running every arm, paired: the arms of a cell
-share its derived seed, hence its training and held-out prompts and their initial weights:
+128 held-out prompts. The full configurations measure the growth rates (benchmarks/README.md,
+"Learning: measured growth rates": 16-37 minutes each on one worker of a loaded 2-core
+machine): 3 seeds, each arm at its own sizes n, grid and step budget (`ArmSetting`: the hard
+arms at the sizes and budgets where they can reach the target, the easy ones where they are
+cheap), addition in base 2 so the models learn it within budget. The medium configurations
+are the earlier round (one grid, budget and size range per experiment). A medium or full
+configuration runs as a sweep, one cell per (size n, seed) running every arm measured at n,
+paired: the arms of a cell share its derived seed, hence its training and held-out prompts and
+their initial weights:
 
-    python -m theory_kit.learning.experiments parity --config medium --store runs/learn_parity
+    python -m theory_kit.learning.experiments parity --config full --store runs/learn_parity
 
 (`theory_kit.sweep.run("theory_kit.learning.experiments:cell", grid, ...)`; rerunning resumes;
 at the end it prints the medians and growth fits, `from_sweep(sweep.load(store))` gives them
@@ -208,9 +208,10 @@ _SPECS: dict[str, dict] = {
 
 #: Experiment names.
 EXPERIMENTS = tuple(_SPECS)
-#: Configurations: "small" (figures), "medium" (the measured growth rates: a sweep of 25-35
-#: minutes per experiment on one worker of a loaded 2-core machine), "full" (long sweeps),
-#: "tiny" (smoke tests of the machinery).
+#: Configurations: "small" (figures), "full" (the measured growth rates: a sweep of 16-37
+#: minutes per experiment on one worker of a loaded 2-core machine, per-arm sizes and budgets),
+#: "medium" (the earlier round: one grid, budget and size range per experiment), "tiny" (smoke
+#: tests of the machinery).
 CONFIGS = ("tiny", "small", "medium", "full")
 
 
