@@ -1,7 +1,7 @@
 """Figure (issue 19): sample complexity of n-digit addition (base 2 in the small configuration:
 in base 10 no arm learned anything within its budget), plain vs reversed output vs a carry
 scratchpad: the smallest training-set size reaching the target held-out exact match (95% in the
-small configuration, 99% in the full one; median over seeds, 95% bootstrap bars; triangles: not
+small and full configurations; median over seeds, 95% bootstrap bars; triangles: not
 reached within the grid) against the task size n, and learning curves at the largest n. Small
 configuration (`theory_kit.learning.experiments`, "small"): tiny models and step budgets sized
 for make figures; the full one runs as a sweep: `python -m theory_kit.learning.experiments

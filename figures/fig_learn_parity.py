@@ -1,6 +1,6 @@
 """Figure (issue 19): sample complexity of parity of n bits, end to end vs a running-parity chain
 of thought: the smallest training-set size reaching the target held-out exact match (95% in the
-small configuration, 99% in the full one; median over seeds, 95% bootstrap bars; triangles: not
+small and full configurations; median over seeds, 95% bootstrap bars; triangles: not
 reached within the grid) against the task size n, and learning curves at the largest n. Small
 configuration (`theory_kit.learning.experiments`, "small"): tiny models and step budgets sized
 for make figures; the full one runs as a sweep: `python -m theory_kit.learning.experiments

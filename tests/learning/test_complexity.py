@@ -165,3 +165,74 @@ def test_arms_are_paired_by_seed():
         assert len(answers) == len(conds)      # the arms differ in what follows the prompt
     other = cx._prepared(conds, exp.search, seed=6)[0]
     assert not (other[0, 0][0] == arrays[0, 0][0]).all()
+
+
+@pytest.mark.parametrize("name", ["parity", "addition", "composition"])
+def test_full_configuration_has_explicit_per_arm_size_ranges(name):
+    """The full configuration (the sweep that measured the growth rates) names, per arm, the
+    sizes n it is measured at and its grid; every arm has >= 2 sizes, every size's input
+    space holds the arm's largest pool plus unseen prompts, and the sweep has one cell per n
+    of the union."""
+    from theory_kit.learning import experiments
+
+    exp = experiments.get_experiment(name, "full")
+    assert exp.per_arm and exp.search.seeds >= 3
+    for label, _ in exp.arms:
+        assert len(exp.arm_ns(label)) >= 2 and set(exp.arm_ns(label)) <= set(exp.ns)
+    for c in exp.conditions():
+        assert c.task.n in exp.arm_ns(c.label)
+        assert c.task.input_space >= 2 * exp.arm_search(c.label).grid[-1]
+    assert [c["n"] for c in experiments.sweep_grid(name, "full")] == list(exp.ns)
+    parity = experiments.get_experiment("parity", "full")
+    assert parity.arm_ns("end to end") == (10, 12) and parity.arm_ns("CoT") == (10, 12, 14, 16)
+    assert {c.label for c in parity.conditions(ns=[14])} == {"CoT"}
+
+
+def test_arm_settings_are_validated():
+    from theory_kit.learning import experiments
+
+    exp = experiments.get_experiment("parity", "medium")
+    with pytest.raises(InvalidInput, match="'sideways'"):
+        dataclasses.replace(exp, per_arm=(("sideways", experiments.ArmSetting()),))
+    with pytest.raises(InvalidInput, match=r"\(9, 10\)"):
+        dataclasses.replace(exp, per_arm=(("CoT", experiments.ArmSetting(ns=(9, 10))),))
+    with pytest.raises(InvalidInput, match="ns must"):
+        experiments.ArmSetting(ns=())
+    with pytest.raises(InvalidInput, match="increasing"):
+        experiments.ArmSetting(grid=(64, 16))
+
+
+def test_a_cell_searches_each_arm_with_its_own_grid_and_budget(monkeypatch):
+    """`cell` runs one search per (grid, optimisation) of the arms measured at its n, each
+    with the arm's own settings (the search itself is replaced by a recorder: no training)."""
+    from theory_kit.learning import experiments
+
+    calls = []
+
+    def fake_search(conds, config, *, train_config, model, seed, desc):
+        calls.append(({c.label for c in conds}, config.grid, train_config.steps, config.seeds))
+        probes = [cx.Probe(ci, 0, g, 0, 1.0, 0.0, 0.0)
+                  for ci in range(len(conds)) for g in config.grid]
+        return probes, [cx.Threshold(ci, 0, float(config.grid[0])) for ci in range(len(conds))]
+
+    monkeypatch.setattr(experiments.cx, "search", fake_search)
+    monkeypatch.setattr(experiments, "compilation_cache", lambda folder=None: None)
+    exp = experiments.get_experiment("parity", "full")
+    out = experiments.cell("parity", "full", 12, seed=7)
+    assert sorted(calls, key=lambda c: c[1]) == [
+        ({"CoT"}, exp.search.grid, exp.train.steps, 1),
+        ({"end to end"}, (128, 512), exp.train.steps, 1)]
+    assert out["thresholds"] == {"end to end": 128, "CoT": exp.search.grid[0]}
+    calls.clear()
+    out = experiments.cell("parity", "full", 16, seed=7)
+    assert [c[0] for c in calls] == [{"CoT"}] and set(out["thresholds"]) == {"CoT"}
+    rows = [{"experiment": "parity", "config": "full", "n": n, "seed_index": s,
+             "status": "ok", **experiments.cell("parity", "full", n, seed=s)}
+            for n in exp.ns for s in range(3)]
+    res = experiments.from_sweep(rows)
+    assert {(r[0], r[1]) for r in res.medians} == (
+        {(n, "CoT") for n in exp.ns} | {(10, "end to end"), (12, "end to end")})
+    assert {(r[1], r[2]) for r in res.curves if r[1] == "end to end"} == {
+        ("end to end", 128), ("end to end", 512)}   # the arm's own grid
+    fits = {(r[0], r[1]): r for r in res.fits}
+    assert fits["end to end", "power"][5] == "10 12"

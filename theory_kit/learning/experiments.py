@@ -13,16 +13,20 @@ the figure they make, and the sweep cell that runs a configuration through theor
 `run(name, config="small", seed=0)` searches every (size, arm) at once (`complexity.search`)
 and returns a `Result`: per-seed thresholds, medians with bootstrap intervals, growth fits per
 arm (power and exponential) and learning curves; `figure` plots one. The small configurations
-are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 1.5 CPU-minutes
-each, not for the theory's regime: 400 Adam steps, width 16, 2 seeds, a grid of 3 sizes and a
-95% target on 128 held-out prompts (the full configurations: 99% on 512). The medium
-configurations measure the growth rates (25-35 minutes each on one worker here: 3 seeds, 3-4
-sizes, addition in base 2 so the models learn it within budget; results in
-benchmarks/README.md, "Learning: measured growth rates"). A medium or full configuration
-runs as a sweep, one cell per (size n, seed) running every arm, paired: the arms of a cell
-share its derived seed, hence its training and held-out prompts and their initial weights:
+are what `make figures` runs (figures/fig_learn_*.py); they are sized for about 0.5-1
+CPU-minute each (most of it XLA compilation when the cache is cold), not for the theory's
+regime: 400 Adam steps of batch 16, width 16, 2 seeds, a grid of 3 sizes and a 95% target on
+128 held-out prompts. The full configurations measure the growth rates (benchmarks/README.md,
+"Learning: measured growth rates": 16-37 minutes each on one worker of a loaded 2-core
+machine): 3 seeds, each arm at its own sizes n, grid and step budget (`ArmSetting`: the hard
+arms at the sizes and budgets where they can reach the target, the easy ones where they are
+cheap), addition in base 2 so the models learn it within budget. The medium configurations
+are the earlier round (one grid, budget and size range per experiment). A medium or full
+configuration runs as a sweep, one cell per (size n, seed) running every arm measured at n,
+paired: the arms of a cell share its derived seed, hence its training and held-out prompts and
+their initial weights:
 
-    python -m theory_kit.learning.experiments parity --config medium --store runs/learn_parity
+    python -m theory_kit.learning.experiments parity --config full --store runs/learn_parity
 
 (`theory_kit.sweep.run("theory_kit.learning.experiments:cell", grid, ...)`; rerunning resumes;
 at the end it prints the medians and growth fits, `from_sweep(sweep.load(store))` gives them
@@ -45,8 +49,8 @@ from theory_kit.learning import complexity as cx
 from theory_kit.learning import tasks as tasklib
 from theory_kit.learning.training import TrainConfig
 
-__all__ = ["Experiment", "EXPERIMENTS", "CONFIGS", "Result", "get_experiment", "run", "summarise",
-           "figure", "fit_lines", "cell", "sweep_grid", "from_sweep", "write_figure",
+__all__ = ["Experiment", "ArmSetting", "EXPERIMENTS", "CONFIGS", "Result", "get_experiment", "run",
+           "summarise", "figure", "fit_lines", "cell", "sweep_grid", "from_sweep", "write_figure",
            "compilation_cache", "length_generalisation"]
 
 
@@ -73,28 +77,84 @@ class Experiment:
     model: tuple = (("width", 16), ("layers", 2), ("heads", 1))
     task_args: tuple = ()
     prediction: str = ""
+    per_arm: tuple = ()
+
+    def __post_init__(self):
+        labels = [label for label, _ in self.arms]
+        for label, setting in self.per_arm:
+            if label not in labels or not isinstance(setting, ArmSetting):
+                raise InvalidInput(f"Experiment {self.name}: per_arm entry {label!r} must name "
+                                   f"an arm of {labels} and hold an ArmSetting, got "
+                                   f"{setting!r}")
+            if setting.ns is not None and not set(setting.ns) <= set(self.ns):
+                raise InvalidInput(f"Experiment {self.name}: arm {label!r} sizes {setting.ns} "
+                                   f"are not all in the experiment's sizes {self.ns}")
+
+    def _setting(self, label: str) -> ArmSetting:
+        return dict(self.per_arm).get(label, ArmSetting())
+
+    def arm_ns(self, label: str) -> tuple:
+        """The sizes n at which the arm `label` is measured (default: every size)."""
+        return self._setting(label).ns or self.ns
+
+    def arm_search(self, label: str) -> cx.SearchConfig:
+        """The arm's size search (the experiment's, with the arm's own grid if it has one)."""
+        grid = self._setting(label).grid
+        return self.search if grid is None else dataclasses.replace(self.search, grid=grid)
+
+    def arm_train(self, label: str) -> TrainConfig:
+        """The arm's optimisation (the experiment's unless the arm sets its own)."""
+        return self._setting(label).train or self.train
 
     def conditions(self, ns: Optional[Sequence[int]] = None,
                    arms: Optional[Sequence[str]] = None) -> list[cx.Condition]:
+        """The (n, arm) conditions, n in `ns` (default all) and within the arm's own sizes."""
         out = []
         top = max(self.ns)
         for n in (self.ns if ns is None else ns):
             for label, (family, cot) in self.arms:
-                if arms is None or label in arms:
+                if (arms is None or label in arms) and n in self.arm_ns(label):
                     task = tasklib.make_task(family, n, max_size=max(top, n),
                                              **dict(self.task_args))
                     out.append(cx.Condition(task=task, cot=cot, label=label))
         return out
 
 
+@dataclass(frozen=True, kw_only=True)
+class ArmSetting:
+    """What one arm of an experiment sets for itself (None: the experiment's).
+
+    Attributes:
+        ns: the sizes n it is measured at (a hard arm at small n, an easy one at large n),
+            a subset of the experiment's sizes.
+        grid: its training-set sizes (SearchConfig.grid).
+        train: its optimisation.
+    """
+
+    ns: Optional[tuple] = None
+    grid: Optional[tuple] = None
+    train: Optional[TrainConfig] = None
+
+    def __post_init__(self):
+        if self.ns is not None and not (isinstance(self.ns, tuple) and self.ns and all(
+                isinstance(n, int) and n >= 1 for n in self.ns)):
+            raise InvalidInput(f"ArmSetting: ns must be a non-empty tuple of ints >= 1, got "
+                               f"{self.ns!r}")
+        if self.grid is not None:
+            cx.SearchConfig(grid=self.grid)   # validates the grid
+
+
 _TINY_TRAIN = TrainConfig(steps=5, batch=4)
 _TINY_MODEL = (("width", 8), ("layers", 1), ("heads", 1))
-_SMALL_TRAIN = TrainConfig(steps=400, batch=32, learning_rate=5e-3, warmup=20)
+# batch 16 (was 32): half the compute of the figures, the arms still separate (issue 19's
+# 3-minute budget for the three small figures together)
+_SMALL_TRAIN = TrainConfig(steps=400, batch=16, learning_rate=5e-3, warmup=20)
+_LENGTH_TRAIN = TrainConfig(steps=400, batch=32, learning_rate=5e-3, warmup=20)
 _MEDIUM_TRAIN = TrainConfig(steps=600, batch=32, learning_rate=3e-3, warmup=30)
 _MEDIUM_TRAIN_LONG = TrainConfig(steps=800, batch=32, learning_rate=5e-3, warmup=30)
 _MEDIUM_MODEL = (("width", 32), ("layers", 2), ("heads", 2))
-_FULL_TRAIN = TrainConfig(steps=2000, batch=64, learning_rate=3e-3, warmup=100)
-_FULL_MODEL = (("width", 64), ("layers", 2), ("heads", 4))
+_FULL_PARITY_TRAIN = TrainConfig(steps=1500, batch=32, learning_rate=2e-3, warmup=100)
+_FULL_LONG_TRAIN = TrainConfig(steps=2000, batch=32, learning_rate=5e-3, warmup=30)
 
 _SPECS: dict[str, dict] = {
     "parity": dict(
@@ -104,8 +164,13 @@ _SPECS: dict[str, dict] = {
         small=dict(ns=(10, 13), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
         medium=dict(ns=(10, 12, 14, 16), grid=(32, 64, 128, 256, 512), seeds=3, rounds=0,
                     test=128, target=0.95, train=_MEDIUM_TRAIN),
-        full=dict(ns=(14, 16, 18, 20, 22, 24), grid=(16, 32, 64, 128, 256, 512, 1024, 2048,
-                                                  4096, 8192), seeds=5, rounds=2, test=512)),
+        # CoT at the medium sizes with 2.5x the steps (600 left n = 12, 16 under-optimised);
+        # end to end at two sizes only, on its own grid (so its own short layout): censored at
+        # every n whose input space holds a pool and unseen test prompts (a pilot at n = 4..8,
+        # 1500 steps, memorised its pools, held-out <= 0.59; benchmarks/README.md)
+        full=dict(ns=(10, 12, 14, 16), grid=(32, 64, 128, 256, 512), seeds=3, rounds=0,
+                  test=128, target=0.95, train=_FULL_PARITY_TRAIN,
+                  per_arm=(("end to end", ArmSetting(ns=(10, 12), grid=(128, 512))),))),
     "addition": dict(
         arms=(("plain", ("add_plain", False)), ("reversed", ("add_reversed", False)),
               ("scratchpad", ("add_scratchpad", True))),
@@ -117,8 +182,14 @@ _SPECS: dict[str, dict] = {
         medium=dict(ns=(5, 6, 7), grid=(32, 128, 512), seeds=3, rounds=0, test=128,
                     target=0.95, train=_MEDIUM_TRAIN_LONG, model=_MEDIUM_MODEL,
                     task_args=(("base", 2),)),
-        full=dict(ns=(2, 3, 4, 5, 6, 7), grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
-                                               8192), seeds=5, rounds=2, test=512)),
+        # scratchpad as in the medium run; plain and reversed at n = 6, 7 (pools up to 2048:
+        # n = 5's 1024 inputs cap it at 512) with 2.5x the steps
+        full=dict(ns=(5, 6, 7), grid=(32, 128, 512), seeds=3, rounds=0, test=128,
+                  target=0.95, train=_MEDIUM_TRAIN_LONG, model=_MEDIUM_MODEL,
+                  task_args=(("base", 2),),
+                  per_arm=tuple((arm, ArmSetting(ns=(6, 7), grid=(128, 512, 2048),
+                                                 train=_FULL_LONG_TRAIN))
+                                for arm in ("plain", "reversed")))),
     "composition": dict(
         arms=(("end to end", ("hops", False)), ("CoT", ("hops", True))),
         prediction=("CoT sample complexity does not grow with the number of hops n; "
@@ -127,15 +198,20 @@ _SPECS: dict[str, dict] = {
         small=dict(ns=(2, 4), grid=(32, 128, 512), seeds=2, rounds=0, test=128, target=0.95),
         medium=dict(ns=(1, 2, 3), grid=(64, 256, 1024, 4096), seeds=3, rounds=0, test=128,
                     target=0.95, train=_MEDIUM_TRAIN_LONG, model=_MEDIUM_MODEL),
-        full=dict(ns=(1, 2, 3, 4, 5, 6), grid=(16, 32, 64, 128, 256, 512, 1024, 2048, 4096,
-                                               8192), seeds=5, rounds=2, test=512)),
+        # CoT on a finer grid; end to end on a grid up to 16,384 with 2.5x the steps (at 800
+        # steps n = 2 needed more than 4,096 samples)
+        full=dict(ns=(1, 2, 3), grid=(64, 128, 256, 512), seeds=3, rounds=0, test=128,
+                  target=0.95, train=_MEDIUM_TRAIN_LONG, model=_MEDIUM_MODEL,
+                  per_arm=(("end to end", ArmSetting(grid=(256, 1024, 4096, 16384),
+                                                     train=_FULL_LONG_TRAIN)),))),
 }
 
 #: Experiment names.
 EXPERIMENTS = tuple(_SPECS)
-#: Configurations: "small" (figures), "medium" (the measured growth rates: a sweep of 25-35
-#: minutes per experiment on one worker of a loaded 2-core machine), "full" (long sweeps),
-#: "tiny" (smoke tests of the machinery).
+#: Configurations: "small" (figures), "full" (the measured growth rates: a sweep of 16-37
+#: minutes per experiment on one worker of a loaded 2-core machine, per-arm sizes and budgets),
+#: "medium" (the earlier round: one grid, budget and size range per experiment), "tiny" (smoke
+#: tests of the machinery).
 CONFIGS = ("tiny", "small", "medium", "full")
 
 
@@ -152,16 +228,14 @@ def get_experiment(name: str, config: str = "small") -> Experiment:
     c = spec["small"] if config == "tiny" else spec[config]
     if config == "tiny":   # a smoke run of the machinery (tests): nothing is learned
         c = {**c, "grid": (4, 8), "seeds": 1, "rounds": 1, "test": 4}
-    train = {"tiny": _TINY_TRAIN, "small": _SMALL_TRAIN, "medium": _SMALL_TRAIN,
-             "full": _FULL_TRAIN}[config]
-    model = {"tiny": _TINY_MODEL, "small": Experiment.model, "medium": Experiment.model,
-             "full": _FULL_MODEL}[config]
+    train = _TINY_TRAIN if config == "tiny" else _SMALL_TRAIN
+    model = _TINY_MODEL if config == "tiny" else Experiment.model
     return Experiment(
         name=name, arms=spec["arms"], ns=c["ns"], prediction=spec["prediction"],
         search=cx.SearchConfig(grid=c["grid"], seeds=c["seeds"], rounds=c["rounds"],
                                test=c["test"], target=c.get("target", 0.99)),
         train=c.get("train", train), model=c.get("model", model),
-        task_args=c.get("task_args", spec.get("task_args", ())))
+        task_args=c.get("task_args", spec.get("task_args", ())), per_arm=c.get("per_arm", ()))
 
 
 @dataclass(frozen=True)
@@ -187,13 +261,29 @@ class Result:
 
 def run(name: str, config: str = "small", seed: int = 0,
         exp: Optional[Experiment] = None) -> Result:
-    """Run an experiment (every size and arm in one search); `exp` overrides the named
-    configuration (tests use a tiny one)."""
+    """Run an experiment (every size and arm; one search per (grid, optimisation) of the arms,
+    a single one unless arms set their own); `exp` overrides the named configuration (tests
+    use a tiny one)."""
     exp = exp or get_experiment(name, config)
-    conds = exp.conditions()
-    probes, found = cx.search(conds, exp.search, train_config=exp.train,
-                              model=dict(exp.model), seed=seed, desc=f"learn {exp.name}")
-    return summarise(exp, _threshold_rows(conds, found), _probe_rows(conds, probes), seed=seed)
+    return summarise(exp, *_measure(exp, exp.ns, seed, f"learn {exp.name}"), seed=seed)
+
+
+def _measure(exp: Experiment, ns: Sequence[int], seed: int, desc: str) -> tuple[list, list]:
+    """Threshold rows and probe rows of every arm at the sizes `ns` (within each arm's own):
+    one `complexity.search` (one compiled shape) per distinct (grid, optimisation) of the
+    arms, so arms that share them train together, padded to one shape."""
+    groups: dict = {}
+    for label, _ in exp.arms:
+        groups.setdefault((exp.arm_search(label), exp.arm_train(label)), []).append(label)
+    thresholds, probes = [], []
+    for (search, train), labels in groups.items():
+        conds = exp.conditions(ns=ns, arms=labels)
+        if conds:
+            found_probes, found = cx.search(conds, search, train_config=train,
+                                            model=dict(exp.model), seed=seed, desc=desc)
+            thresholds += _threshold_rows(conds, found)
+            probes += _probe_rows(conds, found_probes)
+    return thresholds, probes
 
 
 def _threshold_rows(conds, found) -> list:
@@ -222,8 +312,8 @@ def summarise(exp: Experiment, thresholds: Sequence[tuple], probes: Sequence[tup
                 continue
             res.medians.append((n, label, *cx.median_interval(vals, seed=seed)))
             pairs = [(r[3], r[4]) for r in probes if r[0] == n and r[1] == label]
-            res.curves.extend((n, label, *point)
-                              for point in cx.learning_curve(pairs, exp.search.grid))
+            res.curves.extend((n, label, *point) for point in
+                              cx.learning_curve(pairs, exp.arm_search(label).grid))
     for label, _ in exp.arms:
         per = [[r[3] for r in thresholds if r[1] == label and r[0] == n] for n in exp.ns]
         ns = [n for n, v in zip(exp.ns, per) if v]
@@ -239,8 +329,10 @@ def figure(res: Result, ax_threshold, ax_curve) -> None:
     """Median threshold vs n per arm (bars: 95% bootstrap; triangles at the top: censored,
     more than the grid's largest size) and learning curves at the largest n."""
     exp = res.experiment
-    top = exp.search.grid[-1]
+    tops = {exp.arm_search(label).grid[-1] for label, _ in exp.arms}
+    shared_ns = len({exp.arm_ns(label) for label, _ in exp.arms}) == 1
     for j, (label, _) in enumerate(exp.arms):
+        top = exp.arm_search(label).grid[-1]
         rows = [r for r in res.medians if r[1] == label]
         ok = [r for r in rows if math.isfinite(r[2])]
         if ok:
@@ -255,24 +347,28 @@ def figure(res: Result, ax_threshold, ax_curve) -> None:
             ax_threshold.plot(np.array(cens) + 0.05 * j, [2 * top] * len(cens), ls="none",
                               marker="^", ms=4, color=f"C{j}",
                               label=None if ok else f"{label} (> {top})")
-        n_top = max(exp.ns)
+        n_top = max(exp.arm_ns(label))
         curve = [r for r in res.curves if r[1] == label and r[0] == n_top]
         if curve:
             ax_curve.semilogx([r[2] for r in curve], [r[3] for r in curve], marker="o", ms=3,
-                              lw=0.8, color=f"C{j}", label=label)
-    ax_threshold.axhline(top, color="0.6", lw=0.6, ls=":")
+                              lw=0.8, color=f"C{j}",
+                              label=label if shared_ns else f"{label}, $n={n_top}$")
+    for top in sorted(tops):
+        ax_threshold.axhline(top, color="0.6", lw=0.6, ls=":")
     ax_threshold.set_yscale("log")
     ax_threshold.set_xlabel("task size $n$")
     ax_threshold.set_ylabel(f"samples to {exp.search.target:.0%} held-out")
     ax_threshold.set_xticks(list(exp.ns))
     ax_threshold.legend(fontsize=6, loc="lower right")
-    ax_curve.set_xticks(list(exp.search.grid))
-    ax_curve.set_xticklabels([str(g) for g in exp.search.grid])
+    grid = sorted({g for label, _ in exp.arms for g in exp.arm_search(label).grid})
+    ax_curve.set_xticks(grid)
+    ax_curve.set_xticklabels([str(g) for g in grid])
     ax_curve.xaxis.set_minor_formatter(matplotlib.ticker.NullFormatter())
     ax_curve.legend(fontsize=6, loc="lower right")
     ax_curve.axhline(exp.search.target, color="0.6", lw=0.6, ls=":")
     ax_curve.set_xlabel("training-set size")
-    ax_curve.set_ylabel(f"held-out exact match, $n={max(exp.ns)}$")
+    ax_curve.set_ylabel(f"held-out exact match, $n={max(exp.ns)}$" if shared_ns
+                        else "held-out exact match, the arm's largest $n$")
     ax_curve.set_ylim(0, 1.02)
 
 
@@ -332,7 +428,7 @@ def write_figure(name: str, stem: str, out_dir, seed: int = 0, config: str = "sm
 # -- length generalisation ---------------------------------------------------------------------
 def length_generalisation(family: str, n_train: int, n_test: Sequence[int], *, cot: bool,
                           size: int, seeds: int = 2, test: int = 128, seed: int = 0,
-                          train: TrainConfig = _SMALL_TRAIN, model: Optional[dict] = None,
+                          train: TrainConfig = _LENGTH_TRAIN, model: Optional[dict] = None,
                           task_args: Optional[dict] = None) -> list[tuple]:
     """Train at size n_train, test at other sizes (length generalisation, issue 19 item 1).
 
@@ -395,7 +491,9 @@ def cell(experiment: str, config: str, n: int, seed: int) -> dict:
     (theory_kit.sweep task function). The arms are paired: `seed` (the cell's derived seed,
     the same for every arm since the arm is not a cell parameter) draws the training and
     held-out prompts every arm trains and is tested on, and the initial weights of every
-    arm's models.
+    arm's models. Arms with their own grid draw their pool with the same seed, so a pool is
+    a prefix of the longer one; their held-out prompts are drawn from the same stream, but
+    skip the prompts of their own pool, so they can differ where the pools differ.
 
     Returns:
         thresholds: {arm: smallest size reaching the target, None when censored};
@@ -405,14 +503,11 @@ def cell(experiment: str, config: str, n: int, seed: int) -> dict:
         raise InvalidInput(f"cell: n = {n!r} is not a size of {experiment} {config} {exp.ns}")
     exp = dataclasses.replace(exp, search=dataclasses.replace(exp.search, seeds=1))
     compilation_cache()   # the cells of one n share their shapes: one compilation for all seeds
-    conds = exp.conditions(ns=[n])
-    probes, found = cx.search(conds, exp.search, train_config=exp.train,
-                              model=dict(exp.model), seed=seed % 2**20,
-                              desc=f"learn {experiment} n={n}")
-    return {"thresholds": {conds[t.condition].label: t.size if math.isfinite(t.size) else None
-                           for t in found},
+    found, probes = _measure(exp, [n], seed % 2**20, f"learn {experiment} n={n}")
+    return {"thresholds": {arm: size if math.isfinite(size) else None
+                           for _, arm, _, size in found},
             "probes": [[arm, size, acc, aloss, tloss]
-                       for _, arm, _, size, acc, aloss, tloss in _probe_rows(conds, probes)]}
+                       for _, arm, _, size, acc, aloss, tloss in probes]}
 
 
 def from_sweep(rows: Sequence[dict], *, seed: int = 0) -> Result:
@@ -440,6 +535,8 @@ def from_sweep(rows: Sequence[dict], *, seed: int = 0) -> Result:
     thresholds, probes = [], []
     for r in sorted(rows, key=lambda r: (r["n"], r["seed_index"])):
         for label, _ in exp.arms:
+            if label not in r["thresholds"]:   # the arm is not measured at this n
+                continue
             size = r["thresholds"][label]
             thresholds.append((r["n"], label, r["seed_index"],
                                math.inf if size is None else float(size)))
