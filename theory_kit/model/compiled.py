@@ -88,7 +88,6 @@ def _buckets(lengths: np.ndarray, per_call: float, per_position: float,
     return runs[::-1]
 
 
-
 @contextlib.contextmanager
 def _no_cyclic_gc():
     """Python's cyclic garbage collector paused while the block runs (then restored as it

@@ -381,7 +381,6 @@ class Readout:
                        self.values, self.reachable)
 
 
-
 #: `_best_column` compares the columns one by one up to this many (elementwise ops along the
 #: other axes, contiguous in a feature-major residual) and calls argmax beyond (which reduces
 #: a non-last axis slowly). Measured on scores shaped as make_sort's output readout in a
