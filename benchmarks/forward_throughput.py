@@ -8,8 +8,8 @@ full-length: exhaustive sets are dominated by the longest length), float32, one 
   vectorised oracle;
 * Tracr: its jitted batched forward on the same inputs, in the Tracr virtualenv
   (benchmarks/setup_tracr_venv.py; the worker of benchmarks/compare_tracr.py), at each batch
-  size of --tracr-batches (default: the benchmarks' usual 4,096 and our run_batch chunk); the
-  ratio is taken against Tracr's fastest. Our runs are repeated after Tracr's and the median
+  size of --tracr-batches (default: the benchmarks' usual 4,096, our run_batch chunk and
+  powers of two from 2,048 down to 256); the ratio is taken against Tracr's fastest. Our runs are repeated after Tracr's and the median
   of all of them is reported, so a change of machine load during the run biases neither side;
 * the machine: single-core numpy float32 matmul GFLOP/s at our widest matmul's shape, and
   our dense-equivalent FLOP rate (`_common.forward_flops`: every weight matrix run densely)
@@ -90,7 +90,8 @@ def main() -> None:
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--min-time", type=float, default=2.0)
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--tracr-batches", default=f"{C.MAX_CHUNK},{compiled_mod._CHUNK}",
+    ap.add_argument("--tracr-batches",
+                    default=f"{C.MAX_CHUNK},2048,{compiled_mod._CHUNK},1024,768,512,256",
                     help="Tracr batch sizes to time (comma-separated; the fastest counts)")
     args = ap.parse_args()
     batches = sorted({int(b) for b in args.tracr_batches.split(",")}, reverse=True)

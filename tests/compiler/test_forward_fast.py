@@ -283,41 +283,174 @@ def test_hidden_biases_fold_into_the_constant_one_row(written):
     np.testing.assert_allclose(fast, dense, rtol=0, atol=1e-12 * np.abs(dense).max())
 
 
-@pytest.mark.parametrize("t", [1, 2, 9, 16])
-@pytest.mark.parametrize("f", [1, 4, 5, 9])
+def _attention_layer(rng, d=20, f=3):
+    """A layer of four heads whose bilinear forms take every shape `_logit_factors` knows:
+    W_K reads fewer rows than E (folded onto the key rows), W_Q reads fewer (folded onto the
+    query rows), E is smallest (the weights as they are), and a head that reads nothing."""
+    e = 8
+    w_q = rng.standard_normal((4, d, e))
+    w_k = rng.standard_normal((4, d, e))
+    w_k[0, 3:] = 0          # head 0: keys read 3 rows < E
+    w_q[1, :5] = 0
+    w_q[1, 10:] = 0         # head 1: queries read 5 rows < E
+    w_q[3] = w_k[3] = 0     # head 3: no logits (uniform attention)
+    return LayerWeights(W_Q=w_q, W_K=w_k, W_V=rng.standard_normal((4, d, f)),
+                        W_O=rng.standard_normal((4, f, d)), W_in=np.zeros((d, 0)),
+                        b_in=np.zeros(0), W_out=np.zeros((0, d)), b_out=np.zeros(d))
+
+
+def test_logit_factors_give_each_head_its_bilinear_form():
+    rng = np.random.default_rng(5)
+    lw = _attention_layer(rng)
+    att = forward_mod._attention_plan(lw)
+    factors = att.factors.matrix.toarray() if att.factors.sparse else att.factors.matrix
+    reads = att.factor_reads.idx
+    d = lw.W_Q.shape[1]
+
+    def side(src):   # [r, D]: what the side computes from a residual column
+        if isinstance(src, forward_mod._Rows):
+            return np.eye(d)[src.idx]
+        out = np.zeros((src.stop - src.start, d))
+        out[:, reads] = factors[src]
+        return out
+
+    kinds = []
+    for j in range(4):
+        p, q = side(att.key_sides[j]), side(att.query_sides[j])
+        kinds.append((type(att.key_sides[j]).__name__, type(att.query_sides[j]).__name__,
+                      len(p)))
+        np.testing.assert_allclose(p.T @ q, lw.W_K[j] @ lw.W_Q[j].T, rtol=0, atol=1e-12)
+    assert kinds == [("_Rows", "slice", 3), ("slice", "_Rows", 5), ("slice", "slice", 8),
+                     ("_Rows", "slice", 0)]
+    h, f = lw.W_V.shape[0], lw.W_V.shape[2]
+    w_v = np.zeros((h * f, d))
+    w_v[:, att.reads.idx] = att.qkv.matrix[-h * f:]
+    np.testing.assert_array_equal(factors[len(factors) - h * f:], w_v[:, reads])
+
+
+@pytest.mark.parametrize("t", [1, 2, 9, 16, 20])
 @pytest.mark.parametrize("masking", ["none", "keys", "causal", "both"])
-def test_batch_last_attention_equals_key_major(t, f, masking):
-    """The planned pass's batch-last softmax (`_attend_batch_last`, T <= 16) gives
-    `attend`'s mixed values, with either way of mixing (F <= 4 and F > 4) and every mask."""
-    rng = np.random.default_rng(t * 100 + f)
-    b, h, e = 13, 3, 5
-    k = rng.standard_normal((b, h, t, e)) * 4
-    q = rng.standard_normal((b, h, e, t)) * 4
-    v = rng.standard_normal((b, h, f, t))
+@pytest.mark.parametrize("first", [0, 1])
+def test_planned_attention_equals_attend(t, masking, first):
+    """`_attend_planned` (batch-last up to _BATCH_LAST_MAX_T positions, batch-major beyond;
+    folded logits) adds what `attend` mixes from the unfolded W_Q, W_K, W_V, at the queries
+    first..T-1, and leaves the other columns as they were."""
+    assert forward_mod._BATCH_LAST_MAX_T < 20
+    rng = np.random.default_rng(t * 10 + first)
+    lw = _attention_layer(rng)
+    att = forward_mod._attention_plan(lw)
+    b, d = 13, lw.W_Q.shape[1]
+    x = rng.standard_normal((d, t * b))                 # position-major: column t*B + b
     lengths = rng.integers(0, t, size=b)
     key_mask = None if masking in ("none", "causal") else np.arange(t)[None, :] <= lengths[:, None]
     mask = additive_mask(key_mask, masking in ("causal", "both"), t, np.float64)
-    want = attend(k, q, v, mask).transpose(1, 2, 0, 3)
-    got = forward_mod._attend_batch_last(k, q, v, mask)
-    assert got.shape == want.shape == (h, f, b, t)
-    np.testing.assert_allclose(got, want, rtol=1e-12, atol=1e-12)
+    xs = x.reshape(d, t, b).transpose(2, 1, 0)          # [B, T, D]
+    q = np.einsum("btd,hde->bhet", xs, lw.W_Q)
+    k = np.einsum("btd,hde->bhte", xs, lw.W_K)
+    v = np.einsum("btd,hdf->bhft", xs, lw.W_V)
+    mixed = attend(k, q, v, mask)                       # [B, H, F, query]
+    added = np.einsum("bhfq,hfd->dqb", mixed, lw.W_O).reshape(d, t * b)
+    got = x.copy()
+    forward_mod._attend_planned(att, got, mask, b, t, first)
+    np.testing.assert_array_equal(got[:, :first * b], x[:, :first * b])
+    np.testing.assert_allclose(got[:, first * b:], (x + added)[:, first * b:], rtol=0,
+                               atol=1e-10)
 
 
-@pytest.mark.parametrize("causal", [False, True])
-def test_planned_forward_beyond_the_batch_last_length(causal):
-    """Sequences longer than _BATCH_LAST_MAX_T take the key-major softmax; both agree with
-    the dense reference."""
-    rng = np.random.default_rng(11)
-    t = forward_mod._BATCH_LAST_MAX_T + 4
-    w = _random_weights(rng, np.float64, causal, max_len=t)
-    ids = rng.integers(1, 5, size=(6, t))
+def _first_layer_weights(rng, scale, vocab=5, max_len=7, causal=False):
+    """Weights whose layer 0 is `_attention_layer` with W_Q scaled by `scale`."""
+    lw = _attention_layer(rng)
+    lw = LayerWeights(W_Q=lw.W_Q * scale, W_K=lw.W_K, W_V=lw.W_V, W_O=lw.W_O, W_in=lw.W_in,
+                      b_in=lw.b_in, W_out=lw.W_out, b_out=lw.b_out)
+    d = lw.W_Q.shape[1]
+    return Weights(token_embed=rng.standard_normal((vocab, d)),
+                   pos_embed=rng.standard_normal((max_len + 1, d)), layers=(lw,),
+                   tokens=("BOS",) + tuple(range(vocab - 1)),
+                   layout=ResidualLayout(tuple((BasisDirection("r", i),) for i in range(d))),
+                   readouts={"output": Readout("output", np.eye(d)[:, :4], "categorical",
+                                               (0, 1, 2, 3))}, causal=causal)
+
+
+@pytest.mark.parametrize("masking", ["none", "keys", "causal", "both"])
+@pytest.mark.parametrize("first", [0, 1])
+def test_first_layer_table_equals_planned_attention(masking, first):
+    """Layer 0 reads the embedding alone, so `_attend_first` looks its softmax weights up in
+    a table over (key, query) embedding codes; it adds what `_attend_planned` adds."""
+    rng = np.random.default_rng(17)
+    w = _first_layer_weights(rng, 0.02)
+    plan = execution_plan(w)
+    assert plan.first_weights is not None and plan.first_weights[1].shape == (4, 40, 40)
+    b, t = 11, 8
+    ids = rng.integers(0, 5, size=(b, t))
     ids[:, 0] = 0
-    mask = np.arange(t)[None, :] <= rng.integers(0, t, size=6)[:, None]
-    for width in (t, forward_mod._BATCH_LAST_MAX_T):
-        dense = forward(w, ids[:, :width], mask[:, :width], record=True).output
-        fast = forward(w, ids[:, :width], mask[:, :width], record=False).output
-        m = mask[:, :width]
-        np.testing.assert_allclose(fast[m], dense[m], rtol=0, atol=1e-12 * np.abs(dense).max())
+    lengths = rng.integers(0, t, size=b)
+    key_mask = None if masking in ("none", "causal") else np.arange(t)[None, :] <= lengths[:, None]
+    mask = additive_mask(key_mask, masking in ("causal", "both"), t, np.float64)
+    att = plan.layers[0][0]
+    x = forward_mod._embed(plan, ids)
+    want, got = x.copy(), x.copy()
+    forward_mod._attend_planned(att, want, mask, b, t, first)
+    forward_mod._attend_first(att, plan.first_weights, ids, got, mask, first)
+    np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
+
+
+def test_first_layer_table_only_where_it_is_safe():
+    rng = np.random.default_rng(17)
+    # logits spread too far: the BOS key's weight could underflow; too many codes
+    assert execution_plan(_first_layer_weights(rng, 50.0)).first_weights is None
+    assert execution_plan(_first_layer_weights(rng, 0.02, vocab=20, max_len=15)
+                          ).first_weights is None
+    # a batch whose column 0 is not BOS skips the table (its safety rests on the BOS key)
+    w = _first_layer_weights(rng, 0.02)
+    assert execution_plan(w).first_weights is not None
+    ids = rng.integers(1, 5, size=(6, 8))
+    key_mask = np.ones(ids.shape, dtype=bool)
+    dense = forward(w, ids, key_mask, record=True).output
+    fast = forward(w, ids, key_mask, record=False).output
+    np.testing.assert_allclose(fast, dense, rtol=0, atol=1e-10 * np.abs(dense).max())
+
+
+@pytest.mark.parametrize("name", sorted(PROGRAMS))
+def test_skipping_bos_changes_no_output_column(models, name):
+    """run_planned(bos=False) (what run_batch runs) skips the sublayers whose output at BOS
+    nothing reads (`Plan.bos_needed`); every other column is the full pass's."""
+    _, vocab, _, model = models[name]
+    seqs = _inputs(vocab, count=60)
+    ids, key_mask = model.encode(seqs)
+    w = model.weights
+    mask = additive_mask(key_mask, w.causal, ids.shape[1], w.dtype)
+    full = forward_mod.run_planned(w, ids, mask)
+    skip = forward_mod.run_planned(w, ids, mask, bos=False)
+    b = ids.shape[0]
+    tol = 1e-12 if model.dtype == np.float64 else 1e-5
+    np.testing.assert_allclose(skip[:, b:], full[:, b:], rtol=0, atol=tol * np.abs(full).max())
+
+
+def test_bos_needed_follows_what_later_sublayers_read(models):
+    """make_sort's last attention reads target_pos as its keys, at BOS too: everything before
+    it is needed at BOS; its own queries are not (the readout reads no BOS column)."""
+    _, _, _, model = models["sort"]
+    plan = execution_plan(model.weights)
+    assert plan.bos_needed[-1] == (False, False)
+    assert all(att is None or needed
+               for (att, _), (needed, _) in zip(plan.layers[:-1], plan.bos_needed[:-1]))
+    # a model whose readout reads a row only an MLP at the end writes: that MLP skips BOS
+    rng = np.random.default_rng(2)
+    w = _random_weights(rng, np.float64, False)
+    needed = execution_plan(w).bos_needed
+    assert needed[-1] == (False, False)       # MLP-only last layer: nothing reads its BOS
+    assert needed[0][0]                       # layer 0's attention: read at BOS later
+
+
+def test_equal_length_inputs_take_the_consecutive_path(models):
+    """All inputs of one length: no sort, chunks are ranges; outputs in input order."""
+    _, vocab, _, model = models["sort"]
+    rng = random.Random(4)
+    seqs = [[rng.choice(vocab) for _ in range(N)] for _ in range(300)]
+    chunks = list(model._batches(seqs))
+    assert all(isinstance(pos, range) for pos, *_ in chunks)
+    assert model.run_batch(seqs) == [model.run(xs) for xs in seqs]
+    assert model.run_batch([[]] * 3) == [[], [], []]
 
 
 def test_int_vocabulary_token_table_matches_the_dict_lookup(models, monkeypatch):

@@ -257,7 +257,7 @@ def test_padding_and_mixed_lengths_in_one_batch(enough, short):
         x = run_planned(model.weights, ids,
                         additive_mask(key_mask, False, ids.shape[1], model.dtype))
         b, t = ids.shape
-        final = x.reshape(-1, b, t).transpose(1, 2, 0)
+        final = x.reshape(-1, t, b).transpose(2, 1, 0)
         assert model.decode(final, [len(s) for s in seqs]) == [reference(s, m)[3] for s in seqs]
         assert model.loop_traces(seqs) == [reference_trace(s, m) for s in seqs]
         assert model.run([]) == [] and model.loop_trace([]) == LoopTrace((((), ()),), True)

@@ -91,7 +91,7 @@ def state_error_after(t: int) -> float:
         run_planned(weights, ids, additive_mask(mask, False, ids.shape[1], weights.dtype),
                     iterations=int(t), observe=lambda k, x: seen.append(x[rows].copy())
                     if k == int(t) else None)
-        v = seen[-1].reshape(-1, len(xss), n + 1)[:, :, 1:]  # real positions
+        v = seen[-1].reshape(-1, n + 1, len(xss))[:, 1:]  # real positions
         worst = max(worst, float(abs(v - v.round()).max()))
     return worst
 

@@ -42,8 +42,11 @@ _READABLE_VERSIONS = (1, 2, 3)
 #: shuffle_dyck2 and count_less_freq at length 8: chunks of 1,024 took 0.74-0.99x the CPU time
 #: of 4,096, their activations staying in cache; then on make_sort and sort_freq, minimum CPU
 #: time of 9 interleaved runs, the other core busy: 768 took 0.92x the time of 1,024, 512
-#: 0.93-0.94x).
-_CHUNK = 768
+#: 0.93-0.94x). With the position-major residual (`run_planned`) the batch is the inner axis
+#: of the attention's loops, and longer runs pay: minimum CPU time of 9 runs, quiet machine,
+#: 1,280 took 0.97x the time of 768 on make_sort, 0.96x on sort_freq and hist; 1,024 took
+#: 1.06x (its 4 KiB position blocks alias in the cache).
+_CHUNK = 1280
 #: Bytes of activations one run_batch chunk may allocate (widest layer x positions x batch).
 _CHUNK_BYTES = 256 * 2 ** 20
 _PLAIN_SEQUENCES = frozenset({list, tuple, str})
@@ -305,28 +308,28 @@ class Model:
         try:
             if not set(map(type, seqs)) <= _PLAIN_SEQUENCES:
                 raise TypeError
-            lengths = list(map(len, seqs))
-            if lengths and max(lengths) > self.max_seq_len:
+            lengths = np.fromiter(map(len, seqs), dtype=np.int64, count=len(seqs))
+            if lengths.size and lengths.max() > self.max_seq_len:
                 raise KeyError
             tokens = itertools.chain.from_iterable(seqs)
-            total = sum(lengths)
+            total = int(lengths.sum())
             if typed is None:
                 if not set(map(type, itertools.chain.from_iterable(seqs))) <= self._token_types:
                     raise TypeError  # e.g. True or 1.0 against an int vocabulary
                 if self._int_ids is not None:  # plain ints: numpy reads them, a table maps
                     lo, table = self._int_ids
-                    values = np.fromiter(tokens, dtype=np.int64, count=total) - lo
+                    values = np.fromiter(tokens, dtype=np.int64, count=total)
+                    values -= lo
                     if values.size and not 0 <= values.min() <= values.max() < len(table):
                         raise KeyError
                     ids = table[values]
                     if values.size and ids.min() < 0:
                         raise KeyError
-                    return ids, np.array(lengths, dtype=np.int64)
+                    return ids, lengths
                 ids = map(vocab_id.__getitem__, tokens)
             else:
                 ids = map(typed.__getitem__, map(typed_key, tokens))
-            return (np.fromiter(ids, dtype=np.int64, count=total),
-                    np.array(lengths, dtype=np.int64))
+            return np.fromiter(ids, dtype=np.int64, count=total), lengths
         except (KeyError, TypeError, OverflowError):
             rows = []
             for i, s in enumerate(seqs):
@@ -366,12 +369,12 @@ class Model:
 
     def _decode_planned(self, x: np.ndarray, b: int, t: int, lengths: Optional[np.ndarray],
                         readout: str = OUTPUT) -> list[list]:
-        """`decode` of a feature-major final residual x [D, B*T] (from `run_planned`): only
-        the residual rows the readout reads; `lengths` None means every input has length
-        t - 1."""
+        """`decode` of a final residual x [D, T*B] (from `run_planned`; BOS, the first B
+        columns, is not read): only the residual rows the readout reads; `lengths` None means
+        every input has length t - 1."""
         rows, unembed_t = execution_plan(self.weights).readouts[readout]
-        scores = (unembed_t @ rows.take(x)).reshape(-1, b, t)[:, :, 1:]
-        decoded = self.weights.readouts[readout].decode(scores, axis=0)
+        scores = (unembed_t @ rows.take(x, slice(b, None))).reshape(len(unembed_t), t - 1, b)
+        decoded = self.weights.readouts[readout].decode(scores, axis=0).T      # [B, T-1]
         if lengths is None:
             return decoded.tolist()
         flat = decoded[np.arange(t - 1)[None, :] < lengths[:, None]].tolist()  # real positions
@@ -478,11 +481,14 @@ class Model:
         with _no_cyclic_gc():
             for positions, ids, mask, lengths in self._batches(seqs):
                 b, t = ids.shape
-                x = run_planned(self.weights, ids, mask)
+                x = run_planned(self.weights, ids, mask, bos=False)
                 for name in names:
-                    out = outs[name]
-                    for i, row in zip(positions, self._decode_planned(x, b, t, lengths, name)):
-                        out[i] = row
+                    out, rows = outs[name], self._decode_planned(x, b, t, lengths, name)
+                    if isinstance(positions, range):
+                        out[positions.start:positions.stop] = rows
+                    else:
+                        for i, row in zip(positions, rows):
+                            out[i] = row
         return outs
 
     @staticmethod
@@ -493,8 +499,9 @@ class Model:
         return list(seqs)
 
     def _batches(self, seqs: list):
-        """The inputs as planned-pass chunks: (their indices in `seqs`, token ids [b, t],
-        `additive_mask`, lengths [b] or None when none is padded).
+        """The inputs as planned-pass chunks: (their indices in `seqs`, a list or, when
+        consecutive, a range; token ids [b, t]; `additive_mask`; lengths [b] or None when
+        none is padded).
 
         Inputs are sorted by length and split into buckets (`_buckets`), each run at its own
         width (BOS + its longest input; a bucket of equal lengths needs no key mask), in chunks
@@ -507,9 +514,13 @@ class Model:
             return
         flat, lengths = self._token_ids(seqs)
         w = self.weights
-        order = np.argsort(lengths, kind="stable")
-        ids_all = _padded(flat, lengths, 1 + int(lengths.max()))[order]
-        lengths = lengths[order]
+        if lengths.min() == lengths.max():   # already sorted: the chunks are consecutive
+            order = None
+            ids_all = _padded(flat, lengths, 1 + int(lengths[0]))
+        else:
+            order = np.argsort(lengths, kind="stable")
+            ids_all = _padded(flat, lengths, 1 + int(lengths.max()))[order]
+            lengths = lengths[order]
         for lo, hi in _buckets(lengths, *self._bucket_costs()):
             t = 1 + int(lengths[hi - 1])
             widest = max([w.residual_width] + [max(lw.mlp_hidden, lw.n_heads * t)
@@ -524,7 +535,7 @@ class Model:
                 else:
                     chunk_lengths = lengths[start:stop]
                     key_mask = np.arange(t)[None, :] <= chunk_lengths[:, None]
-                yield (order[start:stop].tolist(), ids,
+                yield (range(start, stop) if order is None else order[start:stop].tolist(), ids,
                        additive_mask(key_mask, w.causal, t, w.dtype), chunk_lengths)
 
     # -- autoregressive decoding ----------------------------------------------------------------
@@ -604,7 +615,7 @@ class Model:
             b, t = ids.shape
             x = run_planned(self.weights, ids, mask)
             last = np.full(b, t - 1) if lengths is None else lengths
-            decoded = r.decode(unembed_t @ rows.take(x)[:, np.arange(b) * t + last],
+            decoded = r.decode(unembed_t @ rows.take(x)[:, last * b + np.arange(b)],
                                axis=0).tolist()
             for i, n, tok in zip(positions, last.tolist(), decoded):
                 out[i] = tok if n else None

@@ -11,18 +11,27 @@ Two implementations compute the same function:
   `run_planned`) runs a per-`Weights` execution plan, computed once and cached
   (`execution_plan`). Compiled weights are mostly structural zeros: a sublayer reads a few
   residual dimensions and writes a few. The plan keeps, per sublayer, only the residual rows it
-  reads, the compact weight block (W_Q/W_K/W_V stacked into one matrix, so one matmul; MLP
-  hidden units that write nothing dropped) and the residual rows it writes. The residual is
-  kept feature-major, x [D, N], so reading rows is a contiguous view or copy, writing is an
-  in-place add into rows, and a very sparse block runs as a scipy CSR matrix times the dense
-  [R, N] activations (one axpy per nonzero) instead of a dense BLAS call. Only exact zeros are
-  skipped: the same weights are run, only the summation order of the nonzero terms may differ.
-  A sublayer that writes nothing is skipped (it cannot change the residual).
+  reads, the compact weight block (MLP hidden units that write nothing dropped) and the
+  residual rows it writes. The residual is kept feature-major and position-major, x [D, T*B]
+  (column t*B + b holds position t of input b), so reading rows is a contiguous view or copy,
+  writing is an in-place add into rows, every position's columns are one contiguous block,
+  and a very sparse block runs as a scipy CSR matrix times the dense [R, N] activations (one
+  axpy per nonzero) instead of a dense BLAS call. A sublayer that writes nothing is skipped
+  (it cannot change the residual).
 
-Attention logits are computed key-major, [B, H, key, query], so the softmax reductions over
-keys are a few elementwise ops on contiguous slices. Masks are additive (0 / -inf, exactly
-equivalent to masking with `np.where`) and are left out when no key is masked (an unpadded
-batch of a non-causal model).
+Attention in the planned pass runs batch-last, [H, key, query, B], on views of x: each head's
+logits x_key^T W_K W_Q^T x_query are summed over r = min(E, rows the keys read, rows the queries
+read) terms, W_K W_Q^T folded onto the smaller read set (`_logit_factors`), by one einsum per
+head; the softmax reductions over keys are elementwise passes over contiguous [query, B] rows;
+the values are mixed by one einsum. Layer 0 reads the embedding alone, so its softmax weights
+are looked up in a table over the (key, query) pairs of embeddings when that table is small
+and safe (`_first_attention_weights`). When the caller reads no BOS column (`run_batch`), a
+sublayer whose output at BOS nothing later reads skips that position (`_bos_needed`). Beyond
+_BATCH_LAST_MAX_T positions attention runs batch-major, one matmul per input and head. Masks
+are additive (0 / -inf, exactly equivalent to masking with `np.where`) and are left out when
+no key is masked (an unpadded batch of a non-causal model). The planned pass computes the
+dense pass's function up to rounding: only exact zeros are skipped, the folded products and
+the table are computed in float64 from the same weights, and the order of some sums differs.
 
 Looped weights (`Weights.loop`, a `LoopSchedule`): both implementations run the prelude
 layers[:start] once, the block layers[start:stop] pass after pass, and the epilogue
@@ -189,7 +198,7 @@ def _real_positions(mask: Optional[np.ndarray], b: int, t: int) -> Optional[np.n
 
 def halted(weights: Weights, x: np.ndarray, b: int, t: int,
            mask: Optional[np.ndarray] = None) -> np.ndarray:
-    """Which sequences of a planned residual x [D, B*T] have halted, bool [B]: the loop's
+    """Which sequences of a planned residual x [D, T*B] have halted, bool [B]: the loop's
     halt readout decodes to True at every real position (padding is read off the
     `additive_mask` `mask`, as `run_planned` does).
 
@@ -200,7 +209,7 @@ def halted(weights: Weights, x: np.ndarray, b: int, t: int,
         raise InvalidInput("halted: these weights have no loop (Weights.loop is None)")
     rows, unembed_t = execution_plan(weights).readouts[weights.loop.halt]
     flags = _is_true(unembed_t @ rows.take(x), weights.readouts[weights.loop.halt], axis=0)
-    return _halted(flags.reshape(b, t), _real_positions(mask, b, t))
+    return _halted(flags.reshape(t, b).T, _real_positions(mask, b, t))
 
 
 # -- the execution plan ---------------------------------------------------------------------
@@ -209,18 +218,20 @@ class _Rows:
 
     def __init__(self, idx: np.ndarray):
         idx = np.asarray(idx, dtype=np.intp)
+        self.idx = idx
         self.size = len(idx)
         if self.size and idx[-1] - idx[0] + 1 == self.size:
             self.key = slice(int(idx[0]), int(idx[-1]) + 1)
         else:
             self.key = idx
 
-    def take(self, x: np.ndarray) -> np.ndarray:
-        return x[self.key]
+    def take(self, x: np.ndarray, cols: slice = slice(None)) -> np.ndarray:
+        """x[rows, cols] (a view when the rows are contiguous)."""
+        return x[self.key, cols]
 
-    def add(self, x: np.ndarray, y: np.ndarray) -> None:
-        """x[rows] += y, in place (the rows are distinct, so fancy indexing is exact)."""
-        x[self.key] += y
+    def add(self, x: np.ndarray, y: np.ndarray, cols: slice = slice(None)) -> None:
+        """x[rows, cols] += y, in place (the rows are distinct, so fancy indexing is exact)."""
+        x[self.key, cols] += y
 
 
 class _Linear:
@@ -253,6 +264,19 @@ class _AttentionPlan:
     qkv: _Linear        # [H*(2E+F), R]: W_Q, W_K, W_V stacked (query, key, value order)
     writes: _Rows
     out: _Linear        # [C, H*F]: W_O restricted to the written rows
+    # The full pass (`_attend_planned`) computes each head's logits x_key^T W_K W_Q^T x_query
+    # over an inner dimension r = min(E, rows the keys read, rows the queries read)
+    # (`_logit_factors`). Each side of a head is either residual rows read as they are
+    # (_Rows) or rows of factors @ x[factor_reads] (a slice); the values are its last H*F
+    # rows.
+    key_sides: tuple    # per head
+    query_sides: tuple  # per head
+    factor_reads: _Rows  # the rows the factors read (not those only read as they are)
+    factors: _Linear    # [computed sides + H*F, R']
+    value_reads: _Rows  # the rows W_V reads
+    values: _Linear     # [H*F, R'']: W_V alone (`_attend_first`)
+    q_rows: np.ndarray  # residual rows the queries read
+    kv_rows: np.ndarray  # residual rows the keys and values read
 
 
 @dataclass(frozen=True, eq=False)
@@ -278,6 +302,8 @@ class Plan:
     unembed_reads: _Rows        # residual rows the "output" unembedding reads
     unembed_t: np.ndarray       # [K, R]
     readouts: dict              # every readout's name -> (rows it reads, [K, R] transposed)
+    bos_needed: tuple           # per layer (attention, MLP): `_bos_needed`
+    first_weights: Optional[tuple]  # `_first_attention_weights`
 
 
 def _attention_plan(lw) -> Optional[_AttentionPlan]:
@@ -289,12 +315,67 @@ def _attention_plan(lw) -> Optional[_AttentionPlan]:
     writes = _nonzero_rows(w_o.T)
     if not len(writes):
         return None
-    stacked = np.concatenate([lw.W_Q.transpose(0, 2, 1).reshape(h * e, d),
-                              lw.W_K.transpose(0, 2, 1).reshape(h * e, d),
-                              lw.W_V.transpose(0, 2, 1).reshape(h * f, d)])
+    w_q = lw.W_Q.transpose(0, 2, 1).reshape(h * e, d)
+    w_kv = np.concatenate([lw.W_K.transpose(0, 2, 1).reshape(h * e, d),
+                           lw.W_V.transpose(0, 2, 1).reshape(h * f, d)])
+    stacked = np.concatenate([w_q, w_kv])
     reads = _nonzero_rows(stacked.T)
+    key_sides, query_sides, computed = _logit_factors(lw, reads)
+    factors = np.concatenate(computed + [stacked[2 * h * e:, reads]])
+    used = _contiguous_if_spanned(reads, _nonzero_rows(factors.T))
+    w_v = stacked[2 * h * e:]
+    value_reads = _contiguous_if_spanned(np.arange(d), _nonzero_rows(w_v.T))
     return _AttentionPlan(h, e, f, _Rows(reads), _Linear(stacked[:, reads]), _Rows(writes),
-                          _Linear(w_o[:, writes].T))
+                          _Linear(w_o[:, writes].T), key_sides, query_sides,
+                          _Rows(reads[used]), _Linear(factors[:, used]),
+                          _Rows(value_reads), _Linear(w_v[:, value_reads]),
+                          _nonzero_rows(w_q.T), _nonzero_rows(w_kv.T))
+
+
+def _contiguous_if_spanned(reads: np.ndarray, used: np.ndarray) -> np.ndarray:
+    """Positions `used` of the rows `reads`, widened to the whole span between the first and
+    the last when the rows in it are consecutive (then read as a view, not copied)."""
+    if len(used) and reads[used[-1]] - reads[used[0]] == used[-1] - used[0]:
+        return np.arange(used[0], used[-1] + 1)
+    return used
+
+
+def _logit_factors(lw, reads: np.ndarray) -> tuple[tuple, tuple, list]:
+    """Per head, a key side P and a query side Q with P^T Q = W_K W_Q^T over the attention's
+    read rows (the head's bilinear form), of r = min(E, rows W_K reads, rows W_Q reads) rows:
+    W_K^T and W_Q^T themselves when E is smallest; else the rows one side reads, taken from
+    the residual as they are, against the product folded onto them (computed in float64,
+    then rounded to the weights' dtype). Fewer inner terms per logit and no projection for
+    the side read as it is; the same logits up to rounding (make_sort's first layer: 12 and
+    4 terms instead of 14 and 14).
+
+    Returns (key sides, query sides, computed): a side is a _Rows of residual rows or a
+    slice of the rows of np.concatenate(computed)."""
+    computed, key_sides, query_sides = [], [], []
+    at = 0
+
+    def side(rows_or_matrix):
+        nonlocal at
+        if isinstance(rows_or_matrix, _Rows):
+            return rows_or_matrix
+        computed.append(rows_or_matrix)
+        at += len(rows_or_matrix)
+        return slice(at - len(rows_or_matrix), at)
+
+    for j in range(lw.W_Q.shape[0]):
+        w_q, w_k = lw.W_Q[j][reads], lw.W_K[j][reads]           # [R, E]
+        k_rows, q_rows = _nonzero_rows(w_k), _nonzero_rows(w_q)
+        if min(len(k_rows), len(q_rows)) >= w_q.shape[1]:
+            p, q = w_k.T, w_q.T
+        elif len(k_rows) <= len(q_rows):
+            p = _Rows(reads[k_rows])
+            q = (w_k[k_rows].astype(np.float64) @ w_q.T.astype(np.float64)).astype(w_q.dtype)
+        else:
+            p = (w_q[q_rows].astype(np.float64) @ w_k.T.astype(np.float64)).astype(w_q.dtype)
+            q = _Rows(reads[q_rows])
+        key_sides.append(side(p))
+        query_sides.append(side(q))
+    return tuple(key_sides), tuple(query_sides), computed
 
 
 def _mlp_plan(lw, one: Optional[int]) -> Optional[_MLPPlan]:
@@ -353,13 +434,74 @@ def execution_plan(weights: Weights) -> Plan:
             readouts[name] = (_Rows(reads), np.ascontiguousarray(r.unembed[reads].T))
         one = _constant_one_row(weights)
         tok, pos = _nonzero_rows(weights.token_embed.T), _nonzero_rows(weights.pos_embed.T)
+        layers = tuple((_attention_plan(lw), _mlp_plan(lw, one)) for lw in weights.layers)
         plan = Plan(weights.residual_width,
                     _Rows(tok), np.ascontiguousarray(weights.token_embed.T[tok]),
                     _Rows(pos), np.ascontiguousarray(weights.pos_embed.T[pos]),
-                    tuple((_attention_plan(lw), _mlp_plan(lw, one)) for lw in weights.layers),
-                    *readouts[OUTPUT], readouts)
+                    layers, *readouts[OUTPUT], readouts,
+                    _bos_needed(layers, weights.residual_width),
+                    _first_attention_weights(weights, layers))
         _PLANS[weights] = plan
     return plan
+
+
+#: `_first_attention_weights` tabulates layer 0's attention when tokens x positions is at
+#: most this (the table holds that many squared entries per head).
+_FIRST_TABLE_MAX_CODES = 256
+#: ... and when each query's weight of the BOS key, after the shift, is at least
+#: e^-_FIRST_TABLE_MIN_LOGIT (a normal float: the largest weight of a query cannot vanish).
+_FIRST_TABLE_MIN_LOGIT = 60.0
+
+
+def _first_attention_weights(weights: Weights, layers: tuple) -> Optional[tuple]:
+    """Layer 0's softmax weights before normalisation, as (V, a table [H, C, C]) over the C =
+    V*P codes (token id + V * position) of the embeddings of the key and of the query, or
+    None. Layer 0's attention reads the embedding alone, so its logits are a function of the
+    two codes: table[h, k, q] = exp(L[h, k, q] - max over k' of L[h, k', q]) with L the
+    head's bilinear form x_key^T W_K W_Q^T x_query of the embeddings (as `_embed` computes
+    them, in the weights' dtype), computed in float64. The shift depends on the query alone,
+    so it cancels in the softmax; the weights are at most 1. Built only when the table is
+    small (`_FIRST_TABLE_MAX_CODES`), every logit is finite and every query weighs the BOS
+    key (code 0: id 0 at position 0, never masked) at least e^-60, so its largest weight is
+    a normal float (`_apply` uses the table only on batches whose column 0 is BOS)."""
+    att = layers[0][0] if layers else None
+    v, p = weights.token_embed.shape[0], weights.pos_embed.shape[0]
+    c = v * p
+    if att is None or c > _FIRST_TABLE_MAX_CODES:
+        return None
+    emb = (weights.token_embed[None] + weights.pos_embed[:, None]).reshape(c, -1)  # code order
+    emb = emb.astype(np.float64)
+    lw = weights.layers[0]
+    with np.errstate(all="ignore"):
+        logits = np.stack([(emb @ lw.W_K[j].astype(np.float64))
+                           @ (emb @ lw.W_Q[j].astype(np.float64)).T
+                           for j in range(lw.W_Q.shape[0])])               # [H, key, query]
+        if not np.isfinite(logits).all():
+            return None
+        logits -= logits.max(axis=1, keepdims=True)
+        if logits[:, 0].min() < -_FIRST_TABLE_MIN_LOGIT:
+            return None
+        return v, np.exp(logits).astype(weights.dtype)
+
+
+def _bos_needed(layers: tuple, width: int) -> tuple:
+    """Per planned layer, (attention, MLP): whether its output at BOS (position 0) is read by
+    a later sublayer, when nothing reads the final residual at BOS (`run_planned` with
+    bos=False). Keys and values are read at every position, BOS included; a query or an MLP
+    reads its own position, so its rows are needed at BOS only when its output there is."""
+    live = np.zeros(width, dtype=bool)     # rows whose value at BOS a later sublayer reads
+    needed = []
+    for att, mlp in reversed(layers):
+        mlp_needed = mlp is not None and bool(live[mlp.writes.idx].any())
+        if mlp_needed:
+            live[mlp.reads.idx] = True
+        att_needed = att is not None and bool(live[att.writes.idx].any())
+        if att is not None:
+            live[att.kv_rows] = True
+            if att_needed:
+                live[att.q_rows] = True
+        needed.append((att_needed, mlp_needed))
+    return tuple(needed[::-1])
 
 
 # -- the planned implementation (record=False) --------------------------------------------------
@@ -389,36 +531,122 @@ def _reduce_keys(op, logits: np.ndarray) -> np.ndarray:
 
 
 def _embed(plan: Plan, ids: np.ndarray) -> np.ndarray:
-    """The embedded residual, feature-major [D, B*T]."""
+    """The embedded residual, feature-major and position-major [D, T*B] (column t*B + b)."""
     b, t = ids.shape
     d, n = plan.width, b * t
     # Only the rows some embedding writes: the rest of the residual starts at zero.
     x = np.zeros((d, n), dtype=plan.token_embed_t.dtype)
-    x[plan.token_rows.key] = np.take(plan.token_embed_t, ids.reshape(n), axis=1)
-    x.reshape(d, b, t)[plan.pos_rows.key] += plan.pos_embed_t[:, None, :t]
+    x[plan.token_rows.key] = np.take(plan.token_embed_t, ids.T.reshape(n), axis=1)
+    x.reshape(d, t, b)[plan.pos_rows.key] += plan.pos_embed_t[:, :t, None]
     return x
 
 
-def _apply(layers: tuple, x: np.ndarray, mask: Optional[np.ndarray], b: int, t: int) -> None:
-    """Run the planned `layers` on x [D, B*T], in place."""
-    n = b * t
-    for att, mlp in layers:
+def _apply(layers: tuple, x: np.ndarray, mask: Optional[np.ndarray], b: int, t: int,
+           bos: Optional[tuple] = None, embedded: Optional[tuple] = None) -> None:
+    """Run the planned `layers` on x [D, T*B], in place. `bos` (per layer, as
+    `Plan.bos_needed`): a sublayer whose output at BOS is not needed skips position 0 (the
+    first B columns), leaving them as they were; None: every sublayer runs everywhere.
+    `embedded`: (token ids [B, T], `Plan.first_weights`) when layers[0] is the model's layer 0
+    and x its embedding of those ids: the first attention then weighs keys by the table."""
+    for i, (att, mlp) in enumerate(layers):
+        att_bos, mlp_bos = (True, True) if bos is None else bos[i]
         if att is not None:
-            h, e, f = att.heads, att.e, att.f
-            y = att.qkv(att.reads.take(x))
-            he = h * e
-            # Key-major logits [B, H, key, query]: reductions over keys are elementwise ops
-            # on contiguous [B, H, query] slices (numpy reduces short last axes slowly).
-            k = y[he:2 * he].reshape(h, e, b, t).transpose(2, 0, 3, 1)       # [B, H, T, E]
-            q = y[:he].reshape(h, e, b, t).transpose(2, 0, 1, 3)             # [B, H, E, T]
-            v = y[2 * he:].reshape(h, f, b, t).transpose(2, 0, 1, 3)         # [B, H, F, T]
-            if t <= _BATCH_LAST_MAX_T:
-                mixed = _attend_batch_last(k, q, v, mask)                   # [H, F, B, T]
+            first = 0 if att_bos else 1
+            if (i == 0 and embedded is not None and embedded[1] is not None
+                    and not embedded[0][:, 0].any()):
+                _attend_first(att, embedded[1], embedded[0], x, mask, first)
             else:
-                mixed = attend(k, q, v, mask).transpose(1, 2, 0, 3)
-            att.writes.add(x, att.out(mixed.reshape(h * f, n)))
+                _attend_planned(att, x, mask, b, t, first)
         if mlp is not None:
-            apply_mlp(mlp, x)
+            apply_mlp(mlp, x, slice(None) if mlp_bos else slice(b, None))
+
+
+def _attend_first(att: _AttentionPlan, first_weights: tuple, ids: np.ndarray, x: np.ndarray,
+                  mask: Optional[np.ndarray], first: int) -> None:
+    """`_attend_planned` for layer 0 on its embedding x [D, T*B] of token ids [B, T]: the
+    softmax weights of each (key, query) looked up in the table of `first_weights` (V, table)
+    (`_first_attention_weights`) by the codes of their embeddings, masked keys weighing 0;
+    the values mixed and divided by the sum of the weights as `_attend_planned` does."""
+    n_tokens, table = first_weights
+    b, t = ids.shape
+    h, f = att.heads, att.f
+    c = table.shape[1]
+    codes = (ids.T + n_tokens * np.arange(t)[:, None]).astype(np.int32)  # [T, B]
+    pairs = np.add((codes * c)[:, None, :], codes[None, first:, :])      # [key, query, B]
+    w = np.take(table.reshape(h, c * c), pairs, axis=1)                 # [H, key, query, B]
+    if mask is not None:
+        if mask.shape[3] > 1:
+            mask = mask[..., first:]
+        w *= mask.transpose(1, 2, 3, 0) == 0
+    values = att.values(att.value_reads.take(x)).reshape(h, f, t, b)
+    mixed = np.einsum("hkqb,hfkb->hfqb", w, values)
+    mixed /= np.add.reduce(w, axis=1)[:, None]
+    att.writes.add(x, att.out(mixed.reshape(h * f, -1)), slice(first * b, None))
+
+
+#: The planned pass computes attention batch-last (`_attend_planned`) over at most this many
+#: positions, and batch-major (one matmul per input and head, `softmax_mix`) over more: there
+#: the chunks hold few inputs (their activations are capped), so the batch axis is short while
+#: each input's logits are many.
+_BATCH_LAST_MAX_T = 16
+
+
+def _attend_planned(att: _AttentionPlan, x: np.ndarray, mask: Optional[np.ndarray], b: int,
+                    t: int, first: int) -> None:
+    """One planned attention sublayer on x [D, T*B], in place, for the queries at positions
+    first..T-1 (the keys are every position).
+
+    Up to _BATCH_LAST_MAX_T positions everything runs batch-last, [H, key, query, B]
+    (position-major columns make every view free): the logits by one einsum per head over
+    its r inner terms (`_logit_factors`), the softmax as elementwise ops and reductions over keys on
+    contiguous [H, query, B] slices, the values mixed by one einsum, then divided by the sum
+    of the weights (the quotient of `softmax_mix`; only the order of the sums differs).
+    Measured at T = 9 on 768 inputs (einsum loops over the contiguous batch axis), against a
+    matmul per input and head plus the copy that makes the logits batch-last: logits over
+    r = 4, 9, 12 terms 0.44x, 0.78x, 0.92x the time; mixing F = 1 and 4 values 0.44x and
+    0.36x the time of multiply-adds over keys."""
+    h, f = att.heads, att.f
+    y = att.factors(att.factor_reads.take(x))
+
+    def side(src, cols: slice) -> np.ndarray:                # [r, T, B] or [r, query, B]
+        rows = src.take(x) if isinstance(src, _Rows) else y[src]
+        return rows.reshape(len(rows), t, b)[:, cols]
+
+    keys = [side(src, slice(None)) for src in att.key_sides]
+    queries = [side(src, slice(first, None)) for src in att.query_sides]
+    values = y[len(y) - h * f:].reshape(h, f, t, b)
+    if mask is not None and mask.shape[3] > 1:         # the queries' columns of the mask
+        mask = mask[..., first:]
+    if t > _BATCH_LAST_MAX_T:
+        logits = np.empty((b, h, t, t - first), dtype=y.dtype)
+        for j in range(h):
+            np.matmul(np.ascontiguousarray(keys[j].transpose(2, 1, 0)),
+                      np.ascontiguousarray(queries[j].transpose(2, 0, 1)), out=logits[:, j])
+        mixed = softmax_mix(logits, np.ascontiguousarray(values.transpose(3, 0, 1, 2)), mask)
+        mixed = np.ascontiguousarray(mixed.transpose(1, 2, 3, 0))       # [H, F, query, B]
+    else:
+        mixed = _softmax_mix_batch_last(keys, queries, values, mask)
+    att.writes.add(x, att.out(mixed.reshape(h * f, -1)), slice(first * b, None))
+
+
+def _softmax_mix_batch_last(keys: list, queries: list, values: np.ndarray,
+                            mask: Optional[np.ndarray]) -> np.ndarray:
+    """The mixed values [H, F, query, B] of the heads' keys [r, key, B] and queries
+    [r, query, B] (one of each per head), values [H, F, key, B] and an additive mask
+    broadcastable to [B, H, key, query] (or None)."""
+    h, _, t, b = values.shape
+    w = np.empty((h, t, queries[0].shape[1], b), dtype=values.dtype)
+    for j in range(h):
+        np.einsum("rkb,rqb->kqb", keys[j], queries[j], out=w[j])
+    if mask is not None:
+        w += mask.transpose(1, 2, 3, 0)
+    # Reductions over keys, a middle axis: numpy runs them as elementwise passes over
+    # contiguous [query, B] rows, key after key (the sum in the order of the keys).
+    w -= np.maximum.reduce(w, axis=1, keepdims=True)
+    np.exp(w, out=w)
+    mixed = np.einsum("hkqb,hfkb->hfqb", w, values)
+    mixed /= np.add.reduce(w, axis=1)[:, None]
+    return mixed
 
 
 def attend(k: np.ndarray, q: np.ndarray, v: np.ndarray, mask: Optional[np.ndarray]
@@ -427,55 +655,6 @@ def attend(k: np.ndarray, q: np.ndarray, v: np.ndarray, mask: Optional[np.ndarra
     query], values v [B, H, F, key], an additive mask broadcastable to [B, H, key, query] (or
     None) -> the mixed values [B, H, F, query]."""
     return softmax_mix(np.matmul(k, q), v, mask)
-
-
-#: The planned full pass runs the softmax batch-last (`_attend_batch_last`) over at most this
-#: many positions: there every elementwise op and key reduction runs along the batch, a long
-#: contiguous axis, where key-major [B, H, key, query] slices are runs of T floats. Measured
-#: on make_sort's layers at T = 9 (chunks of 1,024 inputs): softmax and mixing 0.63x and
-#: 0.75x the CPU time of `softmax_mix`.
-_BATCH_LAST_MAX_T = 16
-#: ... mixing values by multiply-adds over keys for heads at most this wide (else one batched
-#: matmul on the weights transposed back): one product [H, F, key, query, B], then a sum over
-#: keys (measured on make_sort's F = 4 head, chunks of 768: 0.88x the time of a
-#: multiply-add per value column and key).
-_BATCH_LAST_MAX_F = 4
-
-
-def _attend_batch_last(k: np.ndarray, q: np.ndarray, v: np.ndarray,
-                       mask: Optional[np.ndarray]) -> np.ndarray:
-    """`attend` for the planned full pass, with the softmax computed batch-last: the same
-    inputs (k [B, H, key, E], q [B, H, E, query], v [B, H, F, key], additive mask
-    broadcastable to [B, H, key, query]), the mixed values as [H, F, B, query] (a view).
-    The same quotient as `softmax_mix`: exp(logit - max over keys), mixed, then divided by
-    the sum of the weights; only the order of the sums differs."""
-    b, h, keys, _ = k.shape
-    f = v.shape[2]
-    w = np.matmul(k, q).transpose(1, 2, 3, 0)          # [H, key, query, B] (view)
-    if mask is not None:
-        w = w + mask.transpose(1, 2, 3, 0)              # a contiguous copy
-    else:
-        w = np.ascontiguousarray(w)
-    top = w[:, 0].copy()                                # [H, query, B]
-    for j in range(1, keys):
-        np.maximum(top, w[:, j], out=top)
-    w -= top[:, None]
-    np.exp(w, out=w)
-    total = top                                         # reuse: the sum of the weights
-    np.copyto(total, w[:, 0])
-    for j in range(1, keys):
-        total += w[:, j]
-    if f > _BATCH_LAST_MAX_F:
-        mixed = np.matmul(v, w.transpose(3, 0, 1, 2))   # [B, H, F, query]
-        mixed /= total.transpose(2, 0, 1)[:, :, None]
-        return mixed.transpose(1, 2, 0, 3)
-    vb = np.ascontiguousarray(v.transpose(1, 2, 3, 0))  # [H, F, key, B]
-    terms = w[:, None] * vb[:, :, :, None]              # [H, F, key, query, B]
-    out = terms[:, :, 0]                                # [H, F, query, B]
-    for j in range(1, keys):
-        out += terms[:, :, j]
-    out /= total[:, None]
-    return out.transpose(0, 1, 3, 2)
 
 
 def softmax_mix(logits: np.ndarray, v: np.ndarray, mask: Optional[np.ndarray]) -> np.ndarray:
@@ -509,16 +688,16 @@ def relu_inplace(a: np.ndarray) -> None:
     np.maximum(a, zeros[0, :n] if a.ndim == 1 else zeros[:, :n], out=a)
 
 
-def apply_mlp(mlp: "_MLPPlan", x: np.ndarray) -> None:
-    """A planned MLP on x [D, N], in place (x += its output)."""
-    hidden = mlp.w_in(mlp.reads.take(x))
+def apply_mlp(mlp: "_MLPPlan", x: np.ndarray, cols: slice = slice(None)) -> None:
+    """A planned MLP on the columns `cols` of x [D, N], in place (x += its output)."""
+    hidden = mlp.w_in(mlp.reads.take(x, cols))
     if mlp.b_in is not None:
         hidden += mlp.b_in
     relu_inplace(hidden)
     y = mlp.w_out(hidden)
     if mlp.b_out is not None:
         y += mlp.b_out
-    mlp.writes.add(x, y)
+    mlp.writes.add(x, y, cols)
 
 
 def _check_iterations(weights: Weights, iterations: Optional[int], where: str) -> None:
@@ -542,9 +721,10 @@ def _read_only(x: np.ndarray) -> np.ndarray:
 def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray], *,
                 iterations: Optional[int] = None,
                 observe: Optional[Callable[[int, np.ndarray], None]] = None,
-                probe: bool = False) -> np.ndarray:
-    """The final residual, feature-major [D, B*T], for token ids [B, T] and an
-    `additive_mask` (None: attend everywhere; padding, for halting, is read off it).
+                probe: bool = False, bos: bool = True) -> np.ndarray:
+    """The final residual, feature-major and position-major [D, T*B] (column t*B + b holds
+    position t of input b), for token ids [B, T] and an `additive_mask` (None: attend
+    everywhere; padding, for halting, is read off it).
 
     Looped weights (`weights.loop`): the prelude, then the block pass after pass until every
     sequence has halted or max_iterations passes ran, then the epilogue (module docstring).
@@ -559,7 +739,7 @@ def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray], *
         iterations: looped weights only: run exactly this many passes (>= 0), ignoring
             halting (a check that passes after halting change nothing).
         observe: looped weights only: called as observe(pass_index, x) with a read-only view
-            of the residual [D, B*T] after the prelude (pass_index 0) and after each pass
+            of the residual [D, T*B] after the prelude (pass_index 0) and after each pass
             (1, 2, ...), e.g. to decode the loop's state; it must not keep x beyond the call.
         probe: looped weights only, with `observe`: when the run stops with a sequence not
             halted (max_iterations passes; with `iterations`: always), run one more pass on a
@@ -567,6 +747,10 @@ def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray], *
             then discarded and the epilogue runs on the residual as it was (this is how
             `Model.loop_traces` learns whether the halting condition holds at the last
             state).
+        bos: False when the caller reads no BOS column (position 0) of the result (e.g. to
+            decode outputs): a sublayer whose output at BOS no later sublayer reads then skips
+            that position (`Plan.bos_needed`; loop-free weights only), so the final BOS
+            column is not the residual there.
 
     Raises:
         InvalidInput: iterations, observe or probe for weights without a loop; iterations
@@ -579,7 +763,8 @@ def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray], *
             raise InvalidInput("run_planned: iterations, observe and probe are for looped "
                                "weights; these weights have no loop (Weights.loop is None)")
         x = _embed(plan, ids)
-        _apply(plan.layers, x, mask, *ids.shape)
+        _apply(plan.layers, x, mask, *ids.shape, None if bos else plan.bos_needed,
+               (ids, plan.first_weights))
         return x
     _check_iterations(weights, iterations, "run_planned")
     if probe and observe is None:
@@ -588,7 +773,7 @@ def run_planned(weights: Weights, ids: np.ndarray, mask: Optional[np.ndarray], *
     b, t = ids.shape
     x = _embed(plan, ids)
     block = plan.layers[loop.start:loop.stop]
-    _apply(plan.layers[:loop.start], x, mask, b, t)
+    _apply(plan.layers[:loop.start], x, mask, b, t, None, (ids, plan.first_weights))
     if observe is None and iterations is None:
         _passes_compacting(weights, block, x, mask, b, t)
     else:
@@ -607,11 +792,11 @@ _COMPACT = 4
 
 def _passes_compacting(weights: Weights, block: tuple, x: np.ndarray,
                        mask: Optional[np.ndarray], b: int, t: int) -> None:
-    """The passes of a plain run, in place on x [D, B*T]. Halted sequences may leave the
+    """The passes of a plain run, in place on x [D, T*B]. Halted sequences may leave the
     working batch (they are a fixed point of the block, so further passes would change
     nothing) and are written back into x as they were when they left."""
     d = x.shape[0]
-    full = x.reshape(d, b, t)
+    full = x.reshape(d, t, b)
     live = np.arange(b)               # the sequences of the working batch xw, in order
     xw, mw = x, mask
     done = np.zeros(b, dtype=bool)    # of the working batch: halted (once set, it stays)
@@ -622,21 +807,21 @@ def _passes_compacting(weights: Weights, block: tuple, x: np.ndarray,
         if done.all():
             break
         if done.sum() * _COMPACT >= n:
-            w3 = xw.reshape(d, n, t)
-            full[:, live[done]] = w3[:, done]
-            live, xw = live[~done], np.ascontiguousarray(w3[:, ~done]).reshape(d, -1)
+            w3 = xw.reshape(d, t, n)
+            full[:, :, live[done]] = w3[:, :, done]
+            live, xw = live[~done], np.ascontiguousarray(w3[:, :, ~done]).reshape(d, -1)
             if mw is not None and mw.shape[0] > 1:   # per sequence, not only causal
                 mw = mw[~done]
             done = done[~done]
     if xw is not x:
-        full[:, live] = xw.reshape(d, len(live), t)
+        full[:, :, live] = xw.reshape(d, t, len(live))
 
 
 def _passes_observed(weights: Weights, block: tuple, x: np.ndarray,
                      mask: Optional[np.ndarray], b: int, t: int, iterations: Optional[int],
                      observe: Optional[Callable], probe: bool) -> None:
     """The passes with `observe` and `probe`, or exactly `iterations` passes, on the whole
-    batch, in place on x [D, B*T] (see `run_planned`)."""
+    batch, in place on x [D, T*B] (see `run_planned`)."""
     if observe is not None:
         observe(0, _read_only(x))
     done = np.zeros(b, dtype=bool)
@@ -690,5 +875,5 @@ def forward(weights: Weights, token_ids: np.ndarray, key_mask: Optional[np.ndarr
                         observe=lambda k, _: passes.append(k))
         schedule = (list(range(loop.start)) + list(loop.block) * passes[-1]
                     + list(range(loop.stop, len(weights.layers))))
-    final = x.reshape(weights.residual_width, b, t).transpose(1, 2, 0)
+    final = x.reshape(weights.residual_width, t, b).transpose(2, 1, 0)
     return Trace((final,), (), key_mask, weights.layout, tuple(schedule))

@@ -7,11 +7,12 @@ and values of every position computed so far; a new position's residual runs thr
 layer with its attention over the cached keys plus its own (and those of the positions appended
 with it), and through the MLPs, which are per position. The embeddings, the compact weight
 blocks (`execution_plan`: W_Q/W_K/W_V stacked, MLP hidden units that write nothing dropped,
-CSR blocks) and the formulas (key-major logits, additive mask, max subtracted, normalised
-after mixing) are those of `run_planned`, so a new position's final residual is the one
-`run_planned` computes for it on the whole sequence, up to the summation order of some sums
-(not bitwise: measured differences up to ~1e-16 in float64 and ~1e-5 in float32; the tests
-require 1e-9 and 1e-4), and the decoded next tokens are the same.
+CSR blocks) and the formulas (additive mask, max subtracted, normalised after mixing) are
+those of `run_planned`, so a new position's final residual is the one `run_planned` computes
+for it on the whole sequence, up to rounding (`run_planned` folds W_K W_Q^T onto the rows one
+side reads and looks layer 0's weights up in a table, `_logit_factors` and
+`_first_attention_weights`; not bitwise: measured differences up to ~1e-16 in float64 and
+~1e-5 in float32; the tests require 1e-9 and 1e-4), and the decoded next tokens are the same.
 
 Shapes: B sequences (rows) of the state, H heads, E/F head widths, C the cache capacity in
 positions (BOS at 0; it grows by doubling, at most max_seq_len + 1).
