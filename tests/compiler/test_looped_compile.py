@@ -229,3 +229,29 @@ def test_verification_fails_closed_on_a_broken_iteration():
                    max_seq_len=3, bos="BOS", constants={})
     with pytest.raises(CompilationMismatch, match=r"on \[.*\]: .*(iterations|away from 0)"):
         verify_loop(broken, program, _loop_of(program), _inputs({0, 1, 2}, 3))
+
+
+def test_state_deviation_is_read_at_the_real_positions(monkeypatch):
+    """verify_loop's deviation of the state from 0/1 (`_exactness`) reads the planned pass's
+    position-major residual [D, T*B] at every position but BOS: a residual with 0.3 in the
+    state rows at BOS and 0.1 at position 1 of the last input deviates by 0.1."""
+    import importlib
+
+    from theory_kit.compiler.looped import _exactness
+
+    forward_mod = importlib.import_module("theory_kit.model.forward")
+    spec, _, model = _compiled("parity_loop", 4)
+    w = model.weights
+    rows = np.unique(np.concatenate([np.flatnonzero(w.readouts[name].unembed.any(axis=1))
+                                     for name in w.loop.state]))
+    xss = [[0, 1, 1], [1, 0, 1]]
+
+    def fake_run(weights, ids, mask, observe):
+        b, t = ids.shape
+        x = np.zeros((weights.residual_width, t, b))
+        x[rows, 0, :] = 0.3                    # BOS of every input
+        x[rows, 1, b - 1] = 0.1                # position 1 of the last input
+        observe(0, x.reshape(weights.residual_width, t * b))
+
+    monkeypatch.setattr(forward_mod, "run_planned", fake_run)
+    assert _exactness(model, xss) == pytest.approx(0.1)

@@ -170,11 +170,9 @@ def _exactness(model, xs_block: list) -> float:
     for length in sorted({len(xs) for xs in xs_block}):
         group = [xs for xs in xs_block if len(xs) == length]
         ids, mask = model.encode(group)
-        real = mask.copy()
-        real[:, 0] = False  # BOS
 
-        def observe(_k, x, cols=np.flatnonzero(real.reshape(-1))):
-            v = x[rows][:, cols]
+        def observe(_k, x):   # x [D, T*B]; one length: every position but BOS is real
+            v = x[rows].reshape(len(rows), length + 1, len(group))[:, 1:]
             worst[0] = max(worst[0], float(np.max(np.minimum(np.abs(v), np.abs(v - 1)),
                                                   initial=0.0)))
         run_planned(weights, ids, additive_mask(mask, weights.causal, ids.shape[1],
