@@ -321,23 +321,24 @@ def _attention_plan(lw) -> Optional[_AttentionPlan]:
     stacked = np.concatenate([w_q, w_kv])
     reads = _nonzero_rows(stacked.T)
     key_sides, query_sides, computed = _logit_factors(lw, reads)
-    factors = np.concatenate(computed + [stacked[2 * h * e:, reads]])
-    used = _contiguous_if_spanned(reads, _nonzero_rows(factors.T))
     w_v = stacked[2 * h * e:]
-    value_reads = _contiguous_if_spanned(np.arange(d), _nonzero_rows(w_v.T))
+    factors = np.zeros((sum(map(len, computed)) + h * f, d), dtype=w_v.dtype)
+    factors[:, reads] = np.concatenate(computed + [w_v[:, reads]])
+    factor_reads, value_reads = _span(_nonzero_rows(factors.T)), _span(_nonzero_rows(w_v.T))
     return _AttentionPlan(h, e, f, _Rows(reads), _Linear(stacked[:, reads]), _Rows(writes),
                           _Linear(w_o[:, writes].T), key_sides, query_sides,
-                          _Rows(reads[used]), _Linear(factors[:, used]),
+                          _Rows(factor_reads), _Linear(factors[:, factor_reads]),
                           _Rows(value_reads), _Linear(w_v[:, value_reads]),
                           _nonzero_rows(w_q.T), _nonzero_rows(w_kv.T))
 
 
-def _contiguous_if_spanned(reads: np.ndarray, used: np.ndarray) -> np.ndarray:
-    """Positions `used` of the rows `reads`, widened to the whole span between the first and
-    the last when the rows in it are consecutive (then read as a view, not copied)."""
-    if len(used) and reads[used[-1]] - reads[used[0]] == used[-1] - used[0]:
-        return np.arange(used[0], used[-1] + 1)
-    return used
+def _span(rows: np.ndarray) -> np.ndarray:
+    """The residual rows `rows` (sorted), or every row from the first to the last when that
+    span is at most twice as many: then they are read as a view, not copied (the weights of
+    the rows in between are zero)."""
+    if len(rows) and rows[-1] - rows[0] + 1 <= 2 * len(rows):
+        return np.arange(rows[0], rows[-1] + 1)
+    return rows
 
 
 def _logit_factors(lw, reads: np.ndarray) -> tuple[tuple, tuple, list]:
