@@ -25,6 +25,7 @@ import gc
 import json
 import os
 import signal
+import time
 import warnings
 from pathlib import Path
 from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, Union
@@ -69,8 +70,16 @@ def process_pool(workers: Optional[int] = None):
 
 
 def terminate(pool) -> None:
-    """Stop a ProcessPoolExecutor now, running tasks included (shutdown alone waits for them)."""
+    """Stop a ProcessPoolExecutor now, running tasks included (shutdown alone waits for them),
+    and return once every worker's exit is recorded.
+
+    The executor's manager thread joins the same workers after shutdown: whichever thread
+    reaps a worker records its exit code, and a join here can return while the worker is
+    already reaped by the other but its exit not yet recorded (seen under CPU load: a worker
+    `is_alive()` after its join, exit code -15 a second later). So the manager thread is
+    joined too, then each exit code awaited (at most 10 s)."""
     processes = dict(getattr(pool, "_processes", None) or {})
+    manager = getattr(pool, "_executor_manager_thread", None)
     pool.shutdown(wait=False, cancel_futures=True)
     for process in processes.values():
         try:
@@ -85,6 +94,12 @@ def terminate(pool) -> None:
                 process.join(timeout=5)
         except (OSError, AttributeError, ValueError, AssertionError):
             pass
+    if manager is not None:
+        manager.join(timeout=10)
+    deadline = time.monotonic() + 10
+    while (any(process.exitcode is None for process in processes.values())
+           and time.monotonic() < deadline):
+        time.sleep(0.01)
 
 
 def local(fn: Fn, cells: Sequence[Cell], *, workers: Optional[int] = None,
