@@ -44,8 +44,8 @@ _READABLE_VERSIONS = (1, 2, 3)
 #: time of 9 interleaved runs, the other core busy: 768 took 0.92x the time of 1,024, 512
 #: 0.93-0.94x). With the position-major residual (`run_planned`) the batch is the inner axis
 #: of the attention's loops, and longer runs pay: minimum CPU time of 9 runs, quiet machine,
-#: 1,280 took 0.97x the time of 768 on make_sort, 0.96x on sort_freq and hist; 1,024 took
-#: 1.06x (its 4 KiB position blocks alias in the cache).
+#: 1,280 took 0.97x the time of 768 on make_sort, 0.96x on sort_freq, 0.95x on hist; 1,024
+#: took 1.06x on make_sort (its position blocks are 4 KiB; cache aliasing is the likely cause).
 _CHUNK = 1280
 #: Bytes of activations one run_batch chunk may allocate (widest layer x positions x batch).
 _CHUNK_BYTES = 256 * 2 ** 20
