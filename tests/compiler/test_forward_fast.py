@@ -394,7 +394,7 @@ def test_first_layer_table_equals_planned_attention(masking, first):
     np.testing.assert_allclose(got, want, rtol=0, atol=1e-10)
 
 
-def test_first_layer_table_only_where_it_is_safe():
+def test_first_layer_table_only_where_it_is_safe(monkeypatch):
     rng = np.random.default_rng(17)
     # logits spread too far: the BOS key's weight could underflow; too many codes
     assert execution_plan(_first_layer_weights(rng, 50.0)).first_weights is None
@@ -403,11 +403,19 @@ def test_first_layer_table_only_where_it_is_safe():
     # a batch whose column 0 is not BOS skips the table (its safety rests on the BOS key)
     w = _first_layer_weights(rng, 0.02)
     assert execution_plan(w).first_weights is not None
-    ids = rng.integers(1, 5, size=(6, 8))
-    key_mask = np.ones(ids.shape, dtype=bool)
-    dense = forward(w, ids, key_mask, record=True).output
-    fast = forward(w, ids, key_mask, record=False).output
-    np.testing.assert_allclose(fast, dense, rtol=0, atol=1e-10 * np.abs(dense).max())
+    calls = []
+    attend_first = forward_mod._attend_first
+    monkeypatch.setattr(forward_mod, "_attend_first",
+                        lambda *a: (calls.append(a[2][:, 0].copy()), attend_first(*a)))
+    key_mask = np.ones((6, 8), dtype=bool)
+    for column0 in (0, 1):
+        ids = rng.integers(1, 5, size=(6, 8))
+        ids[:, 0] = column0
+        calls.clear()
+        dense = forward(w, ids, key_mask, record=True).output
+        fast = forward(w, ids, key_mask, record=False).output
+        np.testing.assert_allclose(fast, dense, rtol=0, atol=1e-10 * np.abs(dense).max())
+        assert len(calls) == (1 if column0 == 0 else 0)   # the table: BOS batches only
 
 
 @pytest.mark.parametrize("name", sorted(PROGRAMS))

@@ -575,14 +575,27 @@ def _attend_first(att: _AttentionPlan, first_weights: tuple, ids: np.ndarray, x:
     codes = (ids.T + n_tokens * np.arange(t)[:, None]).astype(np.int32)  # [T, B]
     pairs = np.add((codes * c)[:, None, :], codes[None, first:, :])      # [key, query, B]
     w = np.take(table.reshape(h, c * c), pairs, axis=1)                 # [H, key, query, B]
+    mask = _query_columns(mask, first)
     if mask is not None:
-        if mask.shape[3] > 1:
-            mask = mask[..., first:]
         w *= mask.transpose(1, 2, 3, 0) == 0
     values = att.values(att.value_reads.take(x)).reshape(h, f, t, b)
+    att.writes.add(x, att.out(_mix(w, values).reshape(h * f, -1)), slice(first * b, None))
+
+
+def _query_columns(mask: Optional[np.ndarray], first: int) -> Optional[np.ndarray]:
+    """An `additive_mask` restricted to the queries first..T-1 (its query axis may be
+    broadcast, of size 1)."""
+    if mask is not None and mask.shape[3] > 1:
+        return mask[..., first:]
+    return mask
+
+
+def _mix(w: np.ndarray, values: np.ndarray) -> np.ndarray:
+    """Values [H, F, key, B] mixed by unnormalised weights [H, key, query, B], divided by the
+    sum of the weights (in the order of the keys): [H, F, query, B]."""
     mixed = np.einsum("hkqb,hfkb->hfqb", w, values)
     mixed /= np.add.reduce(w, axis=1)[:, None]
-    att.writes.add(x, att.out(mixed.reshape(h * f, -1)), slice(first * b, None))
+    return mixed
 
 
 #: The planned pass computes attention batch-last (`_attend_planned`) over at most this many
@@ -616,8 +629,7 @@ def _attend_planned(att: _AttentionPlan, x: np.ndarray, mask: Optional[np.ndarra
     keys = [side(src, slice(None)) for src in att.key_sides]
     queries = [side(src, slice(first, None)) for src in att.query_sides]
     values = y[len(y) - h * f:].reshape(h, f, t, b)
-    if mask is not None and mask.shape[3] > 1:         # the queries' columns of the mask
-        mask = mask[..., first:]
+    mask = _query_columns(mask, first)
     if t > _BATCH_LAST_MAX_T:
         logits = np.empty((b, h, t, t - first), dtype=y.dtype)
         for j in range(h):
@@ -645,9 +657,7 @@ def _softmax_mix_batch_last(keys: list, queries: list, values: np.ndarray,
     # contiguous [query, B] rows, key after key (the sum in the order of the keys).
     w -= np.maximum.reduce(w, axis=1, keepdims=True)
     np.exp(w, out=w)
-    mixed = np.einsum("hkqb,hfkb->hfqb", w, values)
-    mixed /= np.add.reduce(w, axis=1)[:, None]
-    return mixed
+    return _mix(w, values)
 
 
 def attend(k: np.ndarray, q: np.ndarray, v: np.ndarray, mask: Optional[np.ndarray]
